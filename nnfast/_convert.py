@@ -1,0 +1,105 @@
+"""Turn the book's lists of column vectors into one contiguous matrix, once.
+
+The book hands the network lists of ``(x, y)`` pairs where ``x`` is a
+``(784, 1)`` column. nnfast's kernels want samples as rows of one C-contiguous
+``(n, 784)`` matrix. ``nnfast.mnist_loader`` builds its columns as views into
+such a matrix, so for its lists the rows are found by pointer arithmetic and
+gathered with one fancy index, with no per-sample copy; any other list (numpy
+columns the user built, plain lists) is stacked the ordinary way.
+"""
+
+import numbers
+
+import numpy as np
+
+
+def _shared_base_rows(columns, width):
+    """Row indices of ``columns`` in the 2-D array they are all views of, or None.
+
+    Each column must be a whole row of one C-contiguous float matrix
+    ``(n_rows, width)``, reshaped to ``(width, 1)`` or ``(width,)``.
+    """
+    first = columns[0]
+    base = getattr(first, "base", None)
+    if not (isinstance(base, np.ndarray) and base.ndim == 2 and base.shape[1] == width
+            and base.dtype.kind == "f" and base.flags.c_contiguous):
+        return None
+    start = base.__array_interface__["data"][0]
+    row_bytes = base.strides[0]
+    item = base.itemsize
+    col_shape, flat_shape = (width, 1), (width,)
+    offsets = np.empty(len(columns), dtype=np.int64)
+    for i, c in enumerate(columns):
+        if (getattr(c, "base", None) is not base or (c.shape != col_shape and c.shape != flat_shape)
+                or c.strides[0] != item):
+            return None
+        offsets[i] = c.__array_interface__["data"][0]
+    offsets -= start
+    rows, rem = np.divmod(offsets, row_bytes)
+    if rem.any() or rows.min() < 0 or rows.max() >= base.shape[0]:
+        return None
+    return base, rows
+
+
+def stack_columns(columns, width, what):
+    """Rows = ``columns``: an ``(n, width)`` C-contiguous float matrix.
+
+    ``columns`` is a sequence of arrays of shape ``(width, 1)`` or ``(width,)``.
+    float32 input stays float32 (half the memory of MNIST in float64); anything
+    else becomes float64. Raises ValueError naming ``what`` and the first
+    offending index on a wrong shape.
+    """
+    n = len(columns)
+    if n == 0:
+        return np.empty((0, width), dtype=np.float64)
+    found = _shared_base_rows(columns, width)
+    if found is not None:
+        base, rows = found
+        if rows.shape[0] == base.shape[0] and np.array_equal(rows, np.arange(n)):
+            return base  # the loader's own matrix, in its own order: no copy at all
+        return base[rows]
+    arrays = [np.asarray(c) for c in columns]
+    for i, a in enumerate(arrays):
+        if a.shape != (width, 1) and a.shape != (width,):
+            raise ValueError(f"{what} {i} has shape {a.shape}; expected ({width}, 1)")
+    dtype = np.float32 if all(a.dtype == np.float32 for a in arrays) else np.float64
+    out = np.empty((n, width), dtype=dtype)
+    for i, a in enumerate(arrays):
+        out[i] = a.reshape(width)
+    return out
+
+
+def _check_pairs(data, what):
+    for i, item in enumerate(data):
+        if not (isinstance(item, (tuple, list)) and len(item) == 2):
+            raise TypeError(f"{what} item {i} is {type(item).__name__}; expected an (x, y) pair")
+
+
+def training_matrices(training_data, n_in, n_out):
+    """(X (n, n_in), Y (n, n_out)) from the book's list of (x (n_in, 1), y (n_out, 1))."""
+    _check_pairs(training_data, "training_data")
+    X = stack_columns([x for x, _ in training_data], n_in, "training input")
+    Y = stack_columns([y for _, y in training_data], n_out, "training target")
+    return X, Y
+
+
+def test_matrices(test_data, n_in, n_out):
+    """(X (n, n_in), labels (n,) int64) from the book's list of (x (n_in, 1), int label).
+
+    A label may also be a one-hot column (the book's training format), read as its argmax.
+    """
+    _check_pairs(test_data, "test_data")
+    X = stack_columns([x for x, _ in test_data], n_in, "test input")
+    labels = np.empty(len(test_data), dtype=np.int64)
+    for i, (_, y) in enumerate(test_data):
+        if isinstance(y, numbers.Integral):
+            labels[i] = y
+            continue
+        y = np.asarray(y)
+        if y.size == 1 and y.dtype.kind in "iu":
+            labels[i] = y.item()
+        elif y.size == n_out:
+            labels[i] = int(np.argmax(y))
+        else:
+            raise ValueError(f"test label {i} is {y!r}; expected an int class label 0..{n_out - 1}")
+    return X, labels

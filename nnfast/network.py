@@ -1,0 +1,269 @@
+"""The book's ``network.py`` API, trained over whole mini-batches by numba kernels.
+
+A drop-in for chapter 1's module: the same names, arguments, printed lines and
+random draws, so ``random.seed`` / ``np.random.seed`` give the book's network.
+This module validates, converts the book's lists of columns into one matrix
+per call, and delegates the arithmetic to ``nnfast._kernels`` (imported on
+first use, so ``import nnfast`` stays quick and compiles nothing).
+"""
+
+import math
+import numbers
+import random
+
+import numpy as np
+
+from ._convert import stack_columns, test_matrices, training_matrices
+from .activations import sigmoid, sigmoid_prime
+
+__all__ = ["Network", "sigmoid", "sigmoid_prime"]
+
+_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
+_EVAL_CHUNK = 1024  # rows per forward pass when evaluating: scratch stays in L2
+
+
+def _kernels():
+    from . import _kernels as k  # deferred: importing numba costs ~0.3 s
+    return k
+
+
+def _check_sizes(sizes):
+    try:
+        sizes = list(sizes)
+    except TypeError:
+        raise TypeError(f"sizes must be a list of layer widths, got {sizes!r}") from None
+    if len(sizes) < 2:
+        raise ValueError(f"sizes needs at least two layers (input and output), got {sizes!r}")
+    for s in sizes:
+        if isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 1:
+            raise ValueError(f"layer widths must be positive integers, got {sizes!r}")
+    return [int(s) for s in sizes]
+
+
+def _check_positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    return int(value)
+
+
+def _check_eta(eta):
+    if isinstance(eta, bool) or not isinstance(eta, numbers.Real) or not math.isfinite(eta) or eta <= 0:
+        raise ValueError(f"eta (the learning rate) must be a finite number > 0, got {eta!r}")
+    return float(eta)
+
+
+class _Layout:
+    """Where each layer's weights and biases sit in the flat parameter buffer."""
+
+    def __init__(self, sizes):
+        self.sizes = np.asarray(sizes, dtype=np.int64)
+        w_off, b_off, pos = [], [], 0
+        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+            w_off.append(pos)
+            pos += n_out * n_in
+            b_off.append(pos)
+            pos += n_out
+        self.w_off = np.asarray(w_off, dtype=np.int64)
+        self.b_off = np.asarray(b_off, dtype=np.int64)
+        self.n_params = pos
+        self.n_units = int(sum(sizes))
+
+    def split(self, buf):
+        """``(weights, biases)``: lists of ``(n_out, n_in)`` and ``(n_out, 1)`` views of flat ``buf``."""
+        pairs = list(zip(self.sizes[:-1].tolist(), self.sizes[1:].tolist()))
+        weights = [buf[o:o + y * x].reshape(y, x) for o, (x, y) in zip(self.w_off, pairs)]
+        biases = [buf[o:o + y].reshape(y, 1) for o, (_, y) in zip(self.b_off, pairs)]
+        return weights, biases
+
+
+class Network:
+    """A feedforward sigmoid network trained by mini-batch SGD on the quadratic cost.
+
+    ``Network([784, 30, 10])`` draws the biases, then the weights, from
+    ``np.random.randn`` exactly as the book does. ``weights[l]`` is
+    ``(sizes[l+1], sizes[l])`` and ``biases[l]`` is ``(sizes[l+1], 1)``: plain
+    numpy arrays you may read or replace. Training leaves new arrays in both
+    lists (as the book does); arrays you held before keep their old values.
+    ``dtype`` may be ``np.float32`` for about twice the speed.
+    """
+
+    def __init__(self, sizes, dtype=np.float64):
+        self.sizes = _check_sizes(sizes)
+        self.num_layers = len(self.sizes)
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in _DTYPES:
+            raise TypeError(f"dtype must be float64 or float32, got {self.dtype}")
+        self._layout = _Layout(self.sizes)
+        self.biases = [np.random.randn(y, 1).astype(self.dtype, copy=False) for y in self.sizes[1:]]
+        self.weights = [np.random.randn(y, x).astype(self.dtype, copy=False)
+                        for x, y in zip(self.sizes[:-1], self.sizes[1:])]
+
+    # -- the flat parameter buffer the kernels work on -------------------------
+
+    def _pack(self):
+        """A fresh flat buffer holding the current ``weights`` and ``biases``."""
+        lay = self._layout
+        if len(self.weights) != self.num_layers - 1 or len(self.biases) != self.num_layers - 1:
+            raise ValueError(f"expected {self.num_layers - 1} weight and bias arrays, "
+                             f"got {len(self.weights)} and {len(self.biases)}")
+        params = np.empty(lay.n_params, dtype=self.dtype)
+        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            n_out, n_in = self.sizes[i + 1], self.sizes[i]
+            w, b = np.asarray(w), np.asarray(b)
+            if w.shape != (n_out, n_in):
+                raise ValueError(f"weights[{i}] has shape {w.shape}; expected {(n_out, n_in)}")
+            if b.shape != (n_out, 1) and b.shape != (n_out,):
+                raise ValueError(f"biases[{i}] has shape {b.shape}; expected {(n_out, 1)}")
+            params[lay.w_off[i]:lay.w_off[i] + n_out * n_in] = w.reshape(-1)
+            params[lay.b_off[i]:lay.b_off[i] + n_out] = b.reshape(-1)
+        return params
+
+    def _unpack(self, params):
+        """Point ``weights`` and ``biases`` at views of ``params``."""
+        self.weights, self.biases = self._layout.split(params)
+
+    def _scratch(self, cap):
+        """Activation and delta buffers for batches of up to ``cap`` rows."""
+        n = max(cap, 1) * self._layout.n_units
+        return np.empty(n, dtype=self.dtype), np.empty(n, dtype=self.dtype)
+
+    def _as_rows(self, a, width, what):
+        """A ``(width, m)`` or ``(width,)`` column batch as C-contiguous rows ``(m, width)`` in our dtype."""
+        a = np.asarray(a)
+        if a.ndim == 1:
+            a = a.reshape(-1, 1)
+        if a.ndim != 2 or a.shape[0] != width:
+            raise ValueError(f"{what} has shape {a.shape}; expected ({width}, 1) or ({width}, m)")
+        if a.dtype.kind not in "fiub":
+            raise TypeError(f"{what} must hold numbers, got dtype {a.dtype}")
+        return np.ascontiguousarray(a.T, dtype=self.dtype)
+
+    def _input_rows(self, X):
+        """Input rows for the kernels: float32 stays float32 (MNIST's own dtype, half
+        the memory of float64 and exact in both), anything else takes our dtype."""
+        return X if X.dtype == np.float32 else X.astype(self.dtype, copy=False)
+
+    def _training_rows(self, data):
+        X, Y = training_matrices(data, self.sizes[0], self.sizes[-1])
+        return self._input_rows(X), Y.astype(self.dtype, copy=False)
+
+    def _forward_rows(self, params, X):
+        """Network outputs ``(n, sizes[-1])`` for input rows ``X (n, sizes[0])``."""
+        lay = self._layout
+        out = np.empty((X.shape[0], self.sizes[-1]), dtype=self.dtype)
+        acts, _ = self._scratch(min(_EVAL_CHUNK, X.shape[0]))
+        _kernels().forward(params, lay.w_off, lay.b_off, lay.sizes, X, out, acts)
+        return out
+
+    def _count_correct(self, params, X, labels):
+        if X.shape[0] == 0:
+            return 0
+        return int(np.count_nonzero(np.argmax(self._forward_rows(params, X), axis=1) == labels))
+
+    # -- the book's API ----------------------------------------------------------
+
+    def feedforward(self, a):
+        """Output for input ``a``: ``(sizes[0], 1)`` gives ``(sizes[-1], 1)``; a batch ``(sizes[0], m)`` gives ``(sizes[-1], m)``."""
+        shape = np.shape(a)
+        X = self._as_rows(a, self.sizes[0], "input")
+        out = np.ascontiguousarray(self._forward_rows(self._pack(), X).T)
+        return out.reshape(-1) if len(shape) == 1 else out
+
+    def SGD(self, training_data, epochs, mini_batch_size, eta, test_data=None):
+        """Train by mini-batch stochastic gradient descent, printing one line per epoch.
+
+        ``training_data``: list (or iterable) of ``(x (sizes[0], 1), y (sizes[-1], 1))``.
+        Each epoch shuffles it with ``random.shuffle`` (a list you pass ends in the
+        same order the book leaves it), cuts consecutive mini-batches of
+        ``mini_batch_size`` (the last may be shorter), and steps each by
+        ``eta / len(mini_batch)``. With ``test_data`` (``(x, int label)`` pairs)
+        prints ``Epoch j: correct / n`` after each epoch, else ``Epoch j complete``.
+        Returns None.
+        """
+        epochs = _check_positive_int(epochs, "epochs")
+        mini_batch_size = _check_positive_int(mini_batch_size, "mini_batch_size")
+        if epochs < 0:
+            raise ValueError(f"epochs must be >= 0, got {epochs}")
+        if mini_batch_size < 1:
+            raise ValueError(f"mini_batch_size must be >= 1, got {mini_batch_size}")
+        eta = _check_eta(eta)
+        caller_list = training_data if isinstance(training_data, list) else None
+        data = caller_list if caller_list is not None else list(training_data)
+        if test_data is not None and not isinstance(test_data, list):
+            test_data = list(test_data)
+
+        X, Y = self._training_rows(data)
+        test = None
+        if test_data:
+            X_test, labels = test_matrices(test_data, self.sizes[0], self.sizes[-1])
+            test = (self._input_rows(X_test), labels)
+        n = len(data)
+        original = list(data)
+        order = list(range(n))  # shuffled exactly as the book shuffles its list
+        params = self._pack()
+        grads = np.empty_like(params)
+        cap = min(mini_batch_size, max(n, 1))
+        acts, deltas = self._scratch(cap)
+        ybuf = np.empty((cap, self.sizes[-1]), dtype=self.dtype)
+        lay = self._layout
+        train = _kernels().train_batches
+        try:
+            for j in range(epochs):
+                random.shuffle(order)
+                train(params, grads, lay.w_off, lay.b_off, lay.sizes, X, Y,
+                      np.asarray(order, dtype=np.int64), mini_batch_size, eta, acts, deltas, ybuf)
+                if test is not None:
+                    print(f"Epoch {j}: {self._count_correct(params, *test)} / {len(test_data)}", flush=True)
+                else:
+                    print(f"Epoch {j} complete", flush=True)
+        finally:
+            self._unpack(params)
+            if caller_list is not None:
+                caller_list[:] = [original[i] for i in order]
+
+    def update_mini_batch(self, mini_batch, eta):
+        """One gradient step on ``mini_batch`` (a list of ``(x, y)``): params -= eta/len * summed gradient."""
+        eta = _check_eta(eta)
+        mini_batch = list(mini_batch)
+        if not mini_batch:
+            raise ValueError("mini_batch is empty")
+        X, Y = self._training_rows(mini_batch)
+        m = X.shape[0]
+        params = self._pack()
+        acts, deltas = self._scratch(m)
+        lay = self._layout
+        _kernels().train_batches(params, np.empty_like(params), lay.w_off, lay.b_off, lay.sizes,
+                                 X, Y,
+                                 np.arange(m, dtype=np.int64), m, eta, acts, deltas,
+                                 np.empty((m, self.sizes[-1]), dtype=self.dtype))
+        self._unpack(params)
+
+    def backprop(self, x, y):
+        """Gradient of the quadratic cost ``(nabla_b, nabla_w)``, lists shaped like ``biases`` and ``weights``.
+
+        ``x (sizes[0], 1)`` and ``y (sizes[-1], 1)`` as in the book; a batch
+        ``x (sizes[0], m)``, ``y (sizes[-1], m)`` gives the sum over its samples.
+        """
+        X = self._as_rows(x, self.sizes[0], "x")
+        Y = self._as_rows(y, self.sizes[-1], "y")
+        if X.shape[0] != Y.shape[0]:
+            raise ValueError(f"x has {X.shape[0]} samples but y has {Y.shape[0]}")
+        params = self._pack()
+        grads = np.empty_like(params)
+        acts, deltas = self._scratch(X.shape[0])
+        lay = self._layout
+        _kernels().gradient(params, grads, lay.w_off, lay.b_off, lay.sizes, X, Y, acts, deltas)
+        nabla_w, nabla_b = lay.split(grads)
+        return nabla_b, nabla_w
+
+    def evaluate(self, test_data):
+        """Number of ``(x, label)`` pairs whose output's argmax equals the label (an int)."""
+        test_data = list(test_data)
+        if not test_data:
+            return 0
+        X, labels = test_matrices(test_data, self.sizes[0], self.sizes[-1])
+        return self._count_correct(self._pack(), self._input_rows(X), labels)
+
+    def cost_derivative(self, output_activations, y):
+        """Partial derivatives of the quadratic cost with respect to the output activations: ``a - y``."""
+        return output_activations - y

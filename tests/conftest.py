@@ -1,0 +1,42 @@
+"""Shared fixtures: small, learnable, MNIST-shaped synthetic data (no download needed)."""
+
+import random
+
+import numpy as np
+import pytest
+
+
+def synthetic_digits(n, n_in=784, n_classes=10, seed=0):
+    """Book-format data from ``n_classes`` random ink patterns plus noise.
+
+    Returns ``(training, test)`` where training is a list of ``(x (n_in, 1)
+    float32, one-hot (n_classes, 1))`` and test of ``(x, int label)`` built
+    from the same patterns with other noise. Pixel values are multiples of
+    1/256 in [0, 1), like the book's MNIST file.
+    """
+    rng = np.random.default_rng(seed)
+    patterns = rng.random((n_classes, n_in)) < 0.2
+
+    def draw(count):
+        labels = rng.integers(0, n_classes, count)
+        ink = patterns[labels] * rng.uniform(0.5, 1.0, (count, n_in))
+        noise = rng.random((count, n_in)) * 0.3
+        x = np.floor(np.clip(ink + noise, 0, 255 / 256) * 256) / 256
+        return x.astype(np.float32), labels
+
+    x_train, y_train = draw(n)
+    x_test, y_test = draw(max(n // 5, 1))
+    eye = np.eye(n_classes)
+    training = [(x_train[i].reshape(n_in, 1).copy(), eye[y_train[i]].reshape(n_classes, 1))
+                for i in range(n)]
+    test = [(x_test[i].reshape(n_in, 1).copy(), int(y_test[i])) for i in range(len(y_test))]
+    return training, test
+
+
+@pytest.fixture
+def seeded():
+    """Seed both RNGs the book uses, the way its readers do."""
+    def seed(s=12345):
+        random.seed(s)
+        np.random.seed(s)
+    return seed
