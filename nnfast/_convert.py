@@ -2,10 +2,10 @@
 
 The book hands the network lists of ``(x, y)`` pairs where ``x`` is a
 ``(784, 1)`` column. nnfast's kernels want samples as rows of one C-contiguous
-``(n, 784)`` matrix. ``nnfast.mnist_loader`` builds its columns as views into
-such a matrix, so for its lists the rows are found by pointer arithmetic and
-gathered with one fancy index, with no per-sample copy; any other list (numpy
-columns the user built, plain lists) is stacked the ordinary way.
+``(N, 784)`` matrix plus the row number of each sample. ``nnfast.mnist_loader``
+builds its columns as views into such a matrix, so for its lists (shuffled or
+not) the rows are found by pointer arithmetic and the data is not copied at
+all; any other list (columns the user built) is stacked the ordinary way.
 """
 
 import numbers
@@ -42,22 +42,21 @@ def _shared_base_rows(columns, width):
 
 
 def stack_columns(columns, width, what):
-    """Rows = ``columns``: an ``(n, width)`` C-contiguous float matrix.
+    """``(matrix, rows)``: column ``i`` is ``matrix[rows[i]]``; ``matrix`` is C-contiguous ``(N, width)``.
 
     ``columns`` is a sequence of arrays of shape ``(width, 1)`` or ``(width,)``.
-    float32 input stays float32 (half the memory of MNIST in float64); anything
-    else becomes float64. Raises ValueError naming ``what`` and the first
-    offending index on a wrong shape.
+    Views of one matrix (the loader's lists, shuffled or not) give that matrix
+    and their row numbers, with no copy of the data; anything else is stacked
+    into a new matrix with ``rows = arange(n)``. float32 stays float32 (half
+    the memory of MNIST in float64); other input becomes float64. Raises
+    ValueError naming ``what`` and the first offending index on a wrong shape.
     """
     n = len(columns)
     if n == 0:
-        return np.empty((0, width), dtype=np.float64)
+        return np.empty((0, width), dtype=np.float64), np.empty(0, dtype=np.int64)
     found = _shared_base_rows(columns, width)
     if found is not None:
-        base, rows = found
-        if rows.shape[0] == base.shape[0] and np.array_equal(rows, np.arange(n)):
-            return base  # the loader's own matrix, in its own order: no copy at all
-        return base[rows]
+        return found
     arrays = [np.asarray(c) for c in columns]
     for i, a in enumerate(arrays):
         if a.shape != (width, 1) and a.shape != (width,):
@@ -66,7 +65,7 @@ def stack_columns(columns, width, what):
     out = np.empty((n, width), dtype=dtype)
     for i, a in enumerate(arrays):
         out[i] = a.reshape(width)
-    return out
+    return out, np.arange(n, dtype=np.int64)
 
 
 def _check_pairs(data, what):
@@ -76,11 +75,12 @@ def _check_pairs(data, what):
 
 
 def training_matrices(training_data, n_in, n_out):
-    """(X (n, n_in), Y (n, n_out)) from the book's list of (x (n_in, 1), y (n_out, 1))."""
+    """``(X, x_rows, Y, y_rows)`` from the book's list of ``(x (n_in, 1), y (n_out, 1))``:
+    sample ``i`` is input ``X[x_rows[i]]`` with target ``Y[y_rows[i]]``."""
     _check_pairs(training_data, "training_data")
-    X = stack_columns([x for x, _ in training_data], n_in, "training input")
-    Y = stack_columns([y for _, y in training_data], n_out, "training target")
-    return X, Y
+    X, x_rows = stack_columns([x for x, _ in training_data], n_in, "training input")
+    Y, y_rows = stack_columns([y for _, y in training_data], n_out, "training target")
+    return X, x_rows, Y, y_rows
 
 
 def test_matrices(test_data, n_in, n_out):
@@ -89,7 +89,9 @@ def test_matrices(test_data, n_in, n_out):
     A label may also be a one-hot column (the book's training format), read as its argmax.
     """
     _check_pairs(test_data, "test_data")
-    X = stack_columns([x for x, _ in test_data], n_in, "test input")
+    X, rows = stack_columns([x for x, _ in test_data], n_in, "test input")
+    if rows.shape[0] != X.shape[0] or np.any(rows != np.arange(len(rows))):
+        X = X[rows]
     labels = np.empty(len(test_data), dtype=np.int64)
     for i, (_, y) in enumerate(test_data):
         if isinstance(y, numbers.Integral):

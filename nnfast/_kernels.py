@@ -386,25 +386,24 @@ def _load_rows(src, rows, dst):
 
 
 @njit(**JIT_OPTIONS)
-def train_batches(params, grads, w_off, b_off, sizes, X, Y, order, batch, eta, acts, deltas, ybuf):
-    """Gradient descent over consecutive mini-batches of ``order``: the book's epoch.
+def train_batches(params, grads, w_off, b_off, sizes, X, x_rows, Y, y_rows, batch, eta, acts, deltas, ybuf):
+    """Gradient descent over consecutive mini-batches: the book's epoch.
 
-    X (n, sizes[0]) inputs and Y (n, sizes[-1]) targets, one sample a row;
-    ``order`` (k,) int64 row indices, cut into batches of ``batch`` (the last
-    may be shorter); each batch does params -= (eta / len(batch)) * gradient.
+    Sample i is input X[x_rows[i]] (X (N, sizes[0])) with target Y[y_rows[i]]
+    (Y (N', sizes[-1])); the samples are cut into batches of ``batch`` (the
+    last may be shorter); each batch does params -= (eta / len(batch)) * gradient.
     Scratch: ``acts``/``deltas`` of ``cap * sum(sizes)`` with cap >= batch,
     ``ybuf`` (cap, sizes[-1]).
     """
-    n = order.shape[0]
+    n = x_rows.shape[0]
     cap = ybuf.shape[0]
     n_in = sizes[0]
     n_out = sizes[sizes.shape[0] - 1]
     for start in range(0, n, batch):
         m = min(batch, n - start)
-        rows = order[start:start + m]
-        _load_rows(X, rows, _view(acts, 0, m, n_in))
+        _load_rows(X, x_rows[start:start + m], _view(acts, 0, m, n_in))
         Y_batch = _view(ybuf.ravel(), 0, m, n_out)
-        _load_rows(Y, rows, Y_batch)
+        _load_rows(Y, y_rows[start:start + m], Y_batch)
         _forward_layers(params, w_off, b_off, sizes, m, cap, acts)
         _backward_layers(params, grads, w_off, b_off, sizes, m, cap, acts, deltas, Y_batch, eta / m)
 

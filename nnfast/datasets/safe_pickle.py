@@ -1,0 +1,66 @@
+"""Read the book's ``mnist.pkl.gz`` without trusting it.
+
+That file is a Python 2 ``cPickle`` (protocol 2) of numpy arrays. Plain
+``pickle.load`` would run whatever callable a tampered file names, so this
+unpickler admits exactly the three globals a numpy array needs and refuses
+every other one before anything is called.
+"""
+
+import io
+import pickle
+
+import numpy as np
+
+try:  # numpy >= 2 moved the module; old pickles still name numpy.core
+    from numpy._core.multiarray import _reconstruct
+except ImportError:  # pragma: no cover - numpy 1.x
+    from numpy.core.multiarray import _reconstruct
+
+_ALLOWED = {
+    ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
+    ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
+    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "dtype"): np.dtype,
+}
+
+
+class UnsafePickleError(ValueError):
+    """The pickle names something other than numpy arrays and dtypes."""
+
+
+class _NumpyOnlyUnpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+        try:
+            return _ALLOWED[(module, name)]
+        except KeyError:
+            raise UnsafePickleError(
+                f"refusing to load: the pickle asks for {module}.{name}, "
+                "but an MNIST file holds only numpy arrays") from None
+
+
+def _arrays_only(obj):
+    """Reject any non-array leaf, and object arrays (which could carry anything)."""
+    if isinstance(obj, (tuple, list)):
+        for item in obj:
+            _arrays_only(item)
+    elif isinstance(obj, np.ndarray):
+        if obj.dtype.hasobject:
+            raise UnsafePickleError("refusing to load: the pickle holds an object array")
+    else:
+        raise UnsafePickleError(f"refusing to load: the pickle holds a {type(obj).__name__}, not arrays")
+
+
+def loads_numpy_pickle(data):
+    """Unpickle ``data`` (bytes) that may only contain tuples/lists of numeric numpy arrays.
+
+    Python 2 ``str`` payloads are decoded as latin-1, which numpy turns back
+    into the original bytes. Raises UnsafePickleError or ValueError.
+    """
+    try:
+        obj = _NumpyOnlyUnpickler(io.BytesIO(data), encoding="latin1").load()
+    except UnsafePickleError:
+        raise
+    except Exception as exc:  # truncated or garbled: every unpickling error looks different
+        raise ValueError(f"not a readable pickle ({type(exc).__name__}: {exc})") from None
+    _arrays_only(obj)
+    return obj

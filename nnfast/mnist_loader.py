@@ -1,0 +1,71 @@
+"""The book's ``mnist_loader.py`` API over verified, cached MNIST (``nnfast.datasets``).
+
+``load_data()`` and ``load_data_wrapper()`` return exactly what the book's
+versions return from ``mnist.pkl.gz`` (same arrays, same split, same pixel
+values ``byte / 256``), but the data comes from wherever ``nnfast.datasets``
+finds it, and the wrapper's columns are views into one contiguous matrix, so
+``Network.SGD`` gets its training matrix without copying 50,000 columns.
+"""
+
+import numpy as np
+
+from .datasets import DataError, load_mnist
+
+__all__ = ["DataError", "load_data", "load_data_wrapper", "vectorized_result"]
+
+VALIDATION_SIZE = 10_000
+
+
+def _validation_size(n_train):
+    """MNIST's last 10,000 training images; a smaller data set gives up a sixth instead."""
+    return VALIDATION_SIZE if n_train >= 2 * VALIDATION_SIZE else n_train // 6
+
+
+def load_data(path=None):
+    """``(training_data, validation_data, test_data)``, each ``(X float32 (n, 784), y int64 (n,))``.
+
+    Training is the first 50,000 of MNIST's training images, validation the
+    last 10,000, test MNIST's 10,000 test images. ``path`` may name the book's
+    ``mnist.pkl.gz``, a folder of IDX or CSV files, or an nnfast cache file;
+    without it the cache or the network is used.
+    """
+    digits = load_mnist(path)
+    scale = np.float32(1 / 256)  # a power of two: byte / 256 is exact in float32
+
+    def floats(images):
+        return images.astype(np.float32) * scale
+
+    n_train = len(digits.train_labels) - _validation_size(len(digits.train_labels))
+    X, y = floats(digits.train_images), digits.train_labels.astype(np.int64)
+    return ((X[:n_train], y[:n_train]), (X[n_train:], y[n_train:]),
+            (floats(digits.test_images), digits.test_labels.astype(np.int64)))
+
+
+def vectorized_result(j):
+    """A ``(10, 1)`` float64 column with 1.0 at index ``j`` (a digit 0-9) and zeros elsewhere."""
+    if isinstance(j, bool) or not isinstance(j, (int, np.integer)) or not 0 <= j <= 9:
+        raise ValueError(f"vectorized_result needs a digit 0-9, got {j!r}")
+    e = np.zeros((10, 1))
+    e[j] = 1.0
+    return e
+
+
+def _columns(X):
+    """``(784, 1)`` views of the rows of ``X``: no per-sample copies."""
+    return [row.reshape(-1, 1) for row in X]
+
+
+def load_data_wrapper(path=None):
+    """The book's lists: training ``[(x (784, 1), one-hot (10, 1))] * 50,000``,
+    validation and test ``[(x (784, 1), int label)] * 10,000``.
+
+    Every ``x`` is a view into one contiguous float32 matrix and every one-hot
+    a view into one (n, 10) matrix, which ``Network.SGD`` recognises.
+    """
+    (tr_x, tr_y), (va_x, va_y), (te_x, te_y) = load_data(path)
+    one_hot = np.zeros((len(tr_y), 10))
+    one_hot[np.arange(len(tr_y)), tr_y] = 1.0
+    training = list(zip(_columns(tr_x), _columns(one_hot)))
+    validation = list(zip(_columns(va_x), va_y.tolist()))
+    test = list(zip(_columns(te_x), te_y.tolist()))
+    return training, validation, test
