@@ -133,8 +133,8 @@ def parse_csv(data, where):
     """(images (n, 784), labels (n,)) from label-first CSV text; a header line is skipped."""
     data = _decompress(data, where)
     first_end = data.find(b"\n")
-    first = data[:first_end if first_end >= 0 else len(data)]
-    if first and not first.replace(b",", b"").strip().isdigit():
+    first_field = data[:first_end if first_end >= 0 else len(data)].split(b",", 1)[0].strip()
+    if first_field and not first_field.isdigit():  # a header such as "label,1x1,..."
         data = data[first_end + 1:] if first_end >= 0 else b""
     body = data.replace(b"\r", b"").replace(b"\n", b",").strip(b", ")
     with warnings.catch_warnings():
