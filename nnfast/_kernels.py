@@ -22,7 +22,6 @@ starts warm.
 import math
 
 import numpy as np
-
 from numba import njit
 
 # All compiler flags live here. "reassoc" lets LLVM vectorise the dot-product
@@ -168,10 +167,12 @@ def _dense_sigmoid(W, b, A_in, A_out):
     W (n_out, n_in), b (n_out,), A_in (m, n_in), A_out (m, n_out).
     """
     m = A_in.shape[0]
-    s = 0
-    while s + 4 <= m:
+    full = m - m % 4
+    # range() keeps the block index an ordinary int64: a literal 0 would make
+    # numba compile a second, constant-specialised copy of each kernel.
+    for s in range(0, full, 4):
         _dense_rows4(W, b, A_in, A_out, s)
-        s += 4
+    s = full
     if s + 2 <= m:
         _dense_rows2(W, b, A_in, A_out, s)
         s += 2
@@ -183,7 +184,7 @@ def _dense_sigmoid(W, b, A_in, A_out):
 @njit(**JIT_OPTIONS)
 def _forward_layers(params, w_off, b_off, sizes, m, cap, acts):
     """Propagate the ``m`` input rows already in layer 0 of ``acts`` through every layer."""
-    a_off = 0
+    a_off = 0 * cap  # an int64 from the start: a literal 0 would compile _view twice
     for layer in range(sizes.shape[0] - 1):
         n_in = sizes[layer]
         n_out = sizes[layer + 1]
@@ -229,14 +230,6 @@ def _hidden_delta(W_next, D_next, A, D):
         a = A[s]
         for k in range(n):
             d[k] *= a[k] * (one - a[k])
-
-
-@njit(**JIT_OPTIONS)
-def _finish_row(g, w, step):
-    """w -= step * g when step is not zero (a training step); else leave the gradient in g."""
-    if step != 0:
-        for k in range(w.shape[0]):
-            w[k] -= step * g[k]
 
 
 @njit(**JIT_OPTIONS)
@@ -330,13 +323,11 @@ def _layer_gradient(D, A_prev, gW, gb, W, b, step):
     else:
         target = W
     scale = W.dtype.type(1 if step == 0 else -step)
-    j = 0
-    while j + 4 <= n_out:
+    full = n_out - n_out % 4
+    for j in range(0, full, 4):
         _accumulate_rows4(D, A_prev, target, j, scale)
-        j += 4
-    while j < n_out:
+    for j in range(full, n_out):
         _accumulate_row(D, A_prev, target, j, scale)
-        j += 1
     m = D.shape[0]
     for j in range(n_out):
         acc = D[0, j]
@@ -386,60 +377,83 @@ def _load_rows(src, rows, dst):
 
 
 @njit(**JIT_OPTIONS)
-def train_batches(params, grads, w_off, b_off, sizes, X, x_rows, Y, y_rows, batch, eta, acts, deltas, ybuf):
-    """Gradient descent over consecutive mini-batches: the book's epoch.
+def run_batches(params, grads, w_off, b_off, sizes, X, x_rows, Y, y_rows, batch, eta, acts, deltas, ybuf, out):
+    """The one entry point: every Python call into the kernels comes through here, so a
+    process compiles (or loads from the cache) one function per dtype, not three.
 
     Sample i is input X[x_rows[i]] (X (N, sizes[0])) with target Y[y_rows[i]]
-    (Y (N', sizes[-1])); the samples are cut into batches of ``batch`` (the
-    last may be shorter); each batch does params -= (eta / len(batch)) * gradient.
-    Scratch: ``acts``/``deltas`` of ``cap * sum(sizes)`` with cap >= batch,
-    ``ybuf`` (cap, sizes[-1]).
+    (Y (N', sizes[-1])); the samples are cut into consecutive batches of
+    ``batch`` (the last may be shorter). For each batch:
+
+    - ``out.shape[0] > 0`` (forward only): out[i] = the network's output for sample i;
+      Y, y_rows, grads, deltas and ybuf are not touched;
+    - ``eta > 0`` (the book's training step): params -= (eta / len(batch)) * gradient;
+    - ``eta == 0`` (gradient only): grads = the summed gradient of the last batch.
+
+    Scratch: ``acts``/``deltas`` of ``cap * sum(sizes)`` with ``cap >= batch``, ``ybuf`` (cap, sizes[-1]).
     """
     n = x_rows.shape[0]
-    cap = ybuf.shape[0]
-    n_in = sizes[0]
-    n_out = sizes[sizes.shape[0] - 1]
-    for start in range(0, n, batch):
-        m = min(batch, n - start)
-        _load_rows(X, x_rows[start:start + m], _view(acts, 0, m, n_in))
-        Y_batch = _view(ybuf.ravel(), 0, m, n_out)
-        _load_rows(Y, y_rows[start:start + m], Y_batch)
-        _forward_layers(params, w_off, b_off, sizes, m, cap, acts)
-        _backward_layers(params, grads, w_off, b_off, sizes, m, cap, acts, deltas, Y_batch, eta / m)
-
-
-@njit(**JIT_OPTIONS)
-def gradient(params, grads, w_off, b_off, sizes, X, Y, acts, deltas):
-    """Sum over the rows of X (m, sizes[0]) and Y (m, sizes[-1]) of the per-sample gradient, into ``grads``.
-
-    ``acts``/``deltas`` hold ``m * sum(sizes)`` elements.
-    """
-    m = X.shape[0]
-    rows = np.arange(m)
-    _load_rows(X, rows, _view(acts, 0, m, sizes[0]))
-    _forward_layers(params, w_off, b_off, sizes, m, m, acts)
-    _backward_layers(params, grads, w_off, b_off, sizes, m, m, acts, deltas, Y, 0.0)
-
-
-@njit(**JIT_OPTIONS)
-def forward(params, w_off, b_off, sizes, X, out, acts):
-    """out[s] = network output for input row X[s]; X (n, sizes[0]), out (n, sizes[-1]).
-
-    Works through X in chunks of ``cap = acts.size // sum(sizes)`` rows.
-    """
-    n = X.shape[0]
     n_layers = sizes.shape[0]
+    n_in = sizes[0]
+    n_out = sizes[n_layers - 1]
     total = 0
     for layer in range(n_layers):
         total += sizes[layer]
     cap = acts.shape[0] // total
-    last_off = cap * (total - sizes[n_layers - 1])
-    n_out = sizes[n_layers - 1]
-    for start in range(0, n, cap):
-        m = min(cap, n - start)
-        _load_rows(X, np.arange(start, start + m), _view(acts, 0, m, sizes[0]))
+    forward_only = out.shape[0] > 0
+    for start in range(0, n, batch):
+        m = min(batch, n - start)
+        _load_rows(X, x_rows[start:start + m], acts[:m * n_in].reshape((m, n_in)))
         _forward_layers(params, w_off, b_off, sizes, m, cap, acts)
-        result = _view(acts, last_off, m, n_out)
-        for s in range(m):
-            for j in range(n_out):
-                out[start + s, j] = result[s, j]
+        if forward_only:
+            result = _view(acts, cap * (total - n_out), m, n_out)
+            for s in range(m):
+                for j in range(n_out):
+                    out[start + s, j] = result[s, j]
+            continue
+        Y_batch = ybuf.ravel()[:m * n_out].reshape((m, n_out))
+        _load_rows(Y, y_rows[start:start + m], Y_batch)
+        _backward_layers(params, grads, w_off, b_off, sizes, m, cap, acts, deltas, Y_batch, eta / m)
+
+
+@njit(**JIT_OPTIONS)
+def _mt_next(mt, pos):
+    """Python's MT19937 ``genrand_uint32``: (next 32-bit output, new position); refills ``mt`` in place."""
+    if pos >= 624:
+        for kk in range(624):
+            y = (mt[kk] & 0x80000000) | (mt[(kk + 1) % 624] & 0x7FFFFFFF)
+            v = mt[(kk + 397) % 624] ^ (y >> 1)
+            if y & 1:
+                v ^= 0x9908B0DF
+            mt[kk] = v
+        pos = 0
+    y = mt[pos]
+    y ^= y >> 11
+    y ^= (y << 7) & 0x9D2C5680
+    y ^= (y << 15) & 0xEFC60000
+    y ^= y >> 18
+    return y, pos + 1
+
+
+@njit(**JIT_OPTIONS)
+def shuffle_like_python(mt, pos, x):
+    """Shuffle ``x`` in place exactly as ``random.shuffle`` would with the Mersenne Twister state
+    ``mt`` (624 uint64 words holding 32-bit values) at position ``pos``; returns the new position.
+
+    Same draws as CPython 3.11+: for i from len-1 down to 1, j = randbelow(i + 1)
+    by rejection on getrandbits(k), k = (i + 1).bit_length() <= 32.
+    """
+    for i in range(x.shape[0] - 1, 0, -1):
+        n = i + 1
+        k = 0
+        while (n >> k) != 0:
+            k += 1
+        while True:
+            word, pos = _mt_next(mt, pos)
+            r = word >> (32 - k)
+            if r < n:
+                break
+        t = x[i]
+        x[i] = x[r]
+        x[r] = t
+    return pos

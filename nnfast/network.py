@@ -9,10 +9,10 @@ first use, so ``import nnfast`` stays quick and compiles nothing).
 
 import math
 import numbers
-import random
 
 import numpy as np
 
+from . import _rng
 from ._convert import stack_columns, test_matrices, training_matrices
 from .activations import sigmoid, sigmoid_prime
 
@@ -136,7 +136,7 @@ class Network:
             raise ValueError(f"{what} has shape {a.shape}; expected ({width}, 1) or ({width}, m)")
         if a.dtype.kind not in "fiub":
             raise TypeError(f"{what} must hold numbers, got dtype {a.dtype}")
-        return np.ascontiguousarray(a.T, dtype=self.dtype)
+        return self._input_rows(np.ascontiguousarray(a.T))
 
     def _input_rows(self, X):
         """Input rows for the kernels: float32 stays float32 (MNIST's own dtype, half
@@ -148,12 +148,27 @@ class Network:
         X, x_rows, Y, y_rows = training_matrices(data, self.sizes[0], self.sizes[-1])
         return self._input_rows(X), x_rows, Y.astype(self.dtype, copy=False), y_rows
 
+    def _run(self, params, X, x_rows, Y=None, y_rows=None, batch=None, eta=0.0, out=None, grads=None):
+        """Call the kernels' single entry point, allocating its scratch (see ``_kernels.run_batches``)."""
+        n_out = self.sizes[-1]
+        batch = batch or max(len(x_rows), 1)
+        cap = min(batch, max(len(x_rows), 1))
+        acts, deltas = self._scratch(cap)
+        if out is None:
+            out = np.empty((0, n_out), dtype=self.dtype)
+        if Y is None:
+            Y, y_rows = out, x_rows
+        lay = self._layout
+        grads = np.empty_like(params) if grads is None else grads
+        _kernels().run_batches(params, grads, lay.w_off, lay.b_off, lay.sizes, X, x_rows,
+                               Y, y_rows, batch, eta, acts, deltas, np.empty((cap, n_out), dtype=self.dtype), out)
+        return params
+
     def _forward_rows(self, params, X):
         """Network outputs ``(n, sizes[-1])`` for input rows ``X (n, sizes[0])``."""
-        lay = self._layout
         out = np.empty((X.shape[0], self.sizes[-1]), dtype=self.dtype)
-        acts, _ = self._scratch(min(_EVAL_CHUNK, X.shape[0]))
-        _kernels().forward(params, lay.w_off, lay.b_off, lay.sizes, X, out, acts)
+        if X.shape[0]:
+            self._run(params, X, np.arange(X.shape[0], dtype=np.int64), batch=_EVAL_CHUNK, out=out)
         return out
 
     def _count_correct(self, params, X, labels):
@@ -200,20 +215,12 @@ class Network:
             test = (self._input_rows(X_test), labels)
         n = len(data)
         original = list(data)
-        order = list(range(n))  # shuffled exactly as the book shuffles its list
+        order = np.arange(n, dtype=np.int64)  # shuffled exactly as the book shuffles its list
         params = self._pack()
-        grads = np.empty_like(params)
-        cap = min(mini_batch_size, max(n, 1))
-        acts, deltas = self._scratch(cap)
-        ybuf = np.empty((cap, self.sizes[-1]), dtype=self.dtype)
-        lay = self._layout
-        train = _kernels().train_batches
         try:
             for j in range(epochs):
-                random.shuffle(order)
-                visit = np.asarray(order, dtype=np.int64)
-                train(params, grads, lay.w_off, lay.b_off, lay.sizes, X, x_rows[visit], Y, y_rows[visit],
-                      mini_batch_size, eta, acts, deltas, ybuf)
+                _rng.shuffle(order)
+                self._run(params, X, x_rows[order], Y, y_rows[order], mini_batch_size, eta)
                 if test is not None:
                     print(f"Epoch {j}: {self._count_correct(params, *test)} / {len(test_data)}", flush=True)
                 else:
@@ -221,7 +228,7 @@ class Network:
         finally:
             self._unpack(params)
             if caller_list is not None:
-                caller_list[:] = [original[i] for i in order]
+                caller_list[:] = [original[i] for i in order.tolist()]
 
     def update_mini_batch(self, mini_batch, eta):
         """One gradient step on ``mini_batch`` (a list of ``(x, y)``): params -= eta/len * summed gradient."""
@@ -230,14 +237,7 @@ class Network:
         if not mini_batch:
             raise ValueError("mini_batch is empty")
         X, x_rows, Y, y_rows = self._training_rows(mini_batch)
-        m = len(x_rows)
-        params = self._pack()
-        acts, deltas = self._scratch(m)
-        lay = self._layout
-        _kernels().train_batches(params, np.empty_like(params), lay.w_off, lay.b_off, lay.sizes,
-                                 X, x_rows, Y, y_rows, m, eta, acts, deltas,
-                                 np.empty((m, self.sizes[-1]), dtype=self.dtype))
-        self._unpack(params)
+        self._unpack(self._run(self._pack(), X, x_rows, Y, y_rows, len(x_rows), eta))
 
     def backprop(self, x, y):
         """Gradient of the quadratic cost ``(nabla_b, nabla_w)``, lists shaped like ``biases`` and ``weights``.
@@ -246,15 +246,14 @@ class Network:
         ``x (sizes[0], m)``, ``y (sizes[-1], m)`` gives the sum over its samples.
         """
         X = self._as_rows(x, self.sizes[0], "x")
-        Y = self._as_rows(y, self.sizes[-1], "y")
+        Y = self._as_rows(y, self.sizes[-1], "y").astype(self.dtype, copy=False)
         if X.shape[0] != Y.shape[0]:
             raise ValueError(f"x has {X.shape[0]} samples but y has {Y.shape[0]}")
         params = self._pack()
         grads = np.empty_like(params)
-        acts, deltas = self._scratch(X.shape[0])
-        lay = self._layout
-        _kernels().gradient(params, grads, lay.w_off, lay.b_off, lay.sizes, X, Y, acts, deltas)
-        nabla_w, nabla_b = lay.split(grads)
+        rows = np.arange(X.shape[0], dtype=np.int64)
+        self._run(params, X, rows, Y, rows, eta=0.0, grads=grads)  # eta 0: gradient only
+        nabla_w, nabla_b = self._layout.split(grads)
         return nabla_b, nabla_w
 
     def evaluate(self, test_data):

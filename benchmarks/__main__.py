@@ -1,0 +1,104 @@
+"""`python -m benchmarks` (`make bench`): every engine and configuration side by side on real MNIST.
+
+Options: --quick (one configuration, fewer rounds), --rounds N, --slice N
+(reference samples per timed epoch), --out FOLDER, --no-startup.
+"""
+
+import os
+import sys
+
+# Measure numpy engines at their best: OpenBLAS's default kernels for this CPU
+# (this workplace pins older Haswell kernels via OPENBLAS_CORETYPE, which
+# halves matmul speed) and one BLAS thread (two were slower at these sizes).
+# Both must be set before numpy loads, so re-run this process once with them.
+if "NNFAST_BENCH_ENV" not in os.environ:
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    env.update(NNFAST_BENCH_ENV="1", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    os.execve(sys.executable, [sys.executable, "-m", "benchmarks", *sys.argv[1:]], env)
+
+import argparse  # noqa: E402
+import datetime  # noqa: E402
+import platform  # noqa: E402
+
+import numba  # noqa: E402
+import numpy as np  # noqa: E402
+
+import nnfast  # noqa: E402
+from nnfast import mnist_loader  # noqa: E402
+from nnfast.engines import ENGINES, engine_id  # noqa: E402
+
+from . import limits, report, startup, timing  # noqa: E402
+
+CONFIGS = [(30, 10), (30, 100), (100, 10), (100, 100)]
+
+
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="784-30-10, batch 10 only, 3 rounds")
+    parser.add_argument("--rounds", type=int, default=None, help="timed rounds per configuration (default 5, quick 3)")
+    parser.add_argument("--slice", type=int, default=5000, help="reference samples per timed epoch (scaled up)")
+    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
+    parser.add_argument("--no-startup", action="store_true", help="skip import and compile timings")
+    args = parser.parse_args(argv)
+    rounds = args.rounds or (3 if args.quick else 5)
+    configs = CONFIGS[:1] if args.quick else CONFIGS
+    eta = 3.0
+
+    print("Loading MNIST ...", file=sys.stderr)
+    training, _, test = mnist_loader.load_data_wrapper()
+    n = len(training)
+    gflops = {d: limits.matmul_gflops(getattr(np, d)) for d in ("float64", "float32")}
+    rows = []
+    for hidden, batch in configs:
+        sizes = [784, hidden, 10]
+        print(f"[{'-'.join(map(str, sizes))}, batch {batch}] {rounds} rounds ...", file=sys.stderr, flush=True)
+        results = timing.compare(ENGINES, sizes, training, batch, eta, rounds, args.slice)
+        limit_s = {d: limits.flops_per_epoch(sizes, n) / (g * 1e9) for d, g in gflops.items()}
+        for engine in ENGINES:
+            r = results[engine_id(engine)]
+            secs = timing.median(r["seconds"])
+            is_ref = engine.name == "reference"
+            rows.append({
+                "engine": engine.name, "dtype": engine.dtype, "sizes": sizes, "batch": batch,
+                "seconds_per_epoch": secs, "seconds_rounds": r["seconds"],
+                "vs_reference": None if is_ref else timing.median(r["ratios"]),
+                "accuracy": None if is_ref else r["net"].evaluate(test) / len(test),
+                "flop_share": limit_s[engine.dtype] / secs,
+            })
+            print(f"  {engine_id(engine):16s} {secs:7.3f} s/epoch", file=sys.stderr, flush=True)
+    result = {
+        "when": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": {"cpu": cpu_name(), "cores": os.cpu_count(), "platform": platform.platform()},
+        "versions": {"python": platform.python_version(), "numpy": np.__version__,
+                     "numba": numba.__version__, "nnfast": nnfast.__version__},
+        "method": (f"{n:,} MNIST training samples, eta {eta}; {rounds} rounds alternating the engines, "
+                   "each engine timed on its second epoch of an SGD call (same seeds, same mini-batches for all); "
+                   f"the reference timed on {args.slice:,} samples and scaled to {n:,}; "
+                   "ratios taken round by round; accuracy on the 10,000 test images after the timed epochs."),
+        "limit": {"gflops_float64": gflops["float64"], "gflops_float32": gflops["float32"],
+                  "blas_threads": int(os.environ.get("OPENBLAS_NUM_THREADS", "0")),
+                  "flops_per_epoch": {"-".join(map(str, [784, h, 10])): limits.flops_per_epoch([784, h, 10], n)
+                                      for h, _ in configs}},
+        "rows": rows,
+    }
+    if not args.no_startup:
+        print("Start-up timings ...", file=sys.stderr, flush=True)
+        result["startup"] = {"import_s": startup.import_seconds(),
+                             "compile": {d: dict(zip(("cold_s", "warm_s"), startup.compile_seconds(d)))
+                                         for d in ("float64", "float32")}}
+    print(report.write(result, args.out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""Write the benchmark's results: latest.json (every figure) and latest.md (the table the README quotes)."""
+
+import json
+import os
+
+
+def _fmt_ratio(x):
+    return f"{x:.1f}x" if x == x else "-"
+
+
+def markdown(result):
+    lim = result["limit"]
+    lines = [
+        f"# nnfast benchmark ({result['when']})",
+        "",
+        f"Machine: {result['machine']['cpu']}, {result['machine']['cores']} cores; "
+        f"Python {result['versions']['python']}, numpy {result['versions']['numpy']}, "
+        f"numba {result['versions']['numba']}, nnfast {result['versions']['nnfast']}.",
+        f"{result['method']}",
+        "",
+        f"Matmul peak measured in this run (numpy BLAS, {lim['blas_threads']} thread): "
+        f"{lim['gflops_float64']:.0f} GFLOP/s float64, {lim['gflops_float32']:.0f} GFLOP/s float32.",
+        "",
+        "| sizes | batch | engine | dtype | s/epoch (median) | vs reference (median) | accuracy | % of FLOP limit |",
+        "|---|---|---|---|---:|---:|---:|---:|",
+    ]
+    for row in result["rows"]:
+        acc = f"{row['accuracy'] * 100:.2f}%" if row["accuracy"] is not None else "-"
+        share = f"{row['flop_share'] * 100:.0f}%" if row.get("flop_share") else "-"
+        secs = f"{row['seconds_per_epoch']:.3f}" if row["seconds_per_epoch"] is not None else row.get("note", "-")
+        lines.append(f"| {'-'.join(map(str, row['sizes']))} | {row['batch']} | {row['engine']} | {row['dtype']} | "
+                     f"{secs} | {_fmt_ratio(row['vs_reference']) if row['vs_reference'] else '-'} | "
+                     f"{acc} | {share} |")
+    st = result.get("startup")
+    if st:
+        lines += ["", "Start-up, each in a fresh process: "
+                  f"`import nnfast` {st['import_s']:.3f} s (median of 5); first `SGD` + `evaluate` "
+                  + "; ".join(f"{d}: cold (empty numba cache) {c['cold_s']:.2f} s, warm (cached) {c['warm_s']:.2f} s"
+                              for d, c in st["compile"].items()) + "."]
+    return "\n".join(lines) + "\n"
+
+
+def write(result, folder):
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "latest.json"), "w") as f:
+        json.dump(result, f, indent=2)
+        f.write("\n")
+    text = markdown(result)
+    with open(os.path.join(folder, "latest.md"), "w") as f:
+        f.write(text)
+    return text
