@@ -9,6 +9,7 @@ first use, so ``import nnfast`` stays quick and compiles nothing).
 
 import math
 import numbers
+from typing import NamedTuple, Optional
 
 import numpy as np
 
@@ -16,9 +17,10 @@ from . import _rng
 from ._convert import stack_columns, test_matrices, training_matrices
 from .activations import sigmoid, sigmoid_prime
 
-__all__ = ["Network", "sigmoid", "sigmoid_prime"]
+__all__ = ["EpochResult", "Network", "TrainingDiverged", "load", "sigmoid", "sigmoid_prime"]
 
 _DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
+_SLICE_SAMPLES = 10_000  # samples per kernel call in SGD: bounds how long Ctrl-C waits
 _EVAL_CHUNK = 1024  # rows per forward pass when evaluating: scratch stays in L2
 
 
@@ -50,6 +52,22 @@ def _check_eta(eta):
     if isinstance(eta, bool) or not isinstance(eta, numbers.Real) or not math.isfinite(eta) or eta <= 0:
         raise ValueError(f"eta (the learning rate) must be a finite number > 0, got {eta!r}")
     return float(eta)
+
+
+class TrainingDiverged(ValueError):
+    """A weight became NaN or infinite during training (the learning rate is too large)."""
+
+
+class EpochResult(NamedTuple):
+    epoch: int
+    correct: Optional[int]  # None without test data
+    total: Optional[int]
+    order: np.ndarray  # the permutation of the training list after this epoch's shuffle
+
+
+def _check_finite(X, what):
+    if X.size and not np.all(np.isfinite(X)):
+        raise ValueError(f"{what} holds NaN or infinity")
 
 
 class _Layout:
@@ -146,6 +164,9 @@ class Network:
     def _training_rows(self, data):
         """``(X, x_rows, Y, y_rows)`` for the kernels: sample i is X[x_rows[i]], Y[y_rows[i]]."""
         X, x_rows, Y, y_rows = training_matrices(data, self.sizes[0], self.sizes[-1])
+        # check only the rows in use: a mini-batch of the loader's lists maps into all 60,000
+        _check_finite(X if len(x_rows) >= len(X) else X[x_rows], "training inputs")
+        _check_finite(Y if len(y_rows) >= len(Y) else Y[y_rows], "training targets")
         return self._input_rows(X), x_rows, Y.astype(self.dtype, copy=False), y_rows
 
     def _run(self, params, X, x_rows, Y=None, y_rows=None, batch=None, eta=0.0, out=None, grads=None):
@@ -171,10 +192,34 @@ class Network:
             self._run(params, X, np.arange(X.shape[0], dtype=np.int64), batch=_EVAL_CHUNK, out=out)
         return out
 
+    def predict_rows(self, X):
+        """The predicted class (argmax of the output) for each row of ``X (n, sizes[0])``."""
+        X = np.asarray(X)
+        if X.ndim != 2 or X.shape[1] != self.sizes[0]:
+            raise ValueError(f"inputs have shape {X.shape}; expected (n, {self.sizes[0]})")
+        if X.shape[0] == 0:
+            return np.empty(0, dtype=np.int64)
+        return np.argmax(self._forward_rows(self._pack(), self._input_rows(np.ascontiguousarray(X))), axis=1)
+
     def _count_correct(self, params, X, labels):
         if X.shape[0] == 0:
             return 0
         return int(np.count_nonzero(np.argmax(self._forward_rows(params, X), axis=1) == labels))
+
+    def warm_up(self):
+        """Compile the kernels (or load them from numba's cache) now, on a throw-away sample.
+
+        Returns the seconds it took, so callers can report compile time apart
+        from training time. Nothing about the network changes.
+        """
+        import time
+        start = time.perf_counter()
+        X = np.zeros((1, self.sizes[0]), dtype=np.float32)  # MNIST's own dtype, as training will use
+        Y = np.zeros((1, self.sizes[-1]), dtype=self.dtype)
+        rows = np.zeros(1, dtype=np.int64)
+        self._run(self._pack(), X, rows, Y, rows, 1, 1.0)
+        _rng.shuffle(np.arange(1, dtype=np.int64))  # compiles the shuffle; one element draws nothing
+        return time.perf_counter() - start
 
     # -- the book's API ----------------------------------------------------------
 
@@ -196,6 +241,23 @@ class Network:
         prints ``Epoch j: correct / n`` after each epoch, else ``Epoch j complete``.
         Returns None.
         """
+        for result in self.train_epochs(training_data, epochs, mini_batch_size, eta, test_data):
+            if result.correct is not None:
+                print(f"Epoch {result.epoch}: {result.correct} / {result.total}", flush=True)
+            else:
+                print(f"Epoch {result.epoch} complete", flush=True)
+
+    def train_epochs(self, training_data, epochs, mini_batch_size, eta, test_data=None, *,
+                     first_epoch=0, order=None):
+        """``SGD`` as a generator: yields an ``EpochResult`` after each epoch instead of printing.
+
+        After each yield ``weights`` and ``biases`` hold that epoch's result (a
+        snapshot: training on does not change them). ``first_epoch`` and
+        ``order`` (the permutation of ``training_data`` that earlier epochs
+        left, as ``EpochResult.order`` gave it) continue an interrupted run
+        exactly, given the ``random`` state it had. Raises ``TrainingDiverged``
+        when a weight becomes NaN or infinite.
+        """
         epochs = _check_positive_int(epochs, "epochs")
         mini_batch_size = _check_positive_int(mini_batch_size, "mini_batch_size")
         if epochs < 0:
@@ -213,18 +275,32 @@ class Network:
         if test_data:
             X_test, labels = test_matrices(test_data, self.sizes[0], self.sizes[-1])
             test = (self._input_rows(X_test), labels)
+            _check_finite(X_test, "test_data")
         n = len(data)
         original = list(data)
-        order = np.arange(n, dtype=np.int64)  # shuffled exactly as the book shuffles its list
+        if order is None:
+            order = np.arange(n, dtype=np.int64)  # shuffled exactly as the book shuffles its list
+        else:
+            order = np.array(order, dtype=np.int64)
+            if order.shape != (n,) or not np.array_equal(np.sort(order), np.arange(n)):
+                raise ValueError(f"order must be a permutation of the {n} training samples")
         params = self._pack()
         try:
-            for j in range(epochs):
+            for j in range(first_epoch, epochs):
                 _rng.shuffle(order)
-                self._run(params, X, x_rows[order], Y, y_rows[order], mini_batch_size, eta)
-                if test is not None:
-                    print(f"Epoch {j}: {self._count_correct(params, *test)} / {len(test_data)}", flush=True)
-                else:
-                    print(f"Epoch {j} complete", flush=True)
+                xo, yo = x_rows[order], y_rows[order]
+                # In slices of whole mini-batches, so Ctrl-C (handled between kernel calls)
+                # stops within a fraction of an epoch, always between two mini-batches.
+                step = mini_batch_size * max(1, _SLICE_SAMPLES // mini_batch_size)
+                for k in range(0, n, step):
+                    self._run(params, X, xo[k:k + step], Y, yo[k:k + step], mini_batch_size, eta)
+                if not np.all(np.isfinite(params)):
+                    raise TrainingDiverged(
+                        f"training diverged in epoch {j}: weights became NaN or infinite; try a smaller eta "
+                        f"(it was {eta:g})")
+                correct = self._count_correct(params, *test) if test is not None else None
+                self._unpack(params.copy())
+                yield EpochResult(j, correct, len(test_data) if test is not None else None, order.copy())
         finally:
             self._unpack(params)
             if caller_list is not None:
@@ -267,3 +343,23 @@ class Network:
     def cost_derivative(self, output_activations, y):
         """Partial derivatives of the quadratic cost with respect to the output activations: ``a - y``."""
         return output_activations - y
+
+    def save(self, path, extra_arrays=None, **metadata):
+        """Write this network to ``path`` (``.npz`` arrays + JSON metadata, atomically; see ``nnfast.models``)."""
+        from . import models
+        models.save(self, path, extra_arrays, **metadata)
+
+
+def load(path):
+    """The ``Network`` saved at ``path``, with its JSON metadata as ``net.metadata``. Never unpickles."""
+    from . import models
+    meta, weights, biases, extras = models.read(path)
+    net = Network.__new__(Network)
+    net.sizes = list(meta["sizes"])
+    net.num_layers = len(net.sizes)
+    net.dtype = np.dtype(meta["dtype"])
+    net._layout = _Layout(net.sizes)
+    net.weights, net.biases = weights, biases
+    net.metadata = meta
+    net.extra_arrays = extras
+    return net

@@ -236,13 +236,12 @@ def test_any_shape_matches_the_reference(data, depth):
     per_sample = [ref.backprop(x, y) for x, y in batch[:m]]
     expected = [sum(g[0][i] for g in per_sample) for i in range(depth - 1)] + \
                [sum(g[1][i] for g in per_sample) for i in range(depth - 1)]
-    for got, want in zip(nb + nw, expected):
-        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
+    # relative to each array's scale: single entries near zero carry the others' rounding
+    assert max_rel_diff(nb + nw, expected) <= 1e-9
     for k in range(0, n, m):
         fast.update_mini_batch(batch[k:k + m], 3.0)
         ref.update_mini_batch(batch[k:k + m], 3.0)
-    for got, want in zip(params(fast), params(ref)):
-        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
+    assert max_rel_diff(params(fast), params(ref)) <= 1e-9
 
 
 @pytest.mark.parametrize("sizes", [[784], [], [784, 0, 10], [784, -3, 10], [784, 2.5, 10], "784", [True, 3]])

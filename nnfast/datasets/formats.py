@@ -9,13 +9,13 @@ name and what is wrong; none trusts its input.
 import gzip
 import io
 import os
-import tempfile
 import warnings
 import zipfile
 from typing import NamedTuple
 
 import numpy as np
 
+from .._files import write_atomically
 from .safe_pickle import loads_numpy_pickle
 
 PIXELS = 784
@@ -231,29 +231,6 @@ def read_cache(path):
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise DataError(f"{path}: damaged nnfast MNIST file ({exc})") from None
     return check_digits(Digits(**arrays), path)
-
-
-def write_atomically(path, write):
-    """Call ``write(file)`` on a temp file beside ``path``, fsync, then rename over ``path``.
-
-    Readers see the old file or the complete new one, never a partial one,
-    even with two processes writing at once; on any error the temp file goes.
-    """
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def write_cache(path, digits):

