@@ -33,7 +33,7 @@ def load_data(path=None):
     scale = np.float32(1 / 256)  # a power of two: byte / 256 is exact in float32
 
     def floats(images):
-        return images.astype(np.float32) * scale
+        return np.multiply(images, scale, dtype=np.float32)  # one new array: page faults cost ~1 ms/MB
 
     n_train = len(digits.train_labels) - _validation_size(len(digits.train_labels))
     X, y = floats(digits.train_images), digits.train_labels.astype(np.int64)

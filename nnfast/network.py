@@ -164,9 +164,10 @@ class Network:
     def _training_rows(self, data):
         """``(X, x_rows, Y, y_rows)`` for the kernels: sample i is X[x_rows[i]], Y[y_rows[i]]."""
         X, x_rows, Y, y_rows = training_matrices(data, self.sizes[0], self.sizes[-1])
-        # check only the rows in use: a mini-batch of the loader's lists maps into all 60,000
-        _check_finite(X if len(x_rows) >= len(X) else X[x_rows], "training inputs")
-        _check_finite(Y if len(y_rows) >= len(Y) else Y[y_rows], "training targets")
+        # A mini-batch of the loader's lists maps into all 60,000 rows: check just its rows.
+        # A whole training list: check the whole matrix (cheaper than gathering its rows).
+        _check_finite(X if 4 * len(x_rows) >= len(X) else X[x_rows], "training inputs")
+        _check_finite(Y if 4 * len(y_rows) >= len(Y) else Y[y_rows], "training targets")
         return self._input_rows(X), x_rows, Y.astype(self.dtype, copy=False), y_rows
 
     def _run(self, params, X, x_rows, Y=None, y_rows=None, batch=None, eta=0.0, out=None, grads=None):
