@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: test train bench bench-quick clean
+.PHONY: test train bench bench-quick bench-torch clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -13,6 +13,10 @@ $(BIN)/python:
 # Stamps: reinstall when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
@@ -25,11 +29,16 @@ test: $(VENV)/.installed-test
 train: $(VENV)/.installed
 	$(BIN)/nnfast train --epochs 30
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed-bench
 	$(BIN)/python -m benchmarks
 
-bench-quick: $(VENV)/.installed
+bench-quick: $(VENV)/.installed-bench
 	$(BIN)/python -m benchmarks --quick
+
+# PyTorch's CPU build (2.13.0 is the CPU wheel this workplace's pip finds), then the full suite.
+bench-torch: $(VENV)/.installed-bench
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m benchmarks
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

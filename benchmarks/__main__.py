@@ -27,7 +27,7 @@ import nnfast  # noqa: E402
 from nnfast import mnist_loader  # noqa: E402
 from nnfast.engines import ENGINES, engine_id  # noqa: E402
 
-from . import limits, report, startup, timing  # noqa: E402
+from . import chart, end_to_end, limits, report, startup, timing  # noqa: E402
 
 CONFIGS = [(30, 10), (30, 100), (100, 10), (100, 100)]
 
@@ -50,6 +50,7 @@ def main(argv=None):
     parser.add_argument("--slice", type=int, default=5000, help="reference samples per timed epoch (scaled up)")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
     parser.add_argument("--no-startup", action="store_true", help="skip import and compile timings")
+    parser.add_argument("--no-e2e", action="store_true", help="skip the 30-epoch whole-process runs")
     args = parser.parse_args(argv)
     rounds = args.rounds or (3 if args.quick else 5)
     configs = CONFIGS[:1] if args.quick else CONFIGS
@@ -60,12 +61,18 @@ def main(argv=None):
     n = len(training)
     gflops = {d: limits.matmul_gflops(getattr(np, d)) for d in ("float64", "float32")}
     rows = []
+    usable = [e for e in ENGINES if not e.missing()]
     for hidden, batch in configs:
         sizes = [784, hidden, 10]
         print(f"[{'-'.join(map(str, sizes))}, batch {batch}] {rounds} rounds ...", file=sys.stderr, flush=True)
-        results = timing.compare(ENGINES, sizes, training, batch, eta, rounds, args.slice)
+        results = timing.compare(usable, sizes, training, batch, eta, rounds, args.slice)
         limit_s = {d: limits.flops_per_epoch(sizes, n) / (g * 1e9) for d, g in gflops.items()}
         for engine in ENGINES:
+            if engine.missing():
+                rows.append({"engine": engine.name, "dtype": engine.dtype, "sizes": sizes, "batch": batch,
+                             "seconds_per_epoch": None, "vs_reference": None, "accuracy": None,
+                             "flop_share": None, "note": engine.missing()})
+                continue
             r = results[engine_id(engine)]
             secs = timing.median(r["seconds"])
             is_ref = engine.name == "reference"
@@ -97,7 +104,12 @@ def main(argv=None):
         result["startup"] = {"import_s": startup.import_seconds(),
                              "compile": {d: dict(zip(("cold_s", "warm_s"), startup.compile_seconds(d)))
                                          for d in ("float64", "float32")}}
-    print(report.write(result, args.out))
+    if not (args.quick or args.no_e2e):
+        result["end_to_end"] = end_to_end.run(30)
+    text = report.write(result, args.out)
+    if chart.draw(result, os.path.join(args.out, "latest.png")):
+        text += "\nChart: benchmarks/results/latest.png\n"
+    print(text)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ class Engine(NamedTuple):
     description: str
     make: Callable  # sizes -> a network with the book's API
     tolerance: float  # max relative difference from the reference after a few mini-batches
+    missing: Callable = lambda: None  # -> None when usable, else why not (e.g. "torch not installed")
 
 
 def _reference(sizes):
@@ -35,11 +36,25 @@ def _nnfast(dtype):
     return make
 
 
+def _torch(dtype):
+    def make(sizes):
+        from . import torch_engine
+        return torch_engine.Network(sizes, dtype=dtype)
+    return make
+
+
+def _torch_missing():
+    import importlib.util
+    return None if importlib.util.find_spec("torch") else "torch not installed (make bench-torch)"
+
+
 ENGINES = (
     Engine("reference", "float64", "the book's per-sample loop", _reference, 0.0),
     Engine("numpy-batch", "float64", "plain numpy, one matrix per mini-batch", _numpy_batch, 1e-9),
     Engine("nnfast", "float64", "numba kernels, whole mini-batches", _nnfast(np.float64), 1e-9),
     Engine("nnfast", "float32", "numba kernels, whole mini-batches", _nnfast(np.float32), 1e-4),
+    Engine("torch", "float64", "PyTorch CPU, one matrix per mini-batch", _torch(np.float64), 1e-9, _torch_missing),
+    Engine("torch", "float32", "PyTorch CPU, one matrix per mini-batch", _torch(np.float32), 1e-4, _torch_missing),
 )
 
 

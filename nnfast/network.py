@@ -9,6 +9,7 @@ first use, so ``import nnfast`` stays quick and compiles nothing).
 
 import math
 import numbers
+import warnings
 from typing import NamedTuple, Optional
 
 import numpy as np
@@ -166,7 +167,12 @@ class Network:
         X, x_rows, Y, y_rows = training_matrices(data, self.sizes[0], self.sizes[-1])
         # A mini-batch of the loader's lists maps into all 60,000 rows: check just its rows.
         # A whole training list: check the whole matrix (cheaper than gathering its rows).
-        _check_finite(X if 4 * len(x_rows) >= len(X) else X[x_rows], "training inputs")
+        checked = X if 4 * len(x_rows) >= len(X) else X[x_rows]
+        _check_finite(checked, "training inputs")
+        if checked.size and np.max(np.abs(checked)) > 20:
+            warnings.warn(f"training inputs reach {np.max(np.abs(checked)):g}: unscaled pixels (0-255) saturate "
+                          "the sigmoids and accuracy sticks near 10%; the book's inputs are in [0, 1)",
+                          stacklevel=4)
         _check_finite(Y if 4 * len(y_rows) >= len(Y) else Y[y_rows], "training targets")
         return self._input_rows(X), x_rows, Y.astype(self.dtype, copy=False), y_rows
 

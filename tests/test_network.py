@@ -268,3 +268,14 @@ def test_wrong_shapes_are_refused_with_a_clear_message():
     net.weights[0] = np.zeros((2, 2))
     with pytest.raises(ValueError, match=r"weights\[0\] has shape"):
         net.feedforward(np.zeros((4, 1)))
+
+
+def test_unscaled_pixels_get_a_warning_that_explains_the_10_percent_plateau():
+    training, _ = synthetic_digits(20, n_in=8)
+    unscaled = [(x * 255, y) for x, y in training]
+    net = network.Network([8, 4, 10])
+    with pytest.warns(UserWarning, match="near 10%"):
+        net.SGD(unscaled, 1, 5, 3.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        net.SGD(training, 1, 5, 3.0)
