@@ -1,0 +1,45 @@
+"""Smoke test: the benchmark code runs end to end on a tiny configuration and writes its results."""
+
+import json
+
+import numpy as np
+
+from benchmarks import limits, report, timing
+from conftest import synthetic_digits
+from nnfast.engines import ENGINES, engine_id
+
+
+def test_compare_and_report_on_a_tiny_config(tmp_path):
+    training, test = synthetic_digits(60, n_in=20)
+    engines = [e for e in ENGINES if not e.missing()][:4]
+    results = timing.compare(engines, [20, 6, 10], training, 10, 3.0, rounds=2, reference_slice=30)
+    ref = results[engine_id(engines[0])]
+    assert len(ref["seconds"]) == 2 and all(s > 0 for s in ref["seconds"])
+    for engine in engines[1:]:
+        r = results[engine_id(engine)]
+        assert len(r["ratios"]) == 2
+        assert r["ratios"][0] == ref["seconds"][0] / r["seconds"][0]
+    rows = [{"engine": e.name, "dtype": e.dtype, "sizes": [20, 6, 10], "batch": 10,
+             "seconds_per_epoch": timing.median(results[engine_id(e)]["seconds"]),
+             "vs_reference": None if e is engines[0] else timing.median(results[engine_id(e)]["ratios"]),
+             "accuracy": results[engine_id(e)]["net"].evaluate(test) / len(test), "flop_share": 0.5}
+            for e in engines]
+    result = {"when": "now", "machine": {"cpu": "test", "cores": 1}, "method": "tiny",
+              "versions": {"python": "3", "numpy": np.__version__, "numba": "x", "nnfast": "y"},
+              "limit": {"gflops_float64": 1.0, "gflops_float32": 2.0, "blas_threads": 1}, "rows": rows}
+    text = report.write(result, tmp_path)
+    saved = json.loads((tmp_path / "latest.json").read_text())
+    assert [r["engine"] for r in saved["rows"]] == [e.name for e in engines]
+    assert "| 20-6-10 | 10 | nnfast |" in text and (tmp_path / "latest.md").read_text() == text
+
+
+def test_epoch_clock_times_the_books_lines():
+    clock = timing.EpochClock()
+    clock.write("Epoch 0 complete\nEpo")
+    clock.write("ch 1: 5 / 10\nnoise\n")
+    assert len(clock.stamps) == 2 and clock.stamps[0] <= clock.stamps[1]
+
+
+def test_flop_count_of_the_books_network():
+    # forward 784*30 + 30*10, the same for weight gradients, and 30*10 for the delta sent back
+    assert limits.flops_per_epoch([784, 30, 10], 1) == 2 * (2 * (784 * 30 + 30 * 10) + 30 * 10)
