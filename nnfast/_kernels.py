@@ -113,12 +113,16 @@ def _dense_rows4(W, b, A_in, A_out, s):
 
 
 @njit(**JIT_OPTIONS)
-def _dense_rows2(W, b, A_in, A_out, s):
-    """Weighted input z for the two samples s, s+1, two weight rows at a time."""
+def _dense_rows2(W, b, A_in, A_out, s, count):
+    """Weighted input z for the last ``count`` (1 or 2) samples from s, two weight rows at a time.
+
+    With one sample it computes that sample twice and stores it once: the
+    tail of one batch in four does not earn a third code path (compile time).
+    """
     n_out, n_in = W.shape
     zero = W.dtype.type(0)
     a0 = A_in[s]
-    a1 = A_in[s + 1]
+    a1 = A_in[s + count - 1]
     j = 0
     while j + 2 <= n_out:
         w0 = W[j]
@@ -130,34 +134,14 @@ def _dense_rows2(W, b, A_in, A_out, s):
             c10 += w1[k] * a0[k]
             c11 += w1[k] * a1[k]
         A_out[s, j] = c00 + b[j]
-        A_out[s + 1, j] = c01 + b[j]
         A_out[s, j + 1] = c10 + b[j + 1]
-        A_out[s + 1, j + 1] = c11 + b[j + 1]
+        if count == 2:
+            A_out[s + 1, j] = c01 + b[j]
+            A_out[s + 1, j + 1] = c11 + b[j + 1]
         j += 2
     if j < n_out:
-        A_out[s, j] = _dot(W[j], a0) + b[j]
-        A_out[s + 1, j] = _dot(W[j], a1) + b[j]
-
-
-@njit(**JIT_OPTIONS)
-def _dense_rows1(W, b, A_in, A_out, s):
-    """Weighted input z for the single sample s, two weight rows at a time."""
-    n_out, n_in = W.shape
-    zero = W.dtype.type(0)
-    a0 = A_in[s]
-    j = 0
-    while j + 2 <= n_out:
-        w0 = W[j]
-        w1 = W[j + 1]
-        c0 = c1 = zero
-        for k in range(n_in):
-            c0 += w0[k] * a0[k]
-            c1 += w1[k] * a0[k]
-        A_out[s, j] = c0 + b[j]
-        A_out[s, j + 1] = c1 + b[j + 1]
-        j += 2
-    if j < n_out:
-        A_out[s, j] = _dot(W[j], a0) + b[j]
+        for t in range(s, s + count):
+            A_out[t, j] = _dot(W[j], A_in[t]) + b[j]
 
 
 @njit(**JIT_OPTIONS)
@@ -173,11 +157,10 @@ def _dense_sigmoid(W, b, A_in, A_out):
     for s in range(0, full, 4):
         _dense_rows4(W, b, A_in, A_out, s)
     s = full
-    if s + 2 <= m:
-        _dense_rows2(W, b, A_in, A_out, s)
-        s += 2
-    if s < m:
-        _dense_rows1(W, b, A_in, A_out, s)
+    while s < m:  # the last 1-3 samples, two at a time
+        count = min(2, m - s)
+        _dense_rows2(W, b, A_in, A_out, s, count)
+        s += count
     _sigmoid_inplace(A_out)
 
 
@@ -297,6 +280,42 @@ def _accumulate_rows4(D, A_prev, T, j, scale):
 
 
 @njit(**JIT_OPTIONS)
+def _accumulate_rows2(D, A_prev, T, j, scale):
+    """T[j:j+2, :] += scale * sum_s outer(D[s, j:j+2], A_prev[s]), four samples per pass.
+
+    For the two rows a layer of 4k + 2 leaves after the blocks of four (784-30-10
+    has two such rows): one row at a time made 10 passes over them per batch.
+    """
+    n_in = T.shape[1]
+    m = D.shape[0]
+    g0 = T[j]
+    g1 = T[j + 1]
+    full = m - m % 4
+    for s in range(0, full, 4):
+        a0 = A_prev[s]
+        a1 = A_prev[s + 1]
+        a2 = A_prev[s + 2]
+        a3 = A_prev[s + 3]
+        d00, d01, d02, d03 = scale * D[s, j], scale * D[s + 1, j], scale * D[s + 2, j], scale * D[s + 3, j]
+        d10, d11, d12, d13 = (scale * D[s, j + 1], scale * D[s + 1, j + 1],
+                              scale * D[s + 2, j + 1], scale * D[s + 3, j + 1])
+        for k in range(n_in):
+            x0 = a0[k]
+            x1 = a1[k]
+            x2 = a2[k]
+            x3 = a3[k]
+            g0[k] += d00 * x0 + d01 * x1 + d02 * x2 + d03 * x3
+            g1[k] += d10 * x0 + d11 * x1 + d12 * x2 + d13 * x3
+    for s in range(full, m):
+        a0 = A_prev[s]
+        d00 = scale * D[s, j]
+        d10 = scale * D[s, j + 1]
+        for k in range(n_in):
+            g0[k] += d00 * a0[k]
+            g1[k] += d10 * a0[k]
+
+
+@njit(**JIT_OPTIONS)
 def _accumulate_row(D, A_prev, T, j, scale):
     """T[j] += scale * sum_s D[s, j] * A_prev[s]: the rows left over after blocks of four."""
     g0 = T[j]
@@ -326,7 +345,10 @@ def _layer_gradient(D, A_prev, gW, gb, W, b, step):
     full = n_out - n_out % 4
     for j in range(0, full, 4):
         _accumulate_rows4(D, A_prev, target, j, scale)
-    for j in range(full, n_out):
+    pair = n_out - n_out % 2
+    for j in range(full, pair, 2):
+        _accumulate_rows2(D, A_prev, target, j, scale)
+    for j in range(pair, n_out):
         _accumulate_row(D, A_prev, target, j, scale)
     m = D.shape[0]
     for j in range(n_out):
