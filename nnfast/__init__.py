@@ -6,7 +6,8 @@ nothing and does not import numba; kernels compile on first use and are cached.
 """
 
 from ._version import __version__
-from . import network
+from . import mnist_loader, network
+from .mnist_loader import load_data_wrapper
 from .network import Network
 
-__all__ = ["Network", "network", "__version__"]
+__all__ = ["Network", "load_data_wrapper", "mnist_loader", "network", "__version__"]

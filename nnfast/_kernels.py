@@ -21,7 +21,6 @@ starts warm.
 
 import math
 
-import numpy as np
 from numba import njit
 
 # All compiler flags live here. "reassoc" lets LLVM vectorise the dot-product

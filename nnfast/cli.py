@@ -9,10 +9,8 @@ import contextlib
 import json
 import math
 import os
-import random
 import signal
 import sys
-import time
 
 import click
 import numpy as np

@@ -15,7 +15,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from . import _rng
-from ._convert import stack_columns, test_matrices, training_matrices
+from ._convert import test_matrices, training_matrices
 from .activations import sigmoid, sigmoid_prime
 
 __all__ = ["EpochResult", "Network", "TrainingDiverged", "load", "sigmoid", "sigmoid_prime"]

@@ -8,7 +8,7 @@ It is an engine to compare against, not part of nnfast's fast path.
 import numpy as np
 
 from . import reference
-from .activations import sigmoid, sigmoid_prime
+from .activations import sigmoid_prime
 
 
 class Network(reference.Network):
@@ -22,14 +22,7 @@ class Network(reference.Network):
 
     def backprop(self, x, y):
         """Summed gradient over the columns of ``x (784, m)`` and ``y (10, m)``."""
-        activation = x
-        activations = [x]
-        zs = []
-        for b, w in zip(self.biases, self.weights):
-            z = np.dot(w, activation) + b
-            zs.append(z)
-            activation = sigmoid(z)
-            activations.append(activation)
+        activations, zs = self.forward_pass(x)  # the book's loop works on (784, m) as on (784, 1)
         delta = self.cost_derivative(activations[-1], y) * sigmoid_prime(zs[-1])
         nabla_b = [None] * len(self.biases)
         nabla_w = [None] * len(self.weights)

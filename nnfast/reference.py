@@ -54,14 +54,7 @@ class Network:
     def backprop(self, x, y):
         nabla_b = [np.zeros(b.shape) for b in self.biases]
         nabla_w = [np.zeros(w.shape) for w in self.weights]
-        activation = x
-        activations = [x]
-        zs = []
-        for b, w in zip(self.biases, self.weights):
-            z = np.dot(w, activation) + b
-            zs.append(z)
-            activation = sigmoid(z)
-            activations.append(activation)
+        activations, zs = self.forward_pass(x)
         delta = self.cost_derivative(activations[-1], y) * sigmoid_prime(zs[-1])
         nabla_b[-1] = delta
         nabla_w[-1] = np.dot(delta, activations[-2].transpose())
@@ -71,6 +64,18 @@ class Network:
             nabla_b[-layer] = delta
             nabla_w[-layer] = np.dot(delta, activations[-layer - 1].transpose())
         return nabla_b, nabla_w
+
+    def forward_pass(self, x):
+        """(activations, zs): every layer's output (input first) and weighted input, for backprop."""
+        activation = x
+        activations = [x]
+        zs = []
+        for b, w in zip(self.biases, self.weights):
+            z = np.dot(w, activation) + b
+            zs.append(z)
+            activation = sigmoid(z)
+            activations.append(activation)
+        return activations, zs
 
     def evaluate(self, test_data):
         return sum(int(np.argmax(self.feedforward(x)) == y) for x, y in test_data)

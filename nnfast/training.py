@@ -90,7 +90,8 @@ def run_training(settings, save_path=None, resume_path=None, explicit=(), report
         seconds, last = now - last, now
         training_seconds += seconds
         record = {"epoch": result.epoch, "correct": result.correct, "total": result.total,
-                  "accuracy": result.correct / result.total, "seconds": round(seconds, 4)}
+                  "accuracy": result.correct / result.total if result.total else None,
+                  "seconds": round(seconds, 4)}
         history.append(record)
         if save_path:
             state = random.getstate()
@@ -100,7 +101,7 @@ def run_training(settings, save_path=None, resume_path=None, explicit=(), report
                      resume={"python_random_state": [state[0], list(state[1]), state[2]]})
         report.epoch(record)
         last = time.perf_counter()  # saving is not part of the next epoch's time
-    best = max(history, key=lambda r: r["correct"]) if history else None
+    best = max((r for r in history if r["correct"] is not None), key=lambda r: r["correct"], default=None)
     report.summary({
         "best_epoch": best["epoch"] if best else None, "best_correct": best["correct"] if best else None,
         "total": len(eval_data), "epochs": settings.epochs,
