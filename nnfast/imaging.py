@@ -89,5 +89,9 @@ def mnist_field(strength):
 
 def digit_column(path):
     """The image at ``path`` as the network's input: a (784, 1) float32 column of byte / 256 values."""
-    field = mnist_field(ink(read_grey(path)))
+    try:
+        field = mnist_field(ink(read_grey(path)))
+    except ImageError as exc:
+        message = str(exc)
+        raise ImageError(message if message.startswith(str(path)) else f"{path}: {message}") from None
     return (np.round(field) / 256).astype(np.float32).reshape(FIELD * FIELD, 1)

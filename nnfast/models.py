@@ -56,6 +56,9 @@ def read(path):
     path = os.fspath(path)
     if not os.path.exists(path):
         raise ModelError(f"{path}: no such model file")
+    with open(path, "rb") as f:
+        if f.read(4) != b"PK\x03\x04":  # not a zip: numpy would try (and refuse) to unpickle it
+            raise ModelError(f"{path}: not an nnfast model (not a .npz file)")
     try:
         with np.load(path, allow_pickle=False) as z:
             files = set(z.files)

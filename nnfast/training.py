@@ -70,11 +70,11 @@ def run_training(settings, save_path=None, resume_path=None, explicit=(), report
         net = network.Network(settings.sizes, dtype=np.dtype(settings.dtype))
         history, order, done = [], None, 0
 
+    if settings.sizes[0] != 784 or settings.sizes[-1] != 10:  # before any data is loaded
+        raise ValueError(f"sizes {settings.sizes}: MNIST needs 784 inputs and 10 outputs")
     data_start = time.perf_counter()
     training, validation, test = mnist_loader.load_data_wrapper(settings.data)
     data_seconds = time.perf_counter() - data_start
-    if settings.sizes[0] != 784 or settings.sizes[-1] != 10:
-        raise ValueError(f"sizes {settings.sizes}: MNIST needs 784 inputs and 10 outputs")
     eval_data = validation if settings.eval_on == "validation" else test
 
     compile_seconds = net.warm_up()

@@ -53,7 +53,7 @@ def bad_invocations(f):
         ["train", "--sizes", "784,0,10"],
         ["train", "--sizes", "784"],
         ["train", "--sizes", "seven"],
-        ["train", "--sizes", "100,30,10", "--data", str(f / "notes.txt")],
+        ["train", "--sizes", "100,30,10"],  # refused before any data is loaded
         ["train", "--sizes", "784,30,10", "--hidden", "20"],
         ["train", "--dtype", "float16"],
         ["train", "--save", "/no/such/folder/m.npz"],
