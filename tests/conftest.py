@@ -1,7 +1,5 @@
 """Shared fixtures: small, learnable, MNIST-shaped synthetic data (no download needed)."""
 
-import random
-
 import numpy as np
 import pytest
 
@@ -31,15 +29,6 @@ def synthetic_digits(n, n_in=784, n_classes=10, seed=0):
                 for i in range(n)]
     test = [(x_test[i].reshape(n_in, 1).copy(), int(y_test[i])) for i in range(len(y_test))]
     return training, test
-
-
-@pytest.fixture
-def seeded():
-    """Seed both RNGs the book uses, the way its readers do."""
-    def seed(s=12345):
-        random.seed(s)
-        np.random.seed(s)
-    return seed
 
 
 @pytest.fixture(scope="session")
