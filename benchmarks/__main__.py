@@ -1,7 +1,7 @@
 """`python -m benchmarks` (`make bench`): every engine and configuration side by side on real MNIST.
 
-Options: --quick (one configuration, fewer rounds), --rounds N, --slice N
-(reference samples per timed epoch), --out FOLDER, --no-startup.
+Options: --quick (one configuration, fewer rounds; writes results/quick.*), --rounds N,
+--slice N (reference samples per timed epoch), --out FOLDER, --no-startup, --no-e2e.
 """
 
 import os
@@ -108,9 +108,10 @@ def main(argv=None):
                                          for d in ("float64", "float32")}}
     if not (args.quick or args.no_e2e):
         result["end_to_end"] = end_to_end.run(30)
-    text = report.write(result, args.out)
-    if chart.draw(result, os.path.join(args.out, "latest.png")):
-        text += "\nChart: benchmarks/results/latest.png\n"
+    name = "quick" if args.quick else "latest"  # a quick run never overwrites the full run's results
+    text = report.write(result, args.out, name)
+    if chart.draw(result, os.path.join(args.out, f"{name}.png")):
+        text += f"\nChart: {os.path.join(args.out, name + '.png')}\n"
     print(text)
 
 

@@ -49,12 +49,13 @@ def markdown(result):
     return "\n".join(lines) + "\n"
 
 
-def write(result, folder):
+def write(result, folder, name="latest"):
+    """Write ``name``.json and ``name``.md into ``folder``; returns the markdown."""
     os.makedirs(folder, exist_ok=True)
-    with open(os.path.join(folder, "latest.json"), "w") as f:
+    with open(os.path.join(folder, f"{name}.json"), "w") as f:
         json.dump(result, f, indent=2)
         f.write("\n")
     text = markdown(result)
-    with open(os.path.join(folder, "latest.md"), "w") as f:
+    with open(os.path.join(folder, f"{name}.md"), "w") as f:
         f.write(text)
     return text
