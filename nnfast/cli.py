@@ -85,7 +85,18 @@ def _pick(validation, test, on):
 
 # -- the command group -----------------------------------------------------------------
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _Group(click.Group):
+    """Ctrl-C in any command exits 130 with one line (click's default is 'Aborted!' and 1)."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            _echo_err("Interrupted.")
+            sys.exit(EXIT_SIGINT)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="nnfast")
 def main():
     """nnfast: the neural network of Nielsen's "Neural Networks and Deep Learning", fast.

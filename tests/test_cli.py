@@ -200,3 +200,14 @@ def test_installed_script_and_python_m(mnist_home, tmp_path):
         assert done.returncode == 0, done.stderr
         assert EPOCH_LINE.match(epoch_lines(done.stdout)[0])
         assert "Training 784-10-10" in done.stderr
+
+
+def test_ctrl_c_in_any_command_exits_130_without_a_traceback(monkeypatch):
+    from nnfast import datasets
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(datasets, "verify_cache", interrupted)
+    result = CliRunner().invoke(main, ["data", "verify"])
+    assert result.exit_code == 130 and "Interrupted." in result.output and "Traceback" not in result.output
