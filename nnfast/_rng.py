@@ -15,11 +15,6 @@ import numpy as np
 _MAX_N = 1 << 31  # getrandbits(k) is one 32-bit draw only for k <= 32
 
 
-def _kernels():
-    from . import _kernels as k
-    return k
-
-
 def shuffle(order):
     """Shuffle the int64 array ``order`` in place as ``random.shuffle(list(order))`` would."""
     version, internal, gauss = random.getstate()
@@ -28,6 +23,7 @@ def shuffle(order):
         random.shuffle(shuffled)
         order[:] = shuffled
         return
+    from ._kernels import shuffle_like_python  # deferred: numba loads on first use, not at import
     mt = np.array(internal[:624], dtype=np.uint64)
-    pos = _kernels().shuffle_like_python(mt, np.int64(internal[624]), order)
+    pos = shuffle_like_python(mt, np.int64(internal[624]), order)
     random.setstate((version, tuple(mt.tolist()) + (int(pos),), gauss))

@@ -325,23 +325,21 @@ def path():
 def info():
     """What is cached: where, how big, verified or not, and the label counts."""
     from . import datasets
-    from .datasets import formats
     cache = datasets.cache_file()
     click.echo(f"cache: {cache}")
     if not os.path.exists(cache):
         click.echo("status: not downloaded yet (run: nnfast data fetch)")
         return
     click.echo(f"size: {os.path.getsize(cache) / 1e6:.1f} MB")
-    ok, message = datasets.verify_cache()
-    click.echo("status: verified (the sha256 of all four arrays match the pinned sums)" if ok
-               else f"status: INVALID ({message})")
-    if ok:
-        with library_errors():
-            d = formats.read_cache(cache)
-        n_train = len(d.train_labels)
-        click.echo(f"images: {n_train:,} training (the book: {n_train - 10_000:,} training + 10,000 validation), "
-                   f"{len(d.test_labels):,} test, 28x28")
-        click.echo("training labels: " + ", ".join(f"{k}: {c}" for k, c in enumerate(np.bincount(d.train_labels, minlength=10))))
+    d, message = datasets.read_verified_cache()
+    if d is None:
+        click.echo(f"status: INVALID ({message})")
+        return
+    click.echo("status: verified (the sha256 of all four arrays match the pinned sums)")
+    n_train = len(d.train_labels)
+    click.echo(f"images: {n_train:,} training (the book: {n_train - 10_000:,} training + 10,000 validation), "
+               f"{len(d.test_labels):,} test, 28x28")
+    click.echo("training labels: " + ", ".join(f"{k}: {c}" for k, c in enumerate(np.bincount(d.train_labels, minlength=10))))
 
 
 @data.command()

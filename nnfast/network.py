@@ -43,7 +43,7 @@ def _check_sizes(sizes):
     return [int(s) for s in sizes]
 
 
-def _check_positive_int(value, name):
+def _check_int(value, name):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {value!r}")
     return int(value)
@@ -268,8 +268,8 @@ class Network:
         exactly, given the ``random`` state it had. Raises ``TrainingDiverged``
         when a weight becomes NaN or infinite.
         """
-        epochs = _check_positive_int(epochs, "epochs")
-        mini_batch_size = _check_positive_int(mini_batch_size, "mini_batch_size")
+        epochs = _check_int(epochs, "epochs")
+        mini_batch_size = _check_int(mini_batch_size, "mini_batch_size")
         if epochs < 0:
             raise ValueError(f"epochs must be >= 0, got {epochs}")
         if mini_batch_size < 1:
@@ -295,13 +295,13 @@ class Network:
             if order.shape != (n,) or not np.array_equal(np.sort(order), np.arange(n)):
                 raise ValueError(f"order must be a permutation of the {n} training samples")
         params = self._pack()
+        # Kernel calls take slices of whole mini-batches, so Ctrl-C (handled between
+        # kernel calls) stops within a fraction of an epoch, always between two mini-batches.
+        step = mini_batch_size * max(1, _SLICE_SAMPLES // mini_batch_size)
         try:
             for j in range(first_epoch, epochs):
                 _rng.shuffle(order)
                 xo, yo = x_rows[order], y_rows[order]
-                # In slices of whole mini-batches, so Ctrl-C (handled between kernel calls)
-                # stops within a fraction of an epoch, always between two mini-batches.
-                step = mini_batch_size * max(1, _SLICE_SAMPLES // mini_batch_size)
                 for k in range(0, n, step):
                     self._run(params, X, xo[k:k + step], Y, yo[k:k + step], mini_batch_size, eta)
                 if not np.all(np.isfinite(params)):

