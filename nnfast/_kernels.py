@@ -177,15 +177,25 @@ def _forward_layers(params, w_off, b_off, sizes, m, cap, acts):
         _dense_sigmoid(W, b, A_in, _view(acts, a_off, m, n_out))
 
 
+# Cost codes shared with nnfast._dense (plain ints: one compiled kernel serves both costs).
+QUADRATIC = 0
+CROSS_ENTROPY = 1
+
+
 @njit(**JIT_OPTIONS)
-def _output_delta(A, Y, D):
-    """Quadratic cost at a sigmoid output: D = (A - Y) * A * (1 - A), all (m, n_out)."""
+def _output_delta(A, Y, D, cost):
+    """Output error at a sigmoid output, all (m, n_out): the quadratic cost's
+    D = (A - Y) * A * (1 - A), or the cross-entropy's D = A - Y (chapter 3: the
+    sigmoid's slope cancels, which is why that cost learns faster)."""
     m, n = A.shape
     one = A.dtype.type(1)
     for s in range(m):
         for j in range(n):
             a = A[s, j]
-            D[s, j] = (a - Y[s, j]) * (a * (one - a))
+            if cost == CROSS_ENTROPY:
+                D[s, j] = a - Y[s, j]
+            else:
+                D[s, j] = (a - Y[s, j]) * (a * (one - a))
 
 
 @njit(**JIT_OPTIONS)
@@ -326,11 +336,13 @@ def _accumulate_row(D, A_prev, T, j, scale):
 
 
 @njit(**JIT_OPTIONS)
-def _layer_gradient(D, A_prev, gW, gb, W, b, step):
+def _layer_gradient(D, A_prev, gW, gb, W, b, step, decay):
     """With step == 0: gW = sum_s outer(D[s], A_prev[s]) and gb = sum_s D[s].
-    With step != 0: the book's update W -= step * (that sum), b -= step * gb,
-    without materialising gW (each sample's term is added to W pre-scaled by
-    -step: the same update up to rounding, and no extra passes over memory).
+    With step != 0: the book's update W = decay * W - step * (that sum),
+    b -= step * gb, without materialising gW (each sample's term is added to W
+    pre-scaled by -step: the same update up to rounding, and no extra passes
+    over memory). ``decay`` is chapter 3's L2 factor 1 - eta * lmbda / n
+    (1.0 without regularisation: then W is not touched by it).
 
     D (m, n_out), A_prev (m, n_in), gW and W (n_out, n_in), gb and b (n_out,).
     """
@@ -340,6 +352,12 @@ def _layer_gradient(D, A_prev, gW, gb, W, b, step):
         target = gW
     else:
         target = W
+        if decay != 1.0:  # one pass over W (in cache already) per batch; biases are not decayed
+            d = W.dtype.type(decay)
+            for j in range(n_out):
+                w = W[j]
+                for k in range(w.shape[0]):
+                    w[k] *= d
     scale = W.dtype.type(1 if step == 0 else -step)
     full = n_out - n_out % 4
     for j in range(0, full, 4):
@@ -360,9 +378,10 @@ def _layer_gradient(D, A_prev, gW, gb, W, b, step):
 
 
 @njit(**JIT_OPTIONS)
-def _backward_layers(params, grads, w_off, b_off, sizes, m, cap, acts, deltas, Y, step):
-    """Summed gradient of the quadratic cost over the ``m`` rows in ``acts`` into
-    ``grads``; with step != 0 also the step params -= step * grads, layer by layer.
+def _backward_layers(params, grads, w_off, b_off, sizes, m, cap, acts, deltas, Y, step, cost, decay):
+    """Summed gradient of the cost (``QUADRATIC`` or ``CROSS_ENTROPY``) over the ``m`` rows
+    in ``acts`` into ``grads``; with step != 0 also the step params -= step * grads
+    (weights first multiplied by ``decay``), layer by layer.
 
     Needs ``acts`` filled by ``_forward_layers`` and targets ``Y`` (m, n_out).
     Each layer's delta for the layer below is computed before its weights move.
@@ -373,7 +392,7 @@ def _backward_layers(params, grads, w_off, b_off, sizes, m, cap, acts, deltas, Y
         offsets[layer] = offsets[layer - 1] + cap * sizes[layer - 1]
     last = n_layers - 1
     _output_delta(_view(acts, offsets[last], m, sizes[last]), Y,
-                  _view(deltas, offsets[last], m, sizes[last]))
+                  _view(deltas, offsets[last], m, sizes[last]), cost)
     for layer in range(last, 0, -1):
         n_out = sizes[layer]
         n_in = sizes[layer - 1]
@@ -384,7 +403,7 @@ def _backward_layers(params, grads, w_off, b_off, sizes, m, cap, acts, deltas, Y
             _hidden_delta(W, D, A_prev, _view(deltas, offsets[layer - 1], m, n_in))
         _layer_gradient(D, A_prev, _view(grads, w_off[layer - 1], n_out, n_in),
                         grads[b_off[layer - 1]:b_off[layer - 1] + n_out], W,
-                        params[b_off[layer - 1]:b_off[layer - 1] + n_out], step)
+                        params[b_off[layer - 1]:b_off[layer - 1] + n_out], step, decay)
 
 
 @njit(**JIT_OPTIONS)
@@ -398,7 +417,8 @@ def _load_rows(src, rows, dst):
 
 
 @njit(**JIT_OPTIONS)
-def run_batches(params, grads, w_off, b_off, sizes, X, x_rows, Y, y_rows, batch, eta, acts, deltas, ybuf, out):
+def run_batches(params, grads, w_off, b_off, sizes, X, x_rows, Y, y_rows, batch, eta, cost, decay,
+                acts, deltas, ybuf, out):
     """The one entry point: every Python call into the kernels comes through here, so a
     process compiles (or loads from the cache) one function per dtype, not three.
 
@@ -408,8 +428,12 @@ def run_batches(params, grads, w_off, b_off, sizes, X, x_rows, Y, y_rows, batch,
 
     - ``out.shape[0] > 0`` (forward only): out[i] = the network's output for sample i;
       Y, y_rows, grads, deltas and ybuf are not touched;
-    - ``eta > 0`` (the book's training step): params -= (eta / len(batch)) * gradient;
+    - ``eta > 0`` (the book's training step): params -= (eta / len(batch)) * gradient,
+      the weights (not the biases) first multiplied by ``decay`` (chapter 3's
+      1 - eta * lmbda / n; 1.0 for chapter 1);
     - ``eta == 0`` (gradient only): grads = the summed gradient of the last batch.
+
+    The gradient is that of ``cost`` (``QUADRATIC`` or ``CROSS_ENTROPY``).
 
     Scratch: ``acts``/``deltas`` of ``cap * sum(sizes)`` with ``cap >= batch``, ``ybuf`` (cap, sizes[-1]).
     """
@@ -434,7 +458,47 @@ def run_batches(params, grads, w_off, b_off, sizes, X, x_rows, Y, y_rows, batch,
             continue
         Y_batch = ybuf.ravel()[:m * n_out].reshape((m, n_out))
         _load_rows(Y, y_rows[start:start + m], Y_batch)
-        _backward_layers(params, grads, w_off, b_off, sizes, m, cap, acts, deltas, Y_batch, eta / m)
+        _backward_layers(params, grads, w_off, b_off, sizes, m, cap, acts, deltas, Y_batch, eta / m, cost, decay)
+
+
+@njit(**JIT_OPTIONS)
+def cost_sum(out, Y, y_rows, cost):
+    """Sum over samples i of the cost of output ``out[i]`` against target ``Y[y_rows[i]]``, in float64.
+
+    out (n, n_out); Y (N, n_out) (for int labels pass the identity matrix and
+    the labels as ``y_rows``). The quadratic cost is 0.5 * ||a - y||^2. The
+    cross-entropy is the book's sum of -y ln a - (1 - y) ln(1 - a) with its
+    ``np.nan_to_num``: a term that is NaN (0 * ln 0) counts 0 and an infinite
+    one (a saturated output on the wrong side) counts as the largest float.
+    """
+    big = 1.7976931348623157e308
+    total = 0.0
+    for i in range(out.shape[0]):
+        y = Y[y_rows[i]]
+        a = out[i]
+        c = 0.0
+        for j in range(out.shape[1]):
+            aj = float(a[j])
+            yj = float(y[j])
+            if cost == CROSS_ENTROPY:
+                t = -yj * _log0(aj) - (1.0 - yj) * _log0(1.0 - aj)
+                if t != t:
+                    t = 0.0
+                elif t > big:
+                    t = big
+                elif t < -big:
+                    t = -big
+                c += t
+            else:
+                c += (aj - yj) * (aj - yj)
+        total += c if cost == CROSS_ENTROPY else 0.5 * c
+    return total
+
+
+@njit(**JIT_OPTIONS)
+def _log0(x):
+    """numpy's log at the edges: log(0) = -inf (numba's math.log would raise), log(1) = 0."""
+    return -math.inf if x <= 0.0 else math.log(x)
 
 
 @njit(**JIT_OPTIONS)

@@ -99,3 +99,84 @@ def read(path):
     except (*ARCHIVE_ERRORS, KeyError) as exc:  # JSON and Unicode errors are ValueErrors
         raise ModelError(f"{path}: damaged or not an nnfast model ({type(exc).__name__}: {exc})") from None
     return meta, weights, biases, extras
+
+
+# -- the book's network2 JSON --------------------------------------------------------------
+
+_JSON_LIMIT = 1 << 30  # bytes; a 784-1000-1000-10 net is about 40 MB of JSON
+
+
+def is_json(path):
+    """True for a network2 JSON model: a name ending in ``.json``, or text starting (after white space)
+    with ``{`` or ``[``; anything else is read as nnfast's ``.npz``."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise ModelError(f"{path}: no such model file")
+    if path.lower().endswith(".json"):
+        return True
+    with open(path, "rb") as f:
+        return f.read(64).lstrip()[:1] in (b"{", b"[")
+
+
+def save_book_json(net, path):
+    """Write ``net`` as the book's ``network2.save`` does: JSON keys ``sizes``, ``weights`` (nested lists),
+    ``biases`` (lists of one-element lists) and ``cost`` (the class name); atomically."""
+    for i, a in enumerate(list(net.weights) + list(net.biases)):
+        if not np.all(np.isfinite(a)):
+            raise ModelError("refusing to save: a weight or bias holds NaN or infinity (training diverged)")
+    data = {"sizes": list(net.sizes),
+            "weights": [np.asarray(w, dtype=np.float64).tolist() for w in net.weights],
+            "biases": [np.asarray(b, dtype=np.float64).reshape(-1, 1).tolist() for b in net.biases],
+            "cost": net.cost.__name__}
+    text = json.dumps(data).encode()
+    write_atomically(os.fspath(path), lambda f: f.write(text))
+
+
+def read_book_json(path):
+    """``(sizes, weights, biases, cost_name)`` from a network2 JSON file, every field checked.
+
+    Shapes must agree with ``sizes`` before anything is allocated from them, so
+    a file that claims huge layers is refused, not obeyed; the cost is returned
+    as a name for the caller to look up among its own classes.
+    """
+    path = os.fspath(path)
+    if os.path.getsize(path) > _JSON_LIMIT:
+        raise ModelError(f"{path}: {os.path.getsize(path):,} bytes is too large for a network2 JSON model")
+    try:
+        with open(path, "rb") as f:
+            data = json.loads(f.read().decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
+        raise ModelError(f"{path}: not a valid network2 JSON model ({type(exc).__name__}: {exc})") from None
+    if not isinstance(data, dict) or not {"sizes", "weights", "biases", "cost"} <= set(data):
+        raise ModelError(f"{path}: a network2 JSON model needs the keys sizes, weights, biases and cost")
+    sizes, cost = data["sizes"], data["cost"]
+    if (not isinstance(sizes, list) or len(sizes) < 2
+            or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in sizes)):
+        raise ModelError(f"{path}: bad layer sizes {str(sizes)[:80]}")
+    if not isinstance(cost, str):
+        raise ModelError(f"{path}: cost must be the name of a cost class, got {str(cost)[:80]}")
+    layers = len(sizes) - 1
+    if not (isinstance(data["weights"], list) and isinstance(data["biases"], list)
+            and len(data["weights"]) == layers and len(data["biases"]) == layers):
+        raise ModelError(f"{path}: sizes {sizes} need {layers} weight and {layers} bias arrays")
+    weights, biases = [], []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        for name, raw, shapes, out in (("weights", data["weights"][i], [(n_out, n_in)], weights),
+                                       ("biases", data["biases"][i], [(n_out, 1), (n_out,)], biases)):
+            try:
+                a = np.array(raw, dtype=np.float64)
+            except (ValueError, TypeError):
+                raise ModelError(f"{path}: {name}[{i}] is not a rectangular array of numbers") from None
+            if a.shape not in shapes:
+                raise ModelError(f"{path}: {name}[{i}] has shape {a.shape}; sizes {sizes} need {shapes[0]}")
+            if not np.all(np.isfinite(a)):
+                raise ModelError(f"{path}: {name}[{i}] holds NaN or infinity")
+            out.append(a.reshape(shapes[0]))
+    return sizes, weights, biases, cost
+
+
+def load_network(path):
+    """Any saved dense network, for ``nnfast eval`` and ``predict``: nnfast's ``.npz`` (chapter 1 or 3)
+    or a network2 JSON file (the book's or nnfast's)."""
+    from . import network, network2
+    return network2.load(path) if is_json(path) else network.load(path)

@@ -7,56 +7,15 @@ per call, and delegates the arithmetic to ``nnfast._kernels`` (imported on
 first use, so ``import nnfast`` stays quick and compiles nothing).
 """
 
-import math
-import numbers
-import warnings
 from typing import NamedTuple, Optional
 
 import numpy as np
 
-from . import _rng
-from ._convert import test_matrices, training_matrices
+from ._convert import test_matrices
+from ._dense import DenseNet, Layout, TrainingDiverged, as_list
 from .activations import sigmoid, sigmoid_prime
 
 __all__ = ["EpochResult", "Network", "TrainingDiverged", "load", "sigmoid", "sigmoid_prime"]
-
-_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
-_SLICE_SAMPLES = 10_000  # samples per kernel call in SGD: bounds how long Ctrl-C waits
-_EVAL_CHUNK = 1024  # rows per forward pass when evaluating: scratch stays in L2
-
-
-def _kernels():
-    from . import _kernels as k  # deferred: importing numba costs ~0.3 s
-    return k
-
-
-def _check_sizes(sizes):
-    try:
-        sizes = list(sizes)
-    except TypeError:
-        raise TypeError(f"sizes must be a list of layer widths, got {sizes!r}") from None
-    if len(sizes) < 2:
-        raise ValueError(f"sizes needs at least two layers (input and output), got {sizes!r}")
-    for s in sizes:
-        if isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 1:
-            raise ValueError(f"layer widths must be positive integers, got {sizes!r}")
-    return [int(s) for s in sizes]
-
-
-def _check_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    return int(value)
-
-
-def _check_eta(eta):
-    if isinstance(eta, bool) or not isinstance(eta, numbers.Real) or not math.isfinite(eta) or eta <= 0:
-        raise ValueError(f"eta (the learning rate) must be a finite number > 0, got {eta!r}")
-    return float(eta)
-
-
-class TrainingDiverged(ValueError):
-    """A weight became NaN or infinite during training (the learning rate is too large)."""
 
 
 class EpochResult(NamedTuple):
@@ -66,38 +25,7 @@ class EpochResult(NamedTuple):
     order: np.ndarray  # the permutation of the training list after this epoch's shuffle
 
 
-def _check_finite(X, what):
-    # A float64 sum is NaN/inf if any element is, and needs no temporary array (np.isfinite(X)
-    # made a 47 MB one for MNIST); only a sum that overflows from finite values needs the full test.
-    if X.size and not np.isfinite(np.sum(X, dtype=np.float64)) and not np.all(np.isfinite(X)):
-        raise ValueError(f"{what} holds NaN or infinity")
-
-
-class _Layout:
-    """Where each layer's weights and biases sit in the flat parameter buffer."""
-
-    def __init__(self, sizes):
-        self.sizes = np.asarray(sizes, dtype=np.int64)
-        w_off, b_off, pos = [], [], 0
-        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-            w_off.append(pos)
-            pos += n_out * n_in
-            b_off.append(pos)
-            pos += n_out
-        self.w_off = np.asarray(w_off, dtype=np.int64)
-        self.b_off = np.asarray(b_off, dtype=np.int64)
-        self.n_params = pos
-        self.n_units = int(sum(sizes))
-
-    def split(self, buf):
-        """``(weights, biases)``: lists of ``(n_out, n_in)`` and ``(n_out, 1)`` views of flat ``buf``."""
-        pairs = list(zip(self.sizes[:-1].tolist(), self.sizes[1:].tolist()))
-        weights = [buf[o:o + y * x].reshape(y, x) for o, (x, y) in zip(self.w_off, pairs)]
-        biases = [buf[o:o + y].reshape(y, 1) for o, (_, y) in zip(self.b_off, pairs)]
-        return weights, biases
-
-
-class Network:
+class Network(DenseNet):
     """A feedforward sigmoid network trained by mini-batch SGD on the quadratic cost.
 
     ``Network([784, 30, 10])`` draws the biases, then the weights, from
@@ -109,136 +37,10 @@ class Network:
     """
 
     def __init__(self, sizes, dtype=np.float64):
-        self.sizes = _check_sizes(sizes)
-        self.num_layers = len(self.sizes)
-        self.dtype = np.dtype(dtype)
-        if self.dtype not in _DTYPES:
-            raise TypeError(f"dtype must be float64 or float32, got {self.dtype}")
-        self._layout = _Layout(self.sizes)
-        self.biases = [np.random.randn(y, 1).astype(self.dtype, copy=False) for y in self.sizes[1:]]
-        self.weights = [np.random.randn(y, x).astype(self.dtype, copy=False)
-                        for x, y in zip(self.sizes[:-1], self.sizes[1:])]
-
-    # -- the flat parameter buffer the kernels work on -------------------------
-
-    def _pack(self):
-        """A fresh flat buffer holding the current ``weights`` and ``biases``."""
-        lay = self._layout
-        if len(self.weights) != self.num_layers - 1 or len(self.biases) != self.num_layers - 1:
-            raise ValueError(f"expected {self.num_layers - 1} weight and bias arrays, "
-                             f"got {len(self.weights)} and {len(self.biases)}")
-        params = np.empty(lay.n_params, dtype=self.dtype)
-        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
-            n_out, n_in = self.sizes[i + 1], self.sizes[i]
-            w, b = np.asarray(w), np.asarray(b)
-            if w.shape != (n_out, n_in):
-                raise ValueError(f"weights[{i}] has shape {w.shape}; expected {(n_out, n_in)}")
-            if b.shape != (n_out, 1) and b.shape != (n_out,):
-                raise ValueError(f"biases[{i}] has shape {b.shape}; expected {(n_out, 1)}")
-            params[lay.w_off[i]:lay.w_off[i] + n_out * n_in] = w.reshape(-1)
-            params[lay.b_off[i]:lay.b_off[i] + n_out] = b.reshape(-1)
-        return params
-
-    def _unpack(self, params):
-        """Point ``weights`` and ``biases`` at views of ``params``."""
-        self.weights, self.biases = self._layout.split(params)
-
-    def _scratch(self, cap):
-        """Activation and delta buffers for batches of up to ``cap`` rows."""
-        n = max(cap, 1) * self._layout.n_units
-        return np.empty(n, dtype=self.dtype), np.empty(n, dtype=self.dtype)
-
-    def _as_rows(self, a, width, what):
-        """A ``(width, m)`` or ``(width,)`` column batch as C-contiguous rows ``(m, width)`` in our dtype."""
-        a = np.asarray(a)
-        if a.ndim == 1:
-            a = a.reshape(-1, 1)
-        if a.ndim != 2 or a.shape[0] != width:
-            raise ValueError(f"{what} has shape {a.shape}; expected ({width}, 1) or ({width}, m)")
-        if a.dtype.kind not in "fiub":
-            raise TypeError(f"{what} must hold numbers, got dtype {a.dtype}")
-        return self._input_rows(np.ascontiguousarray(a.T))
-
-    def _input_rows(self, X):
-        """Input rows for the kernels: float32 stays float32 (MNIST's own dtype, half
-        the memory of float64 and exact in both), anything else takes our dtype."""
-        return X if X.dtype == np.float32 else X.astype(self.dtype, copy=False)
-
-    def _training_rows(self, data):
-        """``(X, x_rows, Y, y_rows)`` for the kernels: sample i is X[x_rows[i]], Y[y_rows[i]]."""
-        X, x_rows, Y, y_rows = training_matrices(data, self.sizes[0], self.sizes[-1])
-        # A mini-batch of the loader's lists maps into all 60,000 rows: check just its rows.
-        # A whole training list: check the whole matrix (cheaper than gathering its rows).
-        checked = X if 4 * len(x_rows) >= len(X) else X[x_rows]
-        _check_finite(checked, "training inputs")
-        largest = max(float(checked.max()), -float(checked.min())) if checked.size else 0.0  # no |X| temporary
-        if largest > 20:
-            warnings.warn(f"training inputs reach {largest:g}: unscaled pixels (0-255) saturate "
-                          "the sigmoids and accuracy sticks near 10%; the book's inputs are in [0, 1)",
-                          stacklevel=4)
-        _check_finite(Y if 4 * len(y_rows) >= len(Y) else Y[y_rows], "training targets")
-        return self._input_rows(X), x_rows, Y.astype(self.dtype, copy=False), y_rows
-
-    def _run(self, params, X, x_rows, Y=None, y_rows=None, batch=None, eta=0.0, out=None, grads=None):
-        """Call the kernels' single entry point, allocating its scratch (see ``_kernels.run_batches``)."""
-        n_out = self.sizes[-1]
-        batch = batch or max(len(x_rows), 1)
-        cap = min(batch, max(len(x_rows), 1))
-        acts, deltas = self._scratch(cap)
-        if out is None:
-            out = np.empty((0, n_out), dtype=self.dtype)
-        if Y is None:
-            Y, y_rows = out, x_rows
-        lay = self._layout
-        grads = np.empty_like(params) if grads is None else grads
-        _kernels().run_batches(params, grads, lay.w_off, lay.b_off, lay.sizes, X, x_rows,
-                               Y, y_rows, batch, eta, acts, deltas, np.empty((cap, n_out), dtype=self.dtype), out)
-        return params
-
-    def _forward_rows(self, params, X):
-        """Network outputs ``(n, sizes[-1])`` for input rows ``X (n, sizes[0])``."""
-        out = np.empty((X.shape[0], self.sizes[-1]), dtype=self.dtype)
-        if X.shape[0]:
-            self._run(params, X, np.arange(X.shape[0], dtype=np.int64), batch=_EVAL_CHUNK, out=out)
-        return out
-
-    def predict_rows(self, X):
-        """The predicted class (argmax of the output) for each row of ``X (n, sizes[0])``."""
-        X = np.asarray(X)
-        if X.ndim != 2 or X.shape[1] != self.sizes[0]:
-            raise ValueError(f"inputs have shape {X.shape}; expected (n, {self.sizes[0]})")
-        if X.shape[0] == 0:
-            return np.empty(0, dtype=np.int64)
-        return np.argmax(self._forward_rows(self._pack(), self._input_rows(np.ascontiguousarray(X))), axis=1)
-
-    def _count_correct(self, params, X, labels):
-        if X.shape[0] == 0:
-            return 0
-        return int(np.count_nonzero(np.argmax(self._forward_rows(params, X), axis=1) == labels))
-
-    def warm_up(self):
-        """Compile the kernels (or load them from numba's cache) now, on a throw-away sample.
-
-        Returns the seconds it took, so callers can report compile time apart
-        from training time. Nothing about the network changes.
-        """
-        import time
-        start = time.perf_counter()
-        X = np.zeros((1, self.sizes[0]), dtype=np.float32)  # MNIST's own dtype, as training will use
-        Y = np.zeros((1, self.sizes[-1]), dtype=self.dtype)
-        rows = np.zeros(1, dtype=np.int64)
-        self._run(self._pack(), X, rows, Y, rows, 1, 1.0)
-        _rng.shuffle(np.arange(1, dtype=np.int64))  # compiles the shuffle; one element draws nothing
-        return time.perf_counter() - start
+        self._setup(sizes, dtype)
+        self._draw(scaled=False)
 
     # -- the book's API ----------------------------------------------------------
-
-    def feedforward(self, a):
-        """Output for input ``a``: ``(sizes[0], 1)`` gives ``(sizes[-1], 1)``; a batch ``(sizes[0], m)`` gives ``(sizes[-1], m)``."""
-        shape = np.shape(a)
-        X = self._as_rows(a, self.sizes[0], "input")
-        out = np.ascontiguousarray(self._forward_rows(self._pack(), X).T)
-        return out.reshape(-1) if len(shape) == 1 else out
 
     def SGD(self, training_data, epochs, mini_batch_size, eta, test_data=None):
         """Train by mini-batch stochastic gradient descent, printing one line per epoch.
@@ -259,7 +61,7 @@ class Network:
 
     def train_epochs(self, training_data, epochs, mini_batch_size, eta, test_data=None, *,
                      first_epoch=0, order=None):
-        """``SGD`` as a generator: yields an ``EpochResult`` after each epoch instead of printing.
+        """``SGD`` that yields an ``EpochResult`` after each epoch instead of printing.
 
         After each yield ``weights`` and ``biases`` hold that epoch's result (a
         snapshot: training on does not change them). ``first_epoch`` and
@@ -268,62 +70,20 @@ class Network:
         exactly, given the ``random`` state it had. Raises ``TrainingDiverged``
         when a weight becomes NaN or infinite.
         """
-        epochs = _check_int(epochs, "epochs")
-        mini_batch_size = _check_int(mini_batch_size, "mini_batch_size")
-        if epochs < 0:
-            raise ValueError(f"epochs must be >= 0, got {epochs}")
-        if mini_batch_size < 1:
-            raise ValueError(f"mini_batch_size must be >= 1, got {mini_batch_size}")
-        eta = _check_eta(eta)
-        caller_list = training_data if isinstance(training_data, list) else None
-        data = caller_list if caller_list is not None else list(training_data)
-        if test_data is not None and not isinstance(test_data, list):
-            test_data = list(test_data)
-
-        X, x_rows, Y, y_rows = self._training_rows(data)
+        data = as_list(training_data)
         test = None
-        if test_data:
-            X_test, labels = test_matrices(test_data, self.sizes[0], self.sizes[-1])
-            test = (self._input_rows(X_test), labels)
-            _check_finite(X_test, "test_data")
-        n = len(data)
-        original = list(data)
-        if order is None:
-            order = np.arange(n, dtype=np.int64)  # shuffled exactly as the book shuffles its list
-        else:
-            order = np.array(order, dtype=np.int64)
-            if order.shape != (n,) or not np.array_equal(np.sort(order), np.arange(n)):
-                raise ValueError(f"order must be a permutation of the {n} training samples")
-        params = self._pack()
-        # Kernel calls take slices of whole mini-batches, so Ctrl-C (handled between
-        # kernel calls) stops within a fraction of an epoch, always between two mini-batches.
-        step = mini_batch_size * max(1, _SLICE_SAMPLES // mini_batch_size)
-        try:
-            for j in range(first_epoch, epochs):
-                _rng.shuffle(order)
-                xo, yo = x_rows[order], y_rows[order]
-                for k in range(0, n, step):
-                    self._run(params, X, xo[k:k + step], Y, yo[k:k + step], mini_batch_size, eta)
-                if not np.all(np.isfinite(params)):
-                    raise TrainingDiverged(
-                        f"training diverged in epoch {j}: weights became NaN or infinite; try a smaller eta "
-                        f"(it was {eta:g})")
-                correct = self._count_correct(params, *test) if test is not None else None
-                self._unpack(params.copy())
-                yield EpochResult(j, correct, len(test_data) if test is not None else None, order.copy())
-        finally:
-            self._unpack(params)
-            if caller_list is not None:
-                caller_list[:] = [original[i] for i in order.tolist()]
+        if test_data is not None:
+            test_data = as_list(test_data)
+            if test_data:
+                test = self._labelled_rows(test_data, "test_data")
+        for j, params, order, _ in self._epochs(data, epochs, mini_batch_size, eta,
+                                                first_epoch=first_epoch, order=order):
+            correct = self._count_correct(params, *test) if test is not None else None
+            yield EpochResult(j, correct, len(test_data) if test is not None else None, order)
 
     def update_mini_batch(self, mini_batch, eta):
         """One gradient step on ``mini_batch`` (a list of ``(x, y)``): params -= eta/len * summed gradient."""
-        eta = _check_eta(eta)
-        mini_batch = list(mini_batch)
-        if not mini_batch:
-            raise ValueError("mini_batch is empty")
-        X, x_rows, Y, y_rows = self._training_rows(mini_batch)
-        self._unpack(self._run(self._pack(), X, x_rows, Y, y_rows, len(x_rows), eta))
+        self._step(mini_batch, eta)
 
     def backprop(self, x, y):
         """Gradient of the quadratic cost ``(nabla_b, nabla_w)``, lists shaped like ``biases`` and ``weights``.
@@ -331,20 +91,11 @@ class Network:
         ``x (sizes[0], 1)`` and ``y (sizes[-1], 1)`` as in the book; a batch
         ``x (sizes[0], m)``, ``y (sizes[-1], m)`` gives the sum over its samples.
         """
-        X = self._as_rows(x, self.sizes[0], "x")
-        Y = self._as_rows(y, self.sizes[-1], "y").astype(self.dtype, copy=False)
-        if X.shape[0] != Y.shape[0]:
-            raise ValueError(f"x has {X.shape[0]} samples but y has {Y.shape[0]}")
-        params = self._pack()
-        grads = np.empty_like(params)
-        rows = np.arange(X.shape[0], dtype=np.int64)
-        self._run(params, X, rows, Y, rows, eta=0.0, grads=grads)  # eta 0: gradient only
-        nabla_w, nabla_b = self._layout.split(grads)
-        return nabla_b, nabla_w
+        return self._gradient(x, y)
 
     def evaluate(self, test_data):
         """Number of ``(x, label)`` pairs whose output's argmax equals the label (an int)."""
-        test_data = list(test_data)
+        test_data = as_list(test_data)
         if not test_data:
             return 0
         X, labels = test_matrices(test_data, self.sizes[0], self.sizes[-1])
@@ -368,7 +119,7 @@ def load(path):
     net.sizes = list(meta["sizes"])
     net.num_layers = len(net.sizes)
     net.dtype = np.dtype(meta["dtype"])
-    net._layout = _Layout(net.sizes)
+    net._layout = Layout(net.sizes)
     net.weights, net.biases = weights, biases
     net.metadata = meta
     net.extra_arrays = extras

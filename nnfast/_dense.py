@@ -1,0 +1,325 @@
+"""The flat-buffer engine under the book's dense networks (chapter 1's ``network``, chapter 3's ``network2``).
+
+Both book modules are thin faces over ``DenseNet``: it keeps every layer's
+weights and biases in one flat buffer for the kernels, converts the book's
+lists of columns to matrices once per call, runs the epochs (the book's
+``random.shuffle`` draws, mini-batches, L2 decay, Ctrl-C between kernel
+calls) and evaluates outputs, accuracy and cost over whole data sets. The
+faces choose the cost and what to print. No numba here: ``nnfast._kernels``
+is imported on first use, so ``import nnfast`` stays quick and compiles nothing.
+"""
+
+import math
+import numbers
+import time
+import warnings
+
+import numpy as np
+
+from . import _rng
+from ._convert import test_matrices, training_matrices
+
+DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
+SLICE_SAMPLES = 10_000  # samples per kernel call in training: bounds how long Ctrl-C waits
+EVAL_CHUNK = 1024  # rows per forward pass when evaluating: scratch stays in L2
+QUADRATIC, CROSS_ENTROPY = 0, 1  # the kernels' cost codes (nnfast._kernels.QUADRATIC / CROSS_ENTROPY)
+
+
+def kernels():
+    from . import _kernels as k  # deferred: importing numba costs ~0.3 s
+    return k
+
+
+def check_sizes(sizes):
+    try:
+        sizes = list(sizes)
+    except TypeError:
+        raise TypeError(f"sizes must be a list of layer widths, got {sizes!r}") from None
+    if len(sizes) < 2:
+        raise ValueError(f"sizes needs at least two layers (input and output), got {sizes!r}")
+    for s in sizes:
+        if isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 1:
+            raise ValueError(f"layer widths must be positive integers, got {sizes!r}")
+    return [int(s) for s in sizes]
+
+
+def check_int(value, name, minimum=None):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_eta(eta):
+    if isinstance(eta, bool) or not isinstance(eta, numbers.Real) or not math.isfinite(eta) or eta <= 0:
+        raise ValueError(f"eta (the learning rate) must be a finite number > 0, got {eta!r}")
+    return float(eta)
+
+
+def check_lmbda(lmbda):
+    if isinstance(lmbda, bool) or not isinstance(lmbda, numbers.Real) or not math.isfinite(lmbda) or lmbda < 0:
+        raise ValueError(f"lmbda (the L2 regularisation parameter) must be a finite number >= 0, got {lmbda!r}")
+    return float(lmbda)
+
+
+def check_finite(X, what):
+    # A float64 sum is NaN/inf if any element is, and needs no temporary array (np.isfinite(X)
+    # made a 47 MB one for MNIST); only a sum that overflows from finite values needs the full test.
+    if X.size and not np.isfinite(np.sum(X, dtype=np.float64)) and not np.all(np.isfinite(X)):
+        raise ValueError(f"{what} holds NaN or infinity")
+
+
+def as_list(data):
+    """The book's data as a list: Python 3's ``zip`` iterators would be empty after one pass."""
+    return data if isinstance(data, list) else list(data)
+
+
+class TrainingDiverged(ValueError):
+    """A weight became NaN or infinite during training (the learning rate is too large)."""
+
+
+class Layout:
+    """Where each layer's weights and biases sit in the flat parameter buffer."""
+
+    def __init__(self, sizes):
+        self.sizes = np.asarray(sizes, dtype=np.int64)
+        w_off, b_off, pos = [], [], 0
+        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+            w_off.append(pos)
+            pos += n_out * n_in
+            b_off.append(pos)
+            pos += n_out
+        self.w_off = np.asarray(w_off, dtype=np.int64)
+        self.b_off = np.asarray(b_off, dtype=np.int64)
+        self.n_params = pos
+        self.n_units = int(sum(sizes))
+
+    def split(self, buf):
+        """``(weights, biases)``: lists of ``(n_out, n_in)`` and ``(n_out, 1)`` views of flat ``buf``."""
+        pairs = list(zip(self.sizes[:-1].tolist(), self.sizes[1:].tolist()))
+        weights = [buf[o:o + y * x].reshape(y, x) for o, (x, y) in zip(self.w_off, pairs)]
+        biases = [buf[o:o + y].reshape(y, 1) for o, (_, y) in zip(self.b_off, pairs)]
+        return weights, biases
+
+
+class DenseNet:
+    """A feedforward sigmoid network on the flat buffer; subclasses give the book's face.
+
+    ``_cost_code`` (``QUADRATIC`` or ``CROSS_ENTROPY``) picks the output error
+    the kernels backpropagate. ``weights[l]`` is ``(sizes[l+1], sizes[l])`` and
+    ``biases[l]`` is ``(sizes[l+1], 1)``: plain numpy arrays users may read or
+    replace; training leaves new arrays in both lists, as the book does.
+    """
+
+    _cost_code = QUADRATIC
+
+    def _setup(self, sizes, dtype):
+        self.sizes = check_sizes(sizes)
+        self.num_layers = len(self.sizes)
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in DTYPES:
+            raise TypeError(f"dtype must be float64 or float32, got {self.dtype}")
+        self._layout = Layout(self.sizes)
+
+    def _draw(self, scaled):
+        """The book's draws from numpy's global RNG: every bias ``randn(y, 1)`` first, then every
+        weight ``randn(y, x)``, divided by ``sqrt(x)`` when ``scaled`` (chapter 3's default)."""
+        self.biases = [np.random.randn(y, 1).astype(self.dtype, copy=False) for y in self.sizes[1:]]
+        self.weights = [(np.random.randn(y, x) / np.sqrt(x) if scaled else np.random.randn(y, x))
+                        .astype(self.dtype, copy=False) for x, y in zip(self.sizes[:-1], self.sizes[1:])]
+
+    # -- the flat parameter buffer the kernels work on -------------------------
+
+    def _pack(self):
+        """A fresh flat buffer holding the current ``weights`` and ``biases``."""
+        lay = self._layout
+        if len(self.weights) != self.num_layers - 1 or len(self.biases) != self.num_layers - 1:
+            raise ValueError(f"expected {self.num_layers - 1} weight and bias arrays, "
+                             f"got {len(self.weights)} and {len(self.biases)}")
+        params = np.empty(lay.n_params, dtype=self.dtype)
+        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            n_out, n_in = self.sizes[i + 1], self.sizes[i]
+            w, b = np.asarray(w), np.asarray(b)
+            if w.shape != (n_out, n_in):
+                raise ValueError(f"weights[{i}] has shape {w.shape}; expected {(n_out, n_in)}")
+            if b.shape != (n_out, 1) and b.shape != (n_out,):
+                raise ValueError(f"biases[{i}] has shape {b.shape}; expected {(n_out, 1)}")
+            params[lay.w_off[i]:lay.w_off[i] + n_out * n_in] = w.reshape(-1)
+            params[lay.b_off[i]:lay.b_off[i] + n_out] = b.reshape(-1)
+        return params
+
+    def _unpack(self, params):
+        """Point ``weights`` and ``biases`` at views of ``params``."""
+        self.weights, self.biases = self._layout.split(params)
+
+    def _scratch(self, cap):
+        """Activation and delta buffers for batches of up to ``cap`` rows."""
+        n = max(cap, 1) * self._layout.n_units
+        return np.empty(n, dtype=self.dtype), np.empty(n, dtype=self.dtype)
+
+    def _as_rows(self, a, width, what):
+        """A ``(width, m)`` or ``(width,)`` column batch as C-contiguous rows ``(m, width)`` in our dtype."""
+        a = np.asarray(a)
+        if a.ndim == 1:
+            a = a.reshape(-1, 1)
+        if a.ndim != 2 or a.shape[0] != width:
+            raise ValueError(f"{what} has shape {a.shape}; expected ({width}, 1) or ({width}, m)")
+        if a.dtype.kind not in "fiub":
+            raise TypeError(f"{what} must hold numbers, got dtype {a.dtype}")
+        return self._input_rows(np.ascontiguousarray(a.T))
+
+    def _input_rows(self, X):
+        """Input rows for the kernels: float32 stays float32 (MNIST's own dtype, half
+        the memory of float64 and exact in both), anything else takes our dtype."""
+        return X if X.dtype == np.float32 else X.astype(self.dtype, copy=False)
+
+    def _training_rows(self, data):
+        """``(X, x_rows, Y, y_rows)`` for the kernels: sample i is X[x_rows[i]], Y[y_rows[i]]."""
+        X, x_rows, Y, y_rows = training_matrices(data, self.sizes[0], self.sizes[-1])
+        # A mini-batch of the loader's lists maps into all 60,000 rows: check just its rows.
+        # A whole training list: check the whole matrix (cheaper than gathering its rows).
+        checked = X if 4 * len(x_rows) >= len(X) else X[x_rows]
+        check_finite(checked, "training inputs")
+        largest = max(float(checked.max()), -float(checked.min())) if checked.size else 0.0  # no |X| temporary
+        if largest > 20:
+            warnings.warn(f"training inputs reach {largest:g}: unscaled pixels (0-255) saturate "
+                          "the sigmoids and accuracy sticks near 10%; the book's inputs are in [0, 1)",
+                          stacklevel=5)
+        check_finite(Y if 4 * len(y_rows) >= len(Y) else Y[y_rows], "training targets")
+        return self._input_rows(X), x_rows, Y.astype(self.dtype, copy=False), y_rows
+
+    def _labelled_rows(self, data, what):
+        """``(X, labels)`` for data whose labels are ints or one-hot columns (read as their argmax)."""
+        X, labels = test_matrices(data, self.sizes[0], self.sizes[-1])
+        check_finite(X, what)
+        if labels.size and (labels.min() < 0 or labels.max() >= self.sizes[-1]):
+            raise ValueError(f"{what} has labels outside 0..{self.sizes[-1] - 1}")
+        return self._input_rows(X), labels
+
+    def _run(self, params, X, x_rows, Y=None, y_rows=None, batch=None, eta=0.0, decay=1.0, out=None, grads=None):
+        """Call the kernels' single entry point, allocating its scratch (see ``_kernels.run_batches``)."""
+        n_out = self.sizes[-1]
+        batch = batch or max(len(x_rows), 1)
+        cap = min(batch, max(len(x_rows), 1))
+        acts, deltas = self._scratch(cap)
+        if out is None:
+            out = np.empty((0, n_out), dtype=self.dtype)
+        if Y is None:
+            Y, y_rows = out, x_rows
+        lay = self._layout
+        grads = np.empty_like(params) if grads is None else grads
+        kernels().run_batches(params, grads, lay.w_off, lay.b_off, lay.sizes, X, x_rows, Y, y_rows, batch, eta,
+                              self._cost_code, float(decay), acts, deltas,
+                              np.empty((cap, n_out), dtype=self.dtype), out)
+        return params
+
+    def _forward_rows(self, params, X):
+        """Network outputs ``(n, sizes[-1])`` for input rows ``X (n, sizes[0])``."""
+        out = np.empty((X.shape[0], self.sizes[-1]), dtype=self.dtype)
+        if X.shape[0]:
+            self._run(params, X, np.arange(X.shape[0], dtype=np.int64), batch=EVAL_CHUNK, out=out)
+        return out
+
+    def _count_correct(self, params, X, labels):
+        if X.shape[0] == 0:
+            return 0
+        return int(np.count_nonzero(np.argmax(self._forward_rows(params, X), axis=1) == labels))
+
+    def predict_rows(self, X):
+        """The predicted class (argmax of the output) for each row of ``X (n, sizes[0])``."""
+        X = np.asarray(X)
+        if X.ndim != 2 or X.shape[1] != self.sizes[0]:
+            raise ValueError(f"inputs have shape {X.shape}; expected (n, {self.sizes[0]})")
+        if X.shape[0] == 0:
+            return np.empty(0, dtype=np.int64)
+        return np.argmax(self._forward_rows(self._pack(), self._input_rows(np.ascontiguousarray(X))), axis=1)
+
+    def warm_up(self):
+        """Compile the kernels (or load them from numba's cache) now, on a throw-away sample.
+
+        Returns the seconds it took, so callers can report compile time apart
+        from training time. Nothing about the network changes.
+        """
+        start = time.perf_counter()
+        X = np.zeros((1, self.sizes[0]), dtype=np.float32)  # MNIST's own dtype, as training will use
+        Y = np.zeros((1, self.sizes[-1]), dtype=self.dtype)
+        rows = np.zeros(1, dtype=np.int64)
+        self._run(self._pack(), X, rows, Y, rows, 1, 1.0)
+        _rng.shuffle(np.arange(1, dtype=np.int64))  # compiles the shuffle; one element draws nothing
+        return time.perf_counter() - start
+
+    def feedforward(self, a):
+        """Output for input ``a``: ``(sizes[0], 1)`` gives ``(sizes[-1], 1)``; a batch ``(sizes[0], m)`` gives ``(sizes[-1], m)``."""
+        shape = np.shape(a)
+        X = self._as_rows(a, self.sizes[0], "input")
+        out = np.ascontiguousarray(self._forward_rows(self._pack(), X).T)
+        return out.reshape(-1) if len(shape) == 1 else out
+
+    def _gradient(self, x, y):
+        """The summed gradient ``(nabla_b, nabla_w)`` of the cost over the columns of ``x`` and ``y``."""
+        X = self._as_rows(x, self.sizes[0], "x")
+        Y = self._as_rows(y, self.sizes[-1], "y").astype(self.dtype, copy=False)
+        if X.shape[0] != Y.shape[0]:
+            raise ValueError(f"x has {X.shape[0]} samples but y has {Y.shape[0]}")
+        params = self._pack()
+        grads = np.empty_like(params)
+        rows = np.arange(X.shape[0], dtype=np.int64)
+        self._run(params, X, rows, Y, rows, eta=0.0, grads=grads)  # eta 0: gradient only
+        nabla_w, nabla_b = self._layout.split(grads)
+        return nabla_b, nabla_w
+
+    def _step(self, mini_batch, eta, decay=1.0):
+        """One gradient step on ``mini_batch`` (a list of ``(x, y)``)."""
+        mini_batch = as_list(mini_batch)
+        if not mini_batch:
+            raise ValueError("mini_batch is empty")
+        X, x_rows, Y, y_rows = self._training_rows(mini_batch)
+        self._unpack(self._run(self._pack(), X, x_rows, Y, y_rows, len(x_rows), eta, decay))
+
+    def _epochs(self, data, epochs, mini_batch_size, eta, lmbda=0.0, first_epoch=0, order=None):
+        """Train in place of the book's epoch loop; a generator of ``(j, params, order, rows)`` per epoch.
+
+        ``data`` is the caller's list (shuffled in place as the book's code
+        shuffles it). After each yield ``weights`` and ``biases`` are a
+        snapshot of epoch ``j``'s result and ``params`` the live buffer (read
+        it, never write it); ``rows`` is ``(X, x_rows, Y, y_rows)`` of the
+        training set. ``first_epoch`` and ``order`` (the permutation of
+        ``data`` earlier epochs left) continue an interrupted run exactly,
+        given the ``random`` state it had. Raises ``TrainingDiverged`` when a
+        weight becomes NaN or infinite.
+        """
+        epochs = check_int(epochs, "epochs", 0)
+        mini_batch_size = check_int(mini_batch_size, "mini_batch_size", 1)
+        eta = check_eta(eta)
+        lmbda = check_lmbda(lmbda)
+        rows = self._training_rows(data)
+        X, x_rows, Y, y_rows = rows
+        n = len(data)
+        decay = 1.0 - eta * (lmbda / n) if n else 1.0  # chapter 3's (1 - eta * lmbda / n), as the book computes it
+        original = list(data)
+        if order is None:
+            order = np.arange(n, dtype=np.int64)  # shuffled exactly as the book shuffles its list
+        else:
+            order = np.array(order, dtype=np.int64)
+            if order.shape != (n,) or not np.array_equal(np.sort(order), np.arange(n)):
+                raise ValueError(f"order must be a permutation of the {n} training samples")
+        params = self._pack()
+        # Kernel calls take slices of whole mini-batches, so Ctrl-C (handled between
+        # kernel calls) stops within a fraction of an epoch, always between two mini-batches.
+        step = mini_batch_size * max(1, SLICE_SAMPLES // mini_batch_size)
+        try:
+            for j in range(first_epoch, epochs):
+                _rng.shuffle(order)
+                xo, yo = x_rows[order], y_rows[order]
+                for k in range(0, n, step):
+                    self._run(params, X, xo[k:k + step], Y, yo[k:k + step], mini_batch_size, eta, decay)
+                if not np.all(np.isfinite(params)):
+                    raise TrainingDiverged(
+                        f"training diverged in epoch {j}: weights became NaN or infinite; try a smaller eta "
+                        f"(it was {eta:g})")
+                self._unpack(params.copy())
+                yield j, params, order.copy(), rows
+        finally:
+            self._unpack(params)
+            data[:] = [original[i] for i in order.tolist()]

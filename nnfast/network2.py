@@ -1,0 +1,312 @@
+"""The book's chapter 3 ``network2.py`` API, trained over whole mini-batches by numba kernels.
+
+A drop-in for ``network2``: cross-entropy or quadratic cost, L2 regularisation,
+the 1/sqrt(n_in) weight initialisation, per-epoch monitoring, early stopping
+and the book's JSON files. The same names, arguments, printed lines, return
+values and random draws as the book's module, so ``random.seed`` /
+``np.random.seed`` give the book's network. The engine under it is chapter
+1's (``nnfast._dense``): the cost picks the output error, the L2 decay folds
+into the update pass, and monitoring evaluates whole data sets in the kernels.
+"""
+
+import os
+from typing import NamedTuple, Optional
+
+import numpy as np
+
+from ._dense import (CROSS_ENTROPY, EVAL_CHUNK, QUADRATIC, DenseNet, TrainingDiverged, as_list, check_eta, check_int,
+                     check_lmbda, kernels)
+from .activations import sigmoid, sigmoid_prime
+
+__all__ = ["CrossEntropyCost", "EpochResult", "Network", "QuadraticCost", "TrainingDiverged", "load",
+           "sigmoid", "sigmoid_prime", "vectorized_result"]
+
+
+class QuadraticCost:
+    """C = 0.5 * ||a - y||^2 for one sample; its output error is (a - y) * sigmoid'(z)."""
+
+    @staticmethod
+    def fn(a, y):
+        return 0.5 * np.linalg.norm(a - y) ** 2
+
+    @staticmethod
+    def delta(z, a, y):
+        return (a - y) * sigmoid_prime(z)
+
+
+class CrossEntropyCost:
+    """C = sum of -y ln a - (1 - y) ln(1 - a); its output error is a - y (``z`` unused, kept for the interface)."""
+
+    @staticmethod
+    def fn(a, y):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # the book's nan_to_num handles 0 * log 0
+            return np.sum(np.nan_to_num(-y * np.log(a) - (1 - y) * np.log(1 - a)))
+
+    @staticmethod
+    def delta(z, a, y):
+        return a - y
+
+
+_COSTS = {"QuadraticCost": QuadraticCost, "CrossEntropyCost": CrossEntropyCost}
+_COST_CODES = {QuadraticCost: QUADRATIC, CrossEntropyCost: CROSS_ENTROPY}
+
+
+def vectorized_result(j, n=10):
+    """A ``(n, 1)`` column of zeros with 1.0 at ``j``: the book's target for digit ``j``."""
+    e = np.zeros((n, 1))
+    e[j] = 1.0
+    return e
+
+
+class EpochResult(NamedTuple):
+    """One epoch's figures; None where not monitored. Accuracies are int counts, as the book's."""
+    epoch: int
+    training_cost: Optional[float]
+    training_accuracy: Optional[int]
+    evaluation_cost: Optional[float]
+    evaluation_accuracy: Optional[int]
+    order: np.ndarray  # the permutation of the training list after this epoch's shuffle
+
+
+class EarlyStopping:
+    """The Python 3 port's ``early_stopping_n``: stop after ``n`` epochs without a strictly better accuracy."""
+
+    def __init__(self, n):
+        self.n = check_int(n, "early_stopping_n", 0)
+        self.best = None
+        self.stale = 0
+
+    def stop(self, accuracy):
+        """Record this epoch's accuracy; True when training should stop now."""
+        if self.n == 0:
+            return False
+        if self.best is None or accuracy > self.best:
+            self.best, self.stale = accuracy, 0
+        else:
+            self.stale += 1
+        return self.stale >= self.n
+
+
+class Network(DenseNet):
+    """A sigmoid network trained by mini-batch SGD with a choice of cost and L2 regularisation.
+
+    ``Network(sizes, cost=CrossEntropyCost)`` draws the book's default
+    initialisation (every bias ``randn(y, 1)``, then every weight
+    ``randn(y, x) / sqrt(x)``); ``large_weight_initializer()`` draws again
+    without the scaling (chapter 1's). ``cost`` is ``CrossEntropyCost`` or
+    ``QuadraticCost``. ``weights`` and ``biases`` are plain numpy arrays you may
+    read or replace. ``dtype`` may be ``np.float32`` for about twice the speed.
+    """
+
+    def __init__(self, sizes, cost=CrossEntropyCost, dtype=np.float64):
+        self._setup(sizes, dtype)
+        self.default_weight_initializer()
+        self.cost = cost
+        self._cost_code  # a cost nnfast cannot train with is refused here, not in the middle of SGD
+
+    @property
+    def _cost_code(self):
+        code = _COST_CODES.get(self.cost)
+        if code is None:
+            raise TypeError(f"cost must be network2.CrossEntropyCost or network2.QuadraticCost "
+                            f"(the kernels compute these two), got {self.cost!r}")
+        return code
+
+    def default_weight_initializer(self):
+        """Biases ~ N(0, 1) and weights ~ N(0, 1/n_in): all biases drawn first, then all weights."""
+        self._draw(scaled=True)
+
+    def large_weight_initializer(self):
+        """Biases and weights ~ N(0, 1), chapter 1's initialisation, drawn in the same order."""
+        self._draw(scaled=False)
+
+    # -- training ----------------------------------------------------------------------
+
+    def SGD(self, training_data, epochs, mini_batch_size, eta, lmbda=0.0, evaluation_data=None,
+            monitor_evaluation_cost=False, monitor_evaluation_accuracy=False,
+            monitor_training_cost=False, monitor_training_accuracy=False, early_stopping_n=0):
+        """Train by mini-batch SGD with L2 regularisation ``lmbda``, printing the book's lines per epoch.
+
+        Each epoch shuffles ``training_data`` with ``random.shuffle`` (a list you
+        pass ends in the order the book leaves it), steps each mini-batch by
+        ``w <- (1 - eta*lmbda/n) w - (eta/len(batch)) grad_w`` and
+        ``b <- b - (eta/len(batch)) grad_b``, then prints ``Epoch j training
+        complete``, the monitored costs and accuracies, and an empty line.
+        Returns ``(evaluation_cost, evaluation_accuracy, training_cost,
+        training_accuracy)``: per-epoch lists, empty where not monitored,
+        accuracies as int counts. ``early_stopping_n > 0`` stops after that
+        many epochs without a better accuracy (evaluation accuracy when
+        monitored, else training accuracy).
+        """
+        stopper = EarlyStopping(early_stopping_n)
+        if stopper.n and not (monitor_evaluation_accuracy or monitor_training_accuracy):
+            raise ValueError("early_stopping_n needs an accuracy to watch: set monitor_evaluation_accuracy=True "
+                             "(with evaluation_data) or monitor_training_accuracy=True")
+        data = as_list(training_data)
+        evaluation_cost, evaluation_accuracy, training_cost, training_accuracy = [], [], [], []
+        n_eval = None
+        for r in self.train_epochs(data, epochs, mini_batch_size, eta, lmbda, evaluation_data,
+                                   monitor_evaluation_cost, monitor_evaluation_accuracy,
+                                   monitor_training_cost, monitor_training_accuracy):
+            print(f"Epoch {r.epoch} training complete")
+            if r.training_cost is not None:
+                training_cost.append(r.training_cost)
+                print(f"Cost on training data: {r.training_cost}")
+            if r.training_accuracy is not None:
+                training_accuracy.append(r.training_accuracy)
+                print(f"Accuracy on training data: {r.training_accuracy} / {len(data)}")
+            if r.evaluation_cost is not None:
+                evaluation_cost.append(r.evaluation_cost)
+            if r.evaluation_accuracy is not None:
+                evaluation_accuracy.append(r.evaluation_accuracy)
+            if monitor_evaluation_cost:
+                print(f"Cost on evaluation data: {r.evaluation_cost}")
+            if monitor_evaluation_accuracy:
+                n_eval = n_eval if n_eval is not None else len(as_list(evaluation_data))
+                print(f"Accuracy on evaluation data: {r.evaluation_accuracy} / {n_eval}")
+            print(flush=True)
+            watched = r.evaluation_accuracy if monitor_evaluation_accuracy else r.training_accuracy
+            if stopper.stop(watched if watched is not None else 0):
+                break
+        return evaluation_cost, evaluation_accuracy, training_cost, training_accuracy
+
+    def train_epochs(self, training_data, epochs, mini_batch_size, eta, lmbda=0.0, evaluation_data=None,
+                     monitor_evaluation_cost=False, monitor_evaluation_accuracy=False,
+                     monitor_training_cost=False, monitor_training_accuracy=False, *,
+                     first_epoch=0, order=None):
+        """``SGD`` that yields an ``EpochResult`` after each epoch instead of printing.
+
+        After each yield ``weights`` and ``biases`` hold that epoch's result.
+        ``first_epoch`` and ``order`` (``EpochResult.order`` of the last
+        finished epoch) continue an interrupted run exactly, given the
+        ``random`` state it had. Raises ``TrainingDiverged`` when a weight
+        becomes NaN or infinite.
+        """
+        lmbda = check_lmbda(lmbda)
+        data = as_list(training_data)
+        evaluation = None
+        if monitor_evaluation_cost or monitor_evaluation_accuracy:
+            if evaluation_data is None:
+                raise ValueError("monitoring evaluation cost or accuracy needs evaluation_data")
+            evaluation_data = as_list(evaluation_data)
+            evaluation = self._monitor_rows(evaluation_data, "evaluation_data")
+        labels = None
+        for j, params, order, rows in self._epochs(data, epochs, mini_batch_size, eta, lmbda,
+                                                   first_epoch=first_epoch, order=order):
+            t_cost = t_acc = e_cost = e_acc = None
+            if monitor_training_cost or monitor_training_accuracy:
+                X, x_rows, Y, y_rows = rows
+                if labels is None:
+                    labels = np.argmax(Y[y_rows], axis=1)  # the book's convert=True: one-hot targets to digits
+                t_cost, t_acc = self._measure(params, X, x_rows, Y, y_rows, labels, lmbda, monitor_training_cost)
+                t_cost = t_cost if monitor_training_cost else None
+                t_acc = t_acc if monitor_training_accuracy else None
+            if evaluation is not None:
+                e_cost, e_acc = self._measure(params, *evaluation, lmbda, monitor_evaluation_cost)
+                e_cost = e_cost if monitor_evaluation_cost else None
+                e_acc = e_acc if monitor_evaluation_accuracy else None
+            yield EpochResult(j, t_cost, t_acc, e_cost, e_acc, order)
+
+    def update_mini_batch(self, mini_batch, eta, lmbda, n):
+        """One step on ``mini_batch``: ``w <- (1 - eta*lmbda/n) w - (eta/len) grad_w``, ``b <- b - (eta/len) grad_b``.
+
+        ``n`` is the size of the whole training set (the L2 term is spread over it).
+        """
+        eta, lmbda, n = check_eta(eta), check_lmbda(lmbda), check_int(n, "n", 1)
+        self._step(mini_batch, eta, 1.0 - eta * (lmbda / n))
+
+    def backprop(self, x, y):
+        """Gradient ``(nabla_b, nabla_w)`` of the cost for ``x (sizes[0], 1)``, ``y (sizes[-1], 1)``.
+
+        The output error is ``cost.delta``; a batch ``(sizes[0], m)``,
+        ``(sizes[-1], m)`` gives the sum over its samples.
+        """
+        return self._gradient(x, y)
+
+    # -- monitoring ----------------------------------------------------------------------
+
+    def _monitor_rows(self, data, what):
+        """``(X, x_rows, Y, y_rows, labels)`` for ``data`` whose labels are ints or target columns."""
+        first = data[0][1] if data else 0
+        if np.ndim(first) == 0:  # int labels: targets are rows of the identity (the book's vectorized_result)
+            X, labels = self._labelled_rows(data, what)
+            return X, np.arange(len(labels), dtype=np.int64), np.eye(self.sizes[-1], dtype=self.dtype), labels, labels
+        X, x_rows, Y, y_rows = self._training_rows(data)
+        return X, x_rows, Y, y_rows, np.argmax(Y[y_rows], axis=1)
+
+    def _measure(self, params, X, x_rows, Y, y_rows, labels, lmbda, with_cost=True):
+        """``(total_cost or None, correct)`` over a data set, one forward pass in the kernels."""
+        n = len(x_rows)
+        if n == 0:
+            return (0.0 if with_cost else None), 0
+        out = np.empty((n, self.sizes[-1]), dtype=self.dtype)
+        self._run(params, X, x_rows, batch=EVAL_CHUNK, out=out)
+        correct = int(np.count_nonzero(np.argmax(out, axis=1) == labels))
+        if not with_cost:
+            return None, correct
+        cost = kernels().cost_sum(out, Y, y_rows, self._cost_code) / n
+        weights, _ = self._layout.split(params)
+        penalty = sum(float(np.dot(w.ravel(), w.ravel())) for w in weights)
+        return cost + 0.5 * (lmbda / n) * penalty, correct
+
+    def accuracy(self, data, convert=False):
+        """Number of samples whose output's argmax is the right digit.
+
+        The book needs ``convert=True`` for training data (one-hot targets) and
+        False for validation or test data (int labels); nnfast reads either
+        form either way, so the flag is accepted and not needed.
+        """
+        data = as_list(data)
+        if not data:
+            return 0
+        X, x_rows, Y, y_rows, labels = self._monitor_rows(data, "data")
+        return self._measure(self._pack(), X, x_rows, Y, y_rows, labels, 0.0, with_cost=False)[1]
+
+    def total_cost(self, data, lmbda, convert=False):
+        """Mean cost over ``data`` plus ``0.5 * (lmbda / len(data)) * sum ||w||^2`` (the book's formula).
+
+        Targets may be one-hot columns (training data) or int labels (the
+        book's ``convert=True`` for validation or test data); either is read.
+        """
+        lmbda = check_lmbda(lmbda)
+        data = as_list(data)
+        if not data:
+            raise ValueError("total_cost of an empty data set is undefined (the book divides by len(data))")
+        X, x_rows, Y, y_rows, labels = self._monitor_rows(data, "data")
+        return self._measure(self._pack(), X, x_rows, Y, y_rows, labels, lmbda)[0]
+
+    # -- files -------------------------------------------------------------------------
+
+    def save(self, filename, extra_arrays=None, **metadata):
+        """Write the network to ``filename``: the book's JSON (``sizes``, ``weights``, ``biases``,
+        ``cost``), which the book's own ``network2.load`` reads; a name ending in ``.npz`` gets
+        nnfast's model format instead (arrays + metadata, for ``nnfast train --resume``).
+        Both are written atomically: an interrupted save leaves the old file as it was."""
+        from . import models
+        if os.fspath(filename).endswith(".npz"):
+            models.save(self, filename, extra_arrays, cost=self.cost.__name__, **metadata)
+        else:
+            models.save_book_json(self, filename)
+
+
+def load(filename):
+    """A ``Network`` from a file the book's ``network2.save`` wrote (JSON) or nnfast wrote (JSON or .npz).
+
+    The cost is looked up by name among this module's two cost classes only.
+    As in the book, building the network draws a default initialisation from
+    numpy's RNG before the saved weights replace it. Never unpickles.
+    """
+    from . import models
+    if models.is_json(filename):
+        sizes, weights, biases, cost_name = models.read_book_json(filename)
+        meta, extras, dtype = {}, {}, np.float64
+    else:
+        meta, weights, biases, extras = models.read(filename)
+        sizes, cost_name, dtype = meta["sizes"], meta.get("cost", "QuadraticCost"), meta["dtype"]
+    if cost_name not in _COSTS:
+        raise models.ModelError(f"{filename}: unknown cost {cost_name!r}; expected one of {sorted(_COSTS)}")
+    net = Network(sizes, cost=_COSTS[cost_name], dtype=dtype)
+    net.weights, net.biases = weights, biases
+    net.metadata, net.extra_arrays = meta, extras
+    return net
+
