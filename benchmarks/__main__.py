@@ -25,9 +25,11 @@ import numpy as np  # noqa: E402
 
 import nnfast  # noqa: E402
 from nnfast import mnist_loader  # noqa: E402
-from nnfast.engines import ENGINES, engine_id  # noqa: E402
+from nnfast.engines import chapter, engine_id  # noqa: E402
 
-from . import chart, end_to_end, limits, report, startup, timing  # noqa: E402
+ENGINES = chapter(1)
+
+from . import chapter3, chart, end_to_end, limits, report, startup, timing  # noqa: E402
 
 CONFIGS = [(30, 10), (30, 100), (100, 10), (100, 100)]
 
@@ -51,13 +53,14 @@ def main(argv=None):
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
     parser.add_argument("--no-startup", action="store_true", help="skip import and compile timings")
     parser.add_argument("--no-e2e", action="store_true", help="skip the 30-epoch whole-process runs")
+    parser.add_argument("--no-chapter3", action="store_true", help="skip network2's rows")
     args = parser.parse_args(argv)
     rounds = args.rounds or (3 if args.quick else 5)
     configs = CONFIGS[:1] if args.quick else CONFIGS
     eta = 3.0
 
     print("Loading MNIST ...", file=sys.stderr)
-    training, _, test = mnist_loader.load_data_wrapper()
+    training, validation, test = mnist_loader.load_data_wrapper()
     n = len(training)
     gflops = {d: limits.matmul_gflops(getattr(np, d)) for d in ("float64", "float32")}
     rows = []
@@ -101,6 +104,8 @@ def main(argv=None):
                                       for h, _ in configs}},
         "rows": rows,
     }
+    if not (args.quick or args.no_chapter3):
+        result["chapter3"] = chapter3.run(training, validation, rounds, args.slice, gflops)
     if not args.no_startup:
         print("Start-up timings ...", file=sys.stderr, flush=True)
         result["startup"] = {"import_s": startup.import_seconds(),

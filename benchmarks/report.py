@@ -31,6 +31,23 @@ def markdown(result):
         lines.append(f"| {'-'.join(map(str, row['sizes']))} | {row['batch']} | {row['engine']} | {row['dtype']} | "
                      f"{secs} | {_fmt_ratio(row['vs_reference']) if row['vs_reference'] else '-'} | "
                      f"{acc} | {share} |")
+    ch3 = result.get("chapter3")
+    if ch3:
+        lines += ["", f"Chapter 3, `network2` (cross-entropy, lmbda {ch3['lmbda']}, eta {ch3['eta']}, batch "
+                  f"{ch3['batch']}): training alone against the book's per-sample chapter 3 loop, and what the four "
+                  "monitors (training cost and accuracy on 50,000 images, evaluation cost and accuracy on 10,000) "
+                  "add to an epoch, measured alternating with and without them:", "",
+                  "| sizes | engine | dtype | s/epoch (median) | vs reference (median) | % of FLOP limit | "
+                  "s/epoch with 4 monitors | monitors add |",
+                  "|---|---|---|---:|---:|---:|---:|---:|"]
+        for row in ch3["rows"]:
+            mon = row.get("monitored_seconds_per_epoch")
+            mon_s = f"{mon:.3f}" if mon else "-"
+            added = f"+{100 * row['monitor_overhead']:.0f}%" if mon else "-"
+            lines.append(f"| {'-'.join(map(str, row['sizes']))} | {row['engine']} | {row['dtype']} | "
+                         f"{row['seconds_per_epoch']:.3f} | "
+                         f"{_fmt_ratio(row['vs_reference']) if row['vs_reference'] else '-'} | "
+                         f"{row['flop_share'] * 100:.0f}% | {mon_s} | {added} |")
     e2e = result.get("end_to_end")
     if e2e:
         a, b = e2e["nnfast"], e2e["reference"]

@@ -9,6 +9,7 @@ import contextlib
 import json
 import math
 import os
+import re
 import signal
 import sys
 
@@ -49,13 +50,23 @@ def _echo_err(message):
 # -- option parsing --------------------------------------------------------------------
 
 def _int_list(text, what):
+    """Layer widths separated by commas or spaces ("100,30", "100 30", "100, 30"); an empty item is refused."""
+    parts = re.split(r"\s*,\s*|\s+", str(text).strip())
+    if any(part == "" for part in parts):
+        raise click.BadParameter(f"{text!r} has an empty item; give widths such as 100 or 100,30", param_hint=what)
     try:
-        values = [int(part) for part in str(text).replace(" ", "").split(",") if part != ""]
+        values = [int(part) for part in parts]
     except ValueError:
-        raise click.BadParameter(f"{text!r} is not a comma-separated list of integers", param_hint=what) from None
-    if not values or any(v < 1 for v in values):
+        raise click.BadParameter(f"{text!r} is not a list of integers such as 100,30", param_hint=what) from None
+    if any(v < 1 for v in values):
         raise click.BadParameter(f"{text!r}: widths must be positive integers", param_hint=what)
     return values
+
+
+def _finite_non_negative(ctx, param, value):
+    if value is not None and (not math.isfinite(value) or value < 0):
+        raise click.BadParameter(f"must be a finite number >= 0, got {value}")
+    return value
 
 
 def _finite_positive(ctx, param, value):
@@ -64,18 +75,18 @@ def _finite_positive(ctx, param, value):
     return value
 
 
-def _check_save_path(path):
-    """Fail before training if the model could not be written there."""
+def _check_save_path(path, hint="--save", example="model.npz"):
+    """Fail before training if the file could not be written there."""
     if path is None:
         return None
     path = os.path.abspath(path)
     folder = os.path.dirname(path)
     if os.path.isdir(path):
-        raise click.BadParameter(f"{path} is a folder; give a file name such as model.npz", param_hint="--save")
+        raise click.BadParameter(f"{path} is a folder; give a file name such as {example}", param_hint=hint)
     if not os.path.isdir(folder):
-        raise click.BadParameter(f"folder {folder} does not exist", param_hint="--save")
+        raise click.BadParameter(f"folder {folder} does not exist", param_hint=hint)
     if not os.access(folder, os.W_OK):
-        raise click.BadParameter(f"folder {folder} is not writable", param_hint="--save")
+        raise click.BadParameter(f"folder {folder} is not writable", param_hint=hint)
     return path
 
 
@@ -123,15 +134,34 @@ def main():
 @click.option("--save", "save_path", type=click.Path(), default=None, help="Write the model here after every epoch.")
 @click.option("--resume", "resume_path", type=click.Path(), default=None, help="Continue training this saved model.")
 @click.option("--eval-on", type=click.Choice(["test", "validation"]), default="test", show_default=True)
+@click.option("--cost", type=click.Choice(["quadratic", "cross-entropy"]), default="quadratic", show_default=True,
+              help="Chapter 1's quadratic cost or chapter 3's cross-entropy.")
+@click.option("--lmbda", type=float, default=0.0, show_default=True, callback=_finite_non_negative,
+              help="L2 regularisation (chapter 3): weights decay by 1 - eta*lmbda/n each step.")
+@click.option("--init", type=click.Choice(["large", "default"]), default="large", show_default=True,
+              help="Weights N(0,1) (chapter 1, 'large') or N(0,1/n_in) (chapter 3's default).")
+@click.option("--early-stop", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Stop after N epochs without a better evaluation accuracy (0: never).")
+@click.option("--monitor", is_flag=True, help="Also training cost and accuracy and evaluation cost, every epoch.")
+@click.option("--plot", "plot_path", type=click.Path(), default=None,
+              help="Draw accuracy and cost per epoch into this PNG (needs matplotlib).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON record per epoch on stdout.")
-def train(epochs, sizes, hidden, batch_size, eta, seed, dtype, data_path, save_path, resume_path, eval_on, as_json):
+def train(epochs, sizes, hidden, batch_size, eta, seed, dtype, data_path, save_path, resume_path, eval_on,
+          cost, lmbda, init, early_stop, monitor, plot_path, as_json):
     """Train on MNIST by mini-batch SGD, printing the book's line after each epoch.
+
+    Chapter 1's network by default; any of --cost cross-entropy, --lmbda,
+    --init default, --monitor or --early-stop trains chapter 3's network2,
+    drawn as the book's chapter 3 scripts draw it. --save NAME.npz keeps what
+    --resume needs; --save NAME.json writes the book's network2 JSON.
 
     \b
     Examples:
       nnfast train --epochs 30
       nnfast train --hidden 100 --eta 3.0 --save net.npz --seed 1
       nnfast train --resume net.npz --epochs 40
+      nnfast train --cost cross-entropy --eta 0.5 --lmbda 5.0 --monitor --plot curves.png
+      nnfast train --hidden 100 --cost cross-entropy --init default --eta 0.1 --lmbda 5 --epochs 60 --eval-on validation
     """
     from .training import TrainSettings, run_training
 
@@ -142,19 +172,34 @@ def train(epochs, sizes, hidden, batch_size, eta, seed, dtype, data_path, save_p
     if len(layer_sizes) < 2:
         raise click.BadParameter("at least two layers (input and output) are needed", param_hint="--sizes")
     ctx = click.get_current_context()
-    explicit = {name for name in ("sizes", "hidden", "batch_size", "eta", "dtype", "seed", "eval_on")
+    explicit = {name for name in ("sizes", "hidden", "batch_size", "eta", "dtype", "seed", "eval_on",
+                                  "cost", "lmbda", "init", "monitor")
                 if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE}
+    if plot_path is not None:
+        from .plotting import PlotUnavailable, require_matplotlib
+        try:
+            require_matplotlib()
+        except PlotUnavailable as exc:
+            raise click.UsageError(str(exc)) from None
+        plot_path = _check_save_path(plot_path, "--plot", "curves.png")
     if resume_path is not None:
         if not os.path.exists(resume_path):
             raise click.BadParameter(f"{resume_path}: no such model file", param_hint="--resume")
         save_path = save_path or resume_path
     settings = TrainSettings(sizes=layer_sizes, epochs=epochs, batch_size=batch_size, eta=eta, seed=seed,
-                             dtype=dtype, data=data_path, eval_on=eval_on)
+                             dtype=dtype, data=data_path, eval_on=eval_on, cost=cost, lmbda=lmbda, init=init,
+                             early_stop=early_stop, monitor=monitor)
     save_path = _check_save_path(save_path)
     report = _JsonReport() if as_json else _TextReport()
     with library_errors(), _signals_as_exceptions():
         try:
-            run_training(settings, save_path=save_path, resume_path=resume_path, explicit=explicit, report=report)
+            _, history = run_training(settings, save_path=save_path, resume_path=resume_path, explicit=explicit,
+                                      report=report)
+            if plot_path:
+                from .plotting import plot_history
+                plot_history(history, plot_path, f"nnfast train: {'-'.join(map(str, settings.sizes))}, "
+                             f"{settings.cost} cost, eta {settings.eta:g}, lmbda {settings.lmbda:g}")
+                report.note(f"Plot written to {plot_path}")
         except (KeyboardInterrupt, Terminated) as exc:
             status = EXIT_SIGTERM if isinstance(exc, Terminated) else EXIT_SIGINT
             _echo_err("Interrupted." + (f" {save_path} holds the last finished epoch; continue with: "
@@ -183,24 +228,37 @@ class _TextReport:
     def start(self, info):
         _echo_err(info)
 
+    def note(self, text):
+        _echo_err(text)
+
     def epoch(self, record):
         if record["correct"] is not None:
             line = f"Epoch {record['epoch']}: {record['correct']} / {record['total']}"
         else:
             line = f"Epoch {record['epoch']} complete"
         click.echo(f"{line}  ({record['seconds']:.2f} s)")
+        if "training_cost" in record:  # --monitor: chapter 3's other three figures, on a line of their own
+            click.echo(f"  cost on training data {record['training_cost']:.6g}, accuracy on training data "
+                       f"{record['training_correct']} / {record['training_total']}; "
+                       f"cost on evaluation data {record['evaluation_cost']:.6g}")
 
     def summary(self, s):
         best = (f"best epoch {s['best_epoch']}: {s['best_correct']} / {s['total']} "
                 f"({100 * s['best_correct'] / s['total']:.2f}%). " if s.get("best_epoch") is not None else "")
-        click.echo(f"Done: {best}Total {s['total_seconds']:.1f} s: training {s['training_seconds']:.1f} s, "
+        stopped = (f"Stopped early: no better accuracy in {s['early_stop']} epochs. " if s.get("stopped_early")
+                   else "")
+        click.echo(f"Done: {stopped}{best}Total {s['total_seconds']:.1f} s: training {s['training_seconds']:.1f} s, "
                    f"compile {s['compile_seconds']:.2f} s, data {s['data_seconds']:.2f} s."
-                   + (f" Saved to {s['saved_to']}." if s.get("saved_to") else ""))
+                   + (f" Saved to {s['saved_to']}{' (replaced the file that was there)' if s.get('replaced') else ''}."
+                      if s.get("saved_to") else ""))
 
 
 class _JsonReport:
     def start(self, info):
         _echo_err(info)
+
+    def note(self, text):
+        _echo_err(text)
 
     def epoch(self, record):
         click.echo(json.dumps(record))
@@ -223,11 +281,12 @@ def evaluate(model, data_path, on, as_json):
     Example:
       nnfast eval net.npz --on validation
     """
-    from . import mnist_loader, network
+    from . import mnist_loader
     from .metrics import classification_report, format_report
+    from .models import load_network
 
     with library_errors():
-        net = network.load(model)
+        net = load_network(model)
         _, validation, test = mnist_loader.load_data(data_path)
         X, labels = _pick(validation, test, on)
         if net.sizes[0] != X.shape[1] or net.sizes[-1] != 10:
@@ -259,11 +318,11 @@ def predict(model, images, as_json):
     Example:
       nnfast predict net.npz photo-of-a-seven.jpg scan.png
     """
-    from . import network
     from .imaging import ImageError, digit_column
+    from .models import load_network
 
     with library_errors():
-        net = network.load(model)
+        net = load_network(model)
         if net.sizes[0] != 784 or net.sizes[-1] != 10:
             raise click.ClickException(f"{model} is a {'-'.join(map(str, net.sizes))} network; "
                                        "predict needs 784 inputs and 10 outputs")

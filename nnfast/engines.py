@@ -17,6 +17,7 @@ class Engine(NamedTuple):
     make: Callable  # sizes -> a network with the book's API
     tolerance: float  # max relative difference from the reference after a few mini-batches
     missing: Callable = lambda: None  # -> None when usable, else why not (e.g. "torch not installed")
+    chapter: int = 1  # 1: network's API (quadratic cost); 3: network2's (cross-entropy, L2, monitoring)
 
 
 def _reference(sizes):
@@ -33,6 +34,18 @@ def _nnfast(dtype):
     def make(sizes):
         from . import network
         return network.Network(sizes, dtype=dtype)
+    return make
+
+
+def _reference2(sizes):
+    from . import reference2
+    return reference2.Network(sizes, cost=reference2.CrossEntropyCost)
+
+
+def _nnfast2(dtype):
+    def make(sizes):
+        from . import network2
+        return network2.Network(sizes, cost=network2.CrossEntropyCost, dtype=dtype)
     return make
 
 
@@ -55,7 +68,16 @@ ENGINES = (
     Engine("nnfast", "float32", "numba kernels, whole mini-batches", _nnfast(np.float32), 1e-4),
     Engine("torch", "float64", "PyTorch CPU, one matrix per mini-batch", _torch(np.float64), 1e-9, _torch_missing),
     Engine("torch", "float32", "PyTorch CPU, one matrix per mini-batch", _torch(np.float32), 1e-4, _torch_missing),
+    # chapter 3 (network2, cross-entropy): each is compared with the first chapter 3 row
+    Engine("reference2", "float64", "the book's chapter 3 per-sample loop", _reference2, 0.0, chapter=3),
+    Engine("nnfast2", "float64", "network2 on the numba kernels", _nnfast2(np.float64), 1e-9, chapter=3),
+    Engine("nnfast2", "float32", "network2 on the numba kernels", _nnfast2(np.float32), 1e-4, chapter=3),
 )
+
+
+def chapter(n):
+    """The engines of chapter ``n``'s API, its per-sample reference first."""
+    return tuple(e for e in ENGINES if e.chapter == n)
 
 
 def engine_id(engine):

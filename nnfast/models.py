@@ -118,7 +118,7 @@ def is_json(path):
         return f.read(64).lstrip()[:1] in (b"{", b"[")
 
 
-def save_book_json(net, path):
+def save_book_json(net, path, cost_name):
     """Write ``net`` as the book's ``network2.save`` does: JSON keys ``sizes``, ``weights`` (nested lists),
     ``biases`` (lists of one-element lists) and ``cost`` (the class name); atomically."""
     for i, a in enumerate(list(net.weights) + list(net.biases)):
@@ -127,7 +127,7 @@ def save_book_json(net, path):
     data = {"sizes": list(net.sizes),
             "weights": [np.asarray(w, dtype=np.float64).tolist() for w in net.weights],
             "biases": [np.asarray(b, dtype=np.float64).reshape(-1, 1).tolist() for b in net.biases],
-            "cost": net.cost.__name__}
+            "cost": cost_name}
     text = json.dumps(data).encode()
     write_atomically(os.fspath(path), lambda f: f.write(text))
 

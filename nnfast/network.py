@@ -106,9 +106,13 @@ class Network(DenseNet):
         return output_activations - y
 
     def save(self, path, extra_arrays=None, **metadata):
-        """Write this network to ``path`` (``.npz`` arrays + JSON metadata, atomically; see ``nnfast.models``)."""
+        """Write this network to ``path``: ``.npz`` arrays + JSON metadata (see ``nnfast.models``), or, for
+        a name ending in ``.json``, the book's network2 JSON (cost ``QuadraticCost``); atomically."""
         from . import models
-        models.save(self, path, extra_arrays, **metadata)
+        if str(path).lower().endswith(".json"):
+            models.save_book_json(self, path, "QuadraticCost")
+        else:
+            models.save(self, path, extra_arrays, **metadata)
 
 
 def load(path):

@@ -14,7 +14,7 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
-from ._dense import (CROSS_ENTROPY, EVAL_CHUNK, QUADRATIC, DenseNet, TrainingDiverged, as_list, check_eta, check_int,
+from ._dense import (CROSS_ENTROPY, QUADRATIC, DenseNet, TrainingDiverged, as_list, check_eta, check_int,
                      check_lmbda, kernels)
 from .activations import sigmoid, sigmoid_prime
 
@@ -239,8 +239,7 @@ class Network(DenseNet):
         n = len(x_rows)
         if n == 0:
             return (0.0 if with_cost else None), 0
-        out = np.empty((n, self.sizes[-1]), dtype=self.dtype)
-        self._run(params, X, x_rows, batch=EVAL_CHUNK, out=out)
+        out = self._forward_rows(params, X, x_rows)
         correct = int(np.count_nonzero(np.argmax(out, axis=1) == labels))
         if not with_cost:
             return None, correct
@@ -283,10 +282,10 @@ class Network(DenseNet):
         nnfast's model format instead (arrays + metadata, for ``nnfast train --resume``).
         Both are written atomically: an interrupted save leaves the old file as it was."""
         from . import models
-        if os.fspath(filename).endswith(".npz"):
+        if os.fspath(filename).lower().endswith(".npz"):
             models.save(self, filename, extra_arrays, cost=self.cost.__name__, **metadata)
         else:
-            models.save_book_json(self, filename)
+            models.save_book_json(self, filename, self.cost.__name__)
 
 
 def load(filename):

@@ -14,7 +14,8 @@ from typing import Optional
 
 import numpy as np
 
-from . import mnist_loader, network
+from . import mnist_loader, network, network2
+from .network2 import EarlyStopping
 
 
 @dataclasses.dataclass
@@ -27,15 +28,70 @@ class TrainSettings:
     dtype: str = "float64"
     data: Optional[str] = None
     eval_on: str = "test"
+    cost: str = "quadratic"  # or "cross-entropy" (chapter 3)
+    lmbda: float = 0.0  # L2 regularisation (chapter 3)
+    init: str = "large"  # chapter 1's N(0, 1) weights, or "default": chapter 3's N(0, 1/n_in)
+    early_stop: int = 0  # stop after this many epochs without a better evaluation accuracy (0: never)
+    monitor: bool = False  # also training cost and accuracy and evaluation cost, every epoch
 
+    @property
+    def chapter3(self):
+        """True when any chapter 3 feature is on: the run uses ``network2``, else chapter 1's ``network``."""
+        return (self.cost != "quadratic" or self.lmbda != 0 or self.init != "large" or self.monitor
+                or self.early_stop > 0)
+
+
+_COST_CLASSES = {"quadratic": "QuadraticCost", "cross-entropy": "CrossEntropyCost"}
 
 # settings a resumed run takes from the model; the command line may only repeat them
-_FROM_MODEL = ("sizes", "batch_size", "eta", "dtype", "eval_on", "seed")
+_FROM_MODEL = ("sizes", "batch_size", "eta", "dtype", "eval_on", "seed", "cost", "lmbda", "init", "monitor")
+
+
+def new_network(settings):
+    """The network a fresh run starts from, drawn as the book's script for that chapter draws it.
+
+    Chapter 1: ``network.Network(sizes)``. Chapter 3: ``network2.Network(sizes,
+    cost)`` (which draws the default initialisation), then, with ``init
+    large``, ``large_weight_initializer()`` as the book's chapter 3 runs do.
+    """
+    if not settings.chapter3:
+        return network.Network(settings.sizes, dtype=np.dtype(settings.dtype))
+    net = network2.Network(settings.sizes, cost=getattr(network2, _COST_CLASSES[settings.cost]),
+                           dtype=np.dtype(settings.dtype))
+    if settings.init == "large":
+        net.large_weight_initializer()
+    return net
+
+
+def _epochs(net, settings, training, eval_data, first_epoch, order):
+    """Per epoch: (result, record) for either chapter's network."""
+    if not settings.chapter3:
+        for result in net.train_epochs(training, settings.epochs, settings.batch_size, settings.eta, eval_data,
+                                       first_epoch=first_epoch, order=order):
+            yield result, {"correct": result.correct}
+        return
+    for r in net.train_epochs(training, settings.epochs, settings.batch_size, settings.eta, settings.lmbda,
+                              eval_data, monitor_evaluation_cost=settings.monitor,
+                              monitor_evaluation_accuracy=True, monitor_training_cost=settings.monitor,
+                              monitor_training_accuracy=settings.monitor, first_epoch=first_epoch, order=order):
+        record = {"correct": r.evaluation_accuracy}
+        if settings.monitor:
+            record.update(training_cost=r.training_cost, training_correct=r.training_accuracy,
+                          training_total=len(training), training_accuracy=r.training_accuracy / len(training),
+                          evaluation_cost=r.evaluation_cost)
+        yield r, record
+
+
+_CHAPTER3 = ("cost", "lmbda", "init", "early_stop", "monitor")
 
 
 def _resume_state(path, settings, explicit):
     """(net, settings, history, order) to continue the run saved at ``path``."""
-    net = network.load(path)
+    from . import models
+    meta = models.read(path)[0] if not models.is_json(path) else {}
+    saved = meta.get("training")
+    chapter3 = isinstance(saved, dict) and TrainSettings(sizes=[], **{k: saved[k] for k in _CHAPTER3 if k in saved}).chapter3
+    net = (network2 if chapter3 else network).load(path)
     meta = net.metadata
     saved = meta.get("training")
     resume = meta.get("resume")
@@ -48,7 +104,7 @@ def _resume_state(path, settings, explicit):
             if given != saved.get(name):
                 raise ValueError(f"--{name.replace('_', '-')} {given} differs from the model's {saved.get(name)}; "
                                  "a resumed run keeps its settings")
-    merged = dataclasses.replace(settings, **{name: saved.get(name) for name in _FROM_MODEL},
+    merged = dataclasses.replace(settings, **{name: saved[name] for name in _FROM_MODEL if name in saved},
                                  data=settings.data or saved.get("data"))
     done = int(meta.get("epochs_done", 0))
     if merged.epochs < done:
@@ -59,7 +115,7 @@ def _resume_state(path, settings, explicit):
 
 
 def run_training(settings, save_path=None, resume_path=None, explicit=(), report=None):
-    """Train as ``settings`` say, calling ``report.start/epoch/summary``; returns the network."""
+    """Train as ``settings`` say, calling ``report.start/epoch/summary``; returns ``(network, history)``."""
     started = time.perf_counter()
     if resume_path:
         net, settings, history, order, done = _resume_state(resume_path, settings, set(explicit))
@@ -67,7 +123,7 @@ def run_training(settings, save_path=None, resume_path=None, explicit=(), report
         if settings.seed is not None:
             random.seed(settings.seed)
             np.random.seed(settings.seed)
-        net = network.Network(settings.sizes, dtype=np.dtype(settings.dtype))
+        net = new_network(settings)
         history, order, done = [], None, 0
 
     if settings.sizes[0] != 784 or settings.sizes[-1] != 10:  # before any data is loaded
@@ -78,35 +134,58 @@ def run_training(settings, save_path=None, resume_path=None, explicit=(), report
     eval_data = validation if settings.eval_on == "validation" else test
 
     compile_seconds = net.warm_up()
+    extra = (f", {settings.cost} cost, lmbda {settings.lmbda:g}, {settings.init} init" if settings.chapter3 else "")
     report.start(f"Training {'-'.join(map(str, settings.sizes))} ({settings.dtype}) on {len(training):,} images, "
-                 f"batch {settings.batch_size}, eta {settings.eta:g}, epochs {done}..{settings.epochs - 1}; "
+                 f"batch {settings.batch_size}, eta {settings.eta:g}{extra}, {_epoch_span(done, settings.epochs)}; "
                  f"evaluating on {len(eval_data):,} {settings.eval_on} images")
     data_path = os.path.abspath(settings.data) if settings.data else None
     training_seconds = 0.0
     last = time.perf_counter()
-    for result in net.train_epochs(training, settings.epochs, settings.batch_size, settings.eta, eval_data,
-                                   first_epoch=done, order=order):
+    replaced = bool(save_path) and os.path.exists(save_path) and not (
+        resume_path and os.path.samefile(save_path, resume_path))
+    saved = False
+    if save_path and not resume_path and settings.epochs == 0:  # --epochs 0 --save: the initial network, resumable
+        saved = _save(net, save_path, settings, data_path, 0, history, np.arange(len(training), dtype=np.int64))
+    stopper = EarlyStopping(settings.early_stop)
+    for h in history:  # a resumed run remembers how long its accuracy has not improved
+        stopper.stop(h["correct"])
+    stopped_early = False
+    for result, fields in _epochs(net, settings, training, eval_data, done, order):
         now = time.perf_counter()
         seconds, last = now - last, now
         training_seconds += seconds
-        record = {"epoch": result.epoch, "correct": result.correct, "total": result.total,
-                  "accuracy": result.correct / result.total if result.total else None,
-                  "seconds": round(seconds, 4)}
+        correct, total = fields.pop("correct"), len(eval_data)
+        record = {"epoch": result.epoch, "correct": correct, "total": total,
+                  "accuracy": correct / total if total else None, **fields, "seconds": round(seconds, 4)}
         history.append(record)
         if save_path:
-            state = random.getstate()
-            net.save(save_path, extra_arrays={"order": result.order},
-                     training={**dataclasses.asdict(settings), "data": data_path},
-                     epochs_done=result.epoch + 1, history=history,
-                     resume={"python_random_state": [state[0], list(state[1]), state[2]]})
+            saved = _save(net, save_path, settings, data_path, result.epoch + 1, history, result.order)
         report.epoch(record)
         last = time.perf_counter()  # saving is not part of the next epoch's time
+        if stopper.stop(correct):
+            stopped_early = result.epoch + 1 < settings.epochs
+            break
     best = max((r for r in history if r["correct"] is not None), key=lambda r: r["correct"], default=None)
     report.summary({
         "best_epoch": best["epoch"] if best else None, "best_correct": best["correct"] if best else None,
         "total": len(eval_data), "epochs": settings.epochs,
         "total_seconds": time.perf_counter() - started, "training_seconds": training_seconds,
         "compile_seconds": compile_seconds, "data_seconds": data_seconds,
-        "saved_to": save_path,
+        "saved_to": save_path if saved else None, "replaced": replaced and saved, "stopped_early": stopped_early,
+        "early_stop": settings.early_stop,
     })
-    return net
+    return net, history
+
+
+def _save(net, path, settings, data_path, epochs_done, history, order):
+    """Write the model with what an exact resume needs (the order and Python's random state); True."""
+    state = random.getstate()
+    net.save(path, extra_arrays={"order": order}, training={**dataclasses.asdict(settings), "data": data_path},
+             epochs_done=epochs_done, history=history,
+             resume={"python_random_state": [state[0], list(state[1]), state[2]]})
+    return True
+
+
+def _epoch_span(done, epochs):
+    left = epochs - done
+    return f"epochs {done}..{epochs - 1}" if left > 1 else f"epoch {done}" if left == 1 else "no epochs to train"

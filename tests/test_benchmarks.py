@@ -43,3 +43,20 @@ def test_epoch_clock_times_the_books_lines():
 def test_flop_count_of_the_books_network():
     # forward 784*30 + 30*10, the same for weight gradients, and 30*10 for the delta sent back
     assert limits.flops_per_epoch([784, 30, 10], 1) == 2 * (2 * (784 * 30 + 30 * 10) + 30 * 10)
+
+
+def test_chapter3_rows_time_training_and_the_monitors(tmp_path, monkeypatch):
+    from benchmarks import chapter3
+    training, test = synthetic_digits(60, n_in=784)
+    monkeypatch.setattr(chapter3, "CONFIGS", [6])
+    out = chapter3.run(training, test, rounds=2, reference_slice=30, gflops={"float64": 1.0, "float32": 2.0})
+    rows = out["rows"]
+    assert [r["engine"] for r in rows][:2] == ["reference2", "nnfast2"]
+    assert rows[0]["monitor_overhead"] is None and rows[1]["monitored_seconds_per_epoch"] > 0
+    assert rows[1]["vs_reference"] > 0
+    result = {"when": "now", "machine": {"cpu": "test", "cores": 1}, "method": "tiny",
+              "versions": {"python": "3", "numpy": np.__version__, "numba": "x", "nnfast": "y"},
+              "limit": {"gflops_float64": 1.0, "gflops_float32": 2.0, "blas_threads": 1}, "rows": [],
+              "chapter3": out}
+    text = report.write(result, tmp_path)
+    assert "| 784-6-10 | nnfast2 | float64 |" in text and "monitors add" in text

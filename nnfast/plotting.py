@@ -1,0 +1,56 @@
+"""Chapter 3's learning curves from a training history: accuracy and cost per epoch, training and evaluation.
+
+matplotlib is an optional extra (``pip install 'nnfast[plot]'``); it is
+imported only here, only when a plot is asked for, with the file-only Agg
+backend so no screen is needed.
+"""
+
+import os
+
+from ._files import write_atomically
+
+
+class PlotUnavailable(RuntimeError):
+    """matplotlib is not installed; the message says how to install it."""
+
+
+def require_matplotlib():
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise PlotUnavailable("--plot needs matplotlib: pip install 'nnfast[plot]' (or pip install matplotlib)") from None
+
+
+def plot_history(history, path, title):
+    """Write a PNG of the per-epoch records in ``history`` (dicts as ``nnfast train --json`` prints them)."""
+    require_matplotlib()
+    import io
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [r["epoch"] for r in history]
+    series = {
+        "accuracy": [("evaluation", [100 * r["accuracy"] for r in history if r.get("accuracy") is not None]),
+                     ("training", [100 * r["training_accuracy"] for r in history if r.get("training_accuracy") is not None])],
+        "cost": [("evaluation", [r["evaluation_cost"] for r in history if r.get("evaluation_cost") is not None]),
+                 ("training", [r["training_cost"] for r in history if r.get("training_cost") is not None])],
+    }
+    panels = [name for name, lines in series.items() if any(values for _, values in lines)]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4), squeeze=False)
+    for ax, name in zip(axes[0], panels):
+        for label, values in series[name]:
+            if values:
+                ax.plot(epochs[-len(values):], values, marker="o", markersize=3, label=f"{label} data")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("accuracy (%)" if name == "accuracy" else "cost")
+        ax.set_title(f"{name.capitalize()} per epoch")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    blob = io.BytesIO()
+    fig.savefig(blob, format="png", dpi=110)
+    plt.close(fig)
+    write_atomically(os.fspath(path), lambda f: f.write(blob.getvalue()))
