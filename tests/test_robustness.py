@@ -38,6 +38,9 @@ def files(tmp_path_factory):
     (d / "notes.txt").write_text("hello")
     Image.new("L", (40, 40), 240).save(d / "blank.png")
     (d / "folder").mkdir()
+    (d / "hostile.json").write_text('{"sizes": [784, 8, 10], "weights": [], "biases": [], "cost": "__import__"}')
+    (d / "huge.json").write_text('{"sizes": [784, 1000000000, 10], "weights": [[0.5]], "biases": [[0.1]], '
+                                 '"cost": "CrossEntropyCost"}')
     return d
 
 
@@ -75,6 +78,21 @@ def bad_invocations(f):
         ["predict", str(f / "foreign.npz"), str(f / "blank.png")],
         ["data", "unpack"],
         ["fly"],
+        ["train", "--lmbda", "-1"],
+        ["train", "--lmbda", "nan"],
+        ["train", "--cost", "entropy"],
+        ["train", "--early-stop", "-2"],
+        ["train", "--init", "tiny"],
+        ["train", "--hidden", ""],
+        ["train", "--hidden", "100,,30"],
+        ["train", "--sizes", "784,,10"],
+        ["train", "--plot", "/no/such/folder/c.png"],
+        ["eval", str(f / "hostile.json")],
+        ["eval", str(f / "huge.json")],
+        ["predict", str(f / "hostile.json"), str(f / "blank.png")],
+        ["train", "--resume", str(f / "hostile.json")],
+        ["book", "ch9-nothing"],
+        ["baseline", "forest"],
     ]
 
 

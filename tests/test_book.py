@@ -1,0 +1,77 @@
+"""The book's baselines and `nnfast book`: runs, records and the results files."""
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from nnfast import baselines, book
+from nnfast.cli import main
+
+
+def book_darkness(training, test):
+    """A transcription of the book's mnist_average_darkness.py: dicts, loops and min over distances."""
+    from collections import defaultdict
+    digit_counts, darknesses = defaultdict(int), defaultdict(float)
+    for image, digit in zip(training[0], training[1]):
+        digit_counts[digit] += 1
+        darknesses[digit] += sum(image)
+    avgs = {d: darknesses[d] / n for d, n in digit_counts.items()}
+    correct = 0
+    for image, digit in zip(test[0], test[1]):
+        darkness = sum(image)
+        distances = {k: abs(v - darkness) for k, v in avgs.items()}
+        correct += int(min(distances, key=distances.get) == digit)
+    return correct
+
+
+def test_darkness_equals_the_books_loop():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 10, 600)
+    X = (rng.random((600, 20)) * (0.3 + labels[:, None] / 12)).astype(np.float32)
+    training, test = (X[:500], labels[:500]), (X[500:], labels[500:])
+    assert baselines.darkness(training, test) == book_darkness(training, test)
+    assert 10 < baselines.darkness(training, test) < 100  # better than chance, far from perfect
+
+
+def test_svm_without_scikit_learn_says_how_to_install_it(monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    with pytest.raises(baselines.BaselineUnavailable, match="nnfast\\[baselines\\]"):
+        baselines.svm((np.zeros((2, 3)), np.array([0, 1])), (np.zeros((1, 3)), np.array([0])))
+    result = CliRunner().invoke(main, ["baseline", "svm"])
+    assert result.exit_code == 1 and "pip install" in result.output and "Traceback" not in result.output
+
+
+def test_book_lists_its_runs():
+    out = CliRunner().invoke(main, ["book"]).output
+    for run in book.RUNS:
+        assert run.name in out and f"{run.book:.2f}%" in out
+
+
+@pytest.mark.network
+def test_book_run_records_and_merges_results(mnist_home, tmp_path):
+    from nnfast import mnist_loader
+    result = CliRunner().invoke(main, ["book", "ch1-darkness", "--results", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout.splitlines()[0])
+    training, _, test = mnist_loader.load_data()
+    assert record["nnfast"] == round(100 * baselines.darkness(training, test) / 10000, 2)
+    assert record["difference"] == pytest.approx(record["nnfast"] - 22.25, abs=0.01)
+    saved = json.loads((tmp_path / "book.json").read_text())
+    saved["runs"].append({**saved["runs"][0], "name": "ch1-30", "nnfast": 95.0, "book": 95.42, "difference": -0.42})
+    (tmp_path / "book.json").write_text(json.dumps(saved))
+    CliRunner().invoke(main, ["book", "ch1-darkness", "--results", str(tmp_path)])
+    names = [r["name"] for r in json.loads((tmp_path / "book.json").read_text())["runs"]]
+    assert names == ["ch1-30", "ch1-darkness"]  # merged, in the book's order, nothing lost
+    assert "| ch1-darkness |" in (tmp_path / "book.md").read_text()
+
+
+def test_distribution_records_read_well():
+    record = {"name": "ch1-100", "what": "w", "measured_on": "m", "book": 96.59, "nnfast": 80.0,
+              "difference": -16.59, "seconds": 10, "seeds": [1, 2, 3], "per_seed": [70.0, 80.0, 90.0],
+              "mean": 80.0, "sd": 10.0, "chapter3_init": {"per_seed": [97.0, 97.1, 97.2], "mean": 97.1, "sd": 0.1},
+              "reference_twin": {"seeds": [1], "epochs": 10, "per_seed": [75.1]}}
+    text = book.markdown([record])
+    assert "70.00, 80.00, 90.00 (mean 80.00 ± 10.00" in text and "97.10 ± 0.10" in text and "75.10" in text
