@@ -202,6 +202,7 @@ def train(epochs, sizes, hidden, batch_size, eta, seed, dtype, data_path, save_p
                 report.note(f"Plot written to {plot_path}")
         except (KeyboardInterrupt, Terminated) as exc:
             status = EXIT_SIGTERM if isinstance(exc, Terminated) else EXIT_SIGINT
+            getattr(report, "_clear", lambda: None)()  # the progress line, if one is showing
             _echo_err("Interrupted." + (f" {save_path} holds the last finished epoch; continue with: "
                                         f"nnfast train --resume {save_path} --epochs {epochs}"
                                         if save_path and os.path.exists(save_path) else ""))
@@ -225,13 +226,38 @@ def _signals_as_exceptions():
 
 
 class _TextReport:
+    """Lines for people; on a terminal, also a progress line within epochs that take more than a second."""
+
+    def __init__(self):
+        import time
+        self._clock = time.perf_counter
+        self._epoch_start = None
+        self._shown = False
+        self._interactive = sys.stderr.isatty()
+
     def start(self, info):
         _echo_err(info)
+        self._epoch_start = self._clock()
+
+    def progress(self, done, n):
+        if not self._interactive:
+            return  # piped or logged: nothing but the epoch lines
+        elapsed = self._clock() - self._epoch_start
+        if elapsed > 1.0 and done < n:
+            left = elapsed * (n - done) / done
+            click.echo(f"\r  {done:,} / {n:,} samples, {left:.0f} s left in this epoch   ", err=True, nl=False)
+            self._shown = True
+
+    def _clear(self):
+        if self._shown:
+            click.echo("\r" + " " * 60 + "\r", err=True, nl=False)
+            self._shown = False
 
     def note(self, text):
         _echo_err(text)
 
     def epoch(self, record):
+        self._clear()
         if record["correct"] is not None:
             line = f"Epoch {record['epoch']}: {record['correct']} / {record['total']}"
         else:
@@ -241,6 +267,7 @@ class _TextReport:
             click.echo(f"  cost on training data {record['training_cost']:.6g}, accuracy on training data "
                        f"{record['training_correct']} / {record['training_total']}; "
                        f"cost on evaluation data {record['evaluation_cost']:.6g}")
+        self._epoch_start = self._clock()
 
     def summary(self, s):
         best = (f"best epoch {s['best_epoch']}: {s['best_correct']} / {s['total']} "
@@ -307,7 +334,12 @@ def evaluate(model, data_path, on, as_json):
 @click.argument("images", nargs=-1, required=True, type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="One JSON record per image.")
 def predict(model, images, as_json):
-    """The digit in each image, with the network's confidence.
+    """The digit in each image, with the network's confidence in it.
+
+    The confidence is the winning output unit's own activation, between 0 and
+    1: each sigmoid output of the book's network answers "is it this digit?"
+    on its own, so 0.99 means a clear yes and 0.40 a hesitant best guess
+    (--json adds all ten outputs and the runner-up).
 
     Photos or scans of one digit on paper (dark ink on light paper, any size,
     off-centre) and MNIST-style 28x28 images both work: each is prepared as
@@ -336,9 +368,11 @@ def predict(model, images, as_json):
             continue
         out = net.feedforward(column).ravel()
         digit = int(np.argmax(out))
-        confidence = float(out[digit] / out.sum()) if out.sum() > 0 else 0.0
+        confidence = float(out[digit])  # the winning unit's activation (was out / sum: 0.9935 showed as 0.76)
+        runner_up = int(np.argsort(out)[-2]) if out.size > 1 else digit
         if as_json:
             click.echo(json.dumps({"image": path, "digit": digit, "confidence": round(confidence, 4),
+                                   "runner_up": runner_up,
                                    "outputs": [round(float(v), 4) for v in out]}))
         else:
             click.echo(f"{path}: {digit}  (confidence {confidence:.2f})")

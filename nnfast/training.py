@@ -134,6 +134,7 @@ def run_training(settings, save_path=None, resume_path=None, explicit=(), report
     eval_data = validation if settings.eval_on == "validation" else test
 
     compile_seconds = net.warm_up()
+    net.progress = getattr(report, "progress", None)
     extra = (f", {settings.cost} cost, lmbda {settings.lmbda:g}, {settings.init} init" if settings.chapter3 else "")
     report.start(f"Training {'-'.join(map(str, settings.sizes))} ({settings.dtype}) on {len(training):,} images, "
                  f"batch {settings.batch_size}, eta {settings.eta:g}{extra}, {_epoch_span(done, settings.epochs)}; "

@@ -147,6 +147,23 @@ def _start_training(tmp_path, save):
 
 
 @pytest.mark.network
+def test_ctrl_c_stops_a_big_network_within_about_a_second(mnist_home, tmp_path):
+    """784-5000-10 takes ~3 s per 10,000 samples here: kernel calls sized by work, not by a sample count,
+    let Ctrl-C through between them (10,000-sample calls made it wait ~5 s)."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([NNFAST, "train", "--epochs", "1", "--seed", "1", "--hidden", "5000"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    assert proc.stderr.readline().startswith("Training 784-5000-10")  # data loaded, kernels compiled
+    time.sleep(1.0)
+    sent = time.perf_counter()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    waited = time.perf_counter() - sent
+    assert proc.returncode == 130 and "Interrupted." in err and "Traceback" not in err
+    assert waited < 2.5, f"exited {waited:.1f} s after Ctrl-C"
+
+
+@pytest.mark.network
 @pytest.mark.parametrize("sig,status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_interrupt_saves_the_last_finished_epoch(mnist_home, tmp_path, sig, status):
     save = tmp_path / "net.npz"
