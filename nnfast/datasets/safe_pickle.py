@@ -1,11 +1,13 @@
 """Read the book's ``mnist.pkl.gz`` without trusting it.
 
-That file is a Python 2 ``cPickle`` (protocol 2) of numpy arrays. Plain
-``pickle.load`` would run whatever callable a tampered file names, so this
-unpickler admits exactly the three globals a numpy array needs and refuses
-every other one before anything is called.
+That file is a Python 2 ``cPickle`` (protocol 2) of numpy arrays; Python 3
+ports often re-save it with Python 3's pickle. Plain ``pickle.load`` would run
+whatever callable a tampered file names, so this unpickler admits exactly the
+globals numpy arrays need (and ``_codecs.encode``, which Python 3's protocol 2
+uses for bytes) and refuses every other one before anything is called.
 """
 
+import codecs
 import io
 import pickle
 
@@ -13,12 +15,19 @@ import numpy as np
 
 try:  # numpy >= 2 moved the module; old pickles still name numpy.core
     from numpy._core.multiarray import _reconstruct
+    from numpy._core.numeric import _frombuffer
 except ImportError:  # pragma: no cover - numpy 1.x
     from numpy.core.multiarray import _reconstruct
+    from numpy.core.numeric import _frombuffer
 
 _ALLOWED = {
+    # Python 3 pickles bytes under protocol 2 as _codecs.encode(text, "latin1"): a pure function
+    ("_codecs", "encode"): codecs.encode,
     ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
     ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
+    # protocol 5 rebuilds an array from its raw buffer, dtype and shape: nothing else
+    ("numpy.core.numeric", "_frombuffer"): _frombuffer,
+    ("numpy._core.numeric", "_frombuffer"): _frombuffer,
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
 }
