@@ -387,11 +387,13 @@ def predict(model, images, as_json):
 @click.argument("names", nargs=-1)
 @click.option("--all", "run_all", is_flag=True, help="Run every one (the SVM takes tens of minutes).")
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=1, show_default=True, help="Seed of each run.")
+@click.option("--seeds", type=click.IntRange(1, 100), default=1, show_default=True,
+              help="Run seeds SEED..SEED+N-1 and report the median with each seed's figure.")
 @click.option("--data", "data_path", type=click.Path(), default=None, help="MNIST file or folder (default: cache).")
 @click.option("--results", "results_dir", type=click.Path(file_okay=False), default=None,
               help="Folder for book.md and book.json (default: benchmarks/results when run in nnfast's checkout).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON record per run.")
-def book_command(names, run_all, seed, data_path, results_dir, as_json):
+def book_command(names, run_all, seed, seeds, data_path, results_dir, as_json):
     """The book's published results, run with the book's settings: its figure beside nnfast's.
 
     Without a name, lists the runs. Each prints the book's figure, nnfast's
@@ -423,7 +425,7 @@ def book_command(names, run_all, seed, data_path, results_dir, as_json):
         for name in chosen:
             _echo_err(f"{name}: {book.BY_NAME[name].what} ...")
             try:
-                record = book.run(name, seed=seed, data=data)
+                record = book.run(name, seed=seed, data=data, seeds=seeds)
             except Exception as exc:  # noqa: BLE001 - e.g. scikit-learn missing: report it, run the others
                 from .baselines import BaselineUnavailable
                 if not isinstance(exc, BaselineUnavailable):

@@ -75,3 +75,16 @@ def test_distribution_records_read_well():
               "reference_twin": {"seeds": [1], "epochs": 10, "per_seed": [75.1]}}
     text = book.markdown([record])
     assert "70.00, 80.00, 90.00 (mean 80.00 ± 10.00" in text and "97.10 ± 0.10" in text and "75.10" in text
+
+
+@pytest.mark.network
+def test_a_run_does_not_depend_on_the_runs_before_it(mnist_home, monkeypatch):
+    """SGD shuffles the list it is given, as the book's does: each run must start from the loader's order."""
+    from nnfast import mnist_loader
+    monkeypatch.setitem(book.BY_NAME, "tiny", book.BookRun("tiny", 1, "w", 95.0, "m", book._chapter1(5, epochs=1)))
+    data = (*mnist_loader.load_data_wrapper(), None)
+    first = book.run("tiny", seed=3, data=data)
+    again = book.run("tiny", seed=3, data=data)
+    assert first["nnfast"] == again["nnfast"]
+    two = book.run("tiny", seed=3, data=data, seeds=2)
+    assert two["per_seed"][0] == first["nnfast"] and len(two["per_seed"]) == 2
