@@ -49,7 +49,7 @@ def _chapter1(hidden, epochs=30, eta=3.0, seeds=None):
         for s in (seeds or [seed]):
             _seed(s)
             net = network.Network([784, hidden, 10])
-            counts = [r.correct for r in net.train_epochs(training, epochs, 10, eta, test)]
+            counts = [r.correct for r in net.train_epochs(list(training), epochs, 10, eta, test)]  # fresh order
             per_seed.append(_best(counts, len(test)))
         percent, epoch = per_seed[0]
         record = {"percent": percent, "best_epoch": epoch}
@@ -74,7 +74,7 @@ def _chapter1_100_with_twin(data, seed, seeds=tuple(range(1, 11)), twin_seeds=(1
     for s in seeds:  # the same net, cost and eta, drawn with chapter 3's 1/sqrt(n_in) weights
         _seed(s)
         net = network2.Network([784, 100, 10], cost=network2.QuadraticCost)
-        counts = [r.evaluation_accuracy for r in net.train_epochs(training, 30, 10, 3.0, 0.0, test,
+        counts = [r.evaluation_accuracy for r in net.train_epochs(list(training), 30, 10, 3.0, 0.0, test,
                                                                   monitor_evaluation_accuracy=True)]
         fixed.append(_best(counts, len(test))[0])
     twin = []
@@ -102,8 +102,8 @@ def _chapter3(hidden, epochs, eta, lmbda, init, on="test"):
         if init == "large":
             net.large_weight_initializer()
         evaluation = validation if on == "validation" else test
-        counts = [r.evaluation_accuracy for r in net.train_epochs(training, epochs, 10, eta, lmbda, evaluation,
-                                                                  monitor_evaluation_accuracy=True)]
+        counts = [r.evaluation_accuracy for r in net.train_epochs(list(training), epochs, 10, eta, lmbda,
+                                                                  evaluation, monitor_evaluation_accuracy=True)]
         percent, epoch = _best(counts, len(evaluation))
         return {"percent": percent, "best_epoch": epoch}
     return runner

@@ -135,6 +135,8 @@ def main():
 @click.option("--save", "save_path", type=click.Path(), default=None, help="Write the model here after every epoch.")
 @click.option("--resume", "resume_path", type=click.Path(), default=None, help="Continue training this saved model.")
 @click.option("--eval-on", type=click.Choice(["test", "validation"]), default="test", show_default=True)
+@click.option("--validation", type=click.IntRange(min=0), default=None,
+              help="Training images held out as the validation set (default: the last 10,000).")
 @click.option("--cost", type=click.Choice(["quadratic", "cross-entropy"]), default="quadratic", show_default=True,
               help="Chapter 1's quadratic cost or chapter 3's cross-entropy.")
 @click.option("--lmbda", type=float, default=0.0, show_default=True, callback=_finite_non_negative,
@@ -148,7 +150,7 @@ def main():
               help="Draw accuracy and cost per epoch into this PNG (needs matplotlib).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON record per epoch on stdout.")
 def train(epochs, sizes, hidden, batch_size, eta, seed, dtype, data_path, save_path, resume_path, eval_on,
-          cost, lmbda, init, early_stop, monitor, plot_path, as_json):
+          validation, cost, lmbda, init, early_stop, monitor, plot_path, as_json):
     """Train on MNIST by mini-batch SGD, printing the book's line after each epoch.
 
     Chapter 1's network by default; any of --cost cross-entropy, --lmbda,
@@ -168,13 +170,13 @@ def train(epochs, sizes, hidden, batch_size, eta, seed, dtype, data_path, save_p
 
     if sizes is not None and hidden is not None:
         raise click.UsageError("give --sizes or --hidden, not both")
-    layer_sizes = (_int_list(sizes, "--sizes") if sizes is not None else
-                   [784, *_int_list(hidden, "--hidden"), 10] if hidden is not None else [784, 30, 10])
-    if len(layer_sizes) < 2:
+    layer_sizes = _int_list(sizes, "--sizes") if sizes is not None else None
+    hidden_sizes = _int_list(hidden, "--hidden") if hidden is not None else None
+    if layer_sizes is not None and len(layer_sizes) < 2:
         raise click.BadParameter("at least two layers (input and output) are needed", param_hint="--sizes")
     ctx = click.get_current_context()
     explicit = {name for name in ("sizes", "hidden", "batch_size", "eta", "dtype", "seed", "eval_on",
-                                  "cost", "lmbda", "init", "monitor")
+                                  "cost", "lmbda", "init", "monitor", "validation")
                 if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE}
     if plot_path is not None:
         from .plotting import PlotUnavailable, require_matplotlib
@@ -187,18 +189,18 @@ def train(epochs, sizes, hidden, batch_size, eta, seed, dtype, data_path, save_p
         if not os.path.exists(resume_path):  # exit 1, as for a damaged file: the option is fine, the file is not
             raise click.ClickException(f"--resume {resume_path}: no such model file")
         save_path = save_path or resume_path
-    settings = TrainSettings(sizes=layer_sizes, epochs=epochs, batch_size=batch_size, eta=eta, seed=seed,
+    settings = TrainSettings(sizes=layer_sizes, hidden=hidden_sizes, validation=validation, epochs=epochs, batch_size=batch_size, eta=eta, seed=seed,
                              dtype=dtype, data=data_path, eval_on=eval_on, cost=cost, lmbda=lmbda, init=init,
                              early_stop=early_stop, monitor=monitor)
     save_path = _check_save_path(save_path)
     report = _JsonReport() if as_json else _TextReport()
     with library_errors(), _signals_as_exceptions():
         try:
-            _, history = run_training(settings, save_path=save_path, resume_path=resume_path, explicit=explicit,
+            net, history = run_training(settings, save_path=save_path, resume_path=resume_path, explicit=explicit,
                                       report=report)
             if plot_path:
                 from .plotting import plot_history
-                plot_history(history, plot_path, f"nnfast train: {'-'.join(map(str, settings.sizes))}, "
+                plot_history(history, plot_path, f"nnfast train: {'-'.join(map(str, net.sizes))}, "
                              f"{settings.cost} cost, eta {settings.eta:g}, lmbda {settings.lmbda:g}")
                 report.note(f"Plot written to {plot_path}")
         except (KeyboardInterrupt, Terminated) as exc:
@@ -303,29 +305,36 @@ class _JsonReport:
 @click.option("--on", "on", type=click.Choice(["test", "validation"]), default="test", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
 def evaluate(model, data_path, on, as_json):
-    """Accuracy, confusion matrix and per-digit precision, recall and F1 of a saved model.
+    """Accuracy, confusion matrix and per-class precision, recall and F1 of a saved model.
+
+    The data is MNIST, or what --data names (EMNIST, Fashion-MNIST, ...);
+    classes are shown by name where the dataset has names.
 
     \b
-    Example:
+    Examples:
       nnfast eval net.npz --on validation
+      nnfast eval letters.npz --data gzip/emnist-letters
     """
-    from . import mnist_loader
+    from . import datasets, mnist_loader
     from .metrics import classification_report, format_report
     from .models import load_network
 
     with library_errors():
         net = load_network(model)
-        _, validation, test = mnist_loader.load_data(data_path)
+        dataset = datasets.load_dataset(data_path)
+        validation_size = (getattr(net, "metadata", {}).get("training") or {}).get("validation")
+        _, validation, test = mnist_loader.split(dataset, validation_size)
         X, labels = _pick(validation, test, on)
-        if net.sizes[0] != X.shape[1] or net.sizes[-1] != 10:
-            raise click.ClickException(f"{model} expects {net.sizes[0]} inputs and {net.sizes[-1]} outputs; "
-                                       f"MNIST has {X.shape[1]} and 10")
+        classes = len(dataset.classes)
+        if net.sizes[0] != X.shape[1] or net.sizes[-1] != classes:
+            raise click.ClickException(f"{model} expects {net.sizes[0]} inputs and {net.sizes[-1]} classes; "
+                                       f"{dataset.name} has {X.shape[1]} pixels and {classes} classes")
         predicted = net.predict_rows(X)
-        report = classification_report(labels, predicted)
+        report = classification_report(labels, predicted, dataset.classes)
     if as_json:
-        click.echo(json.dumps({"model": model, "on": on, **report}))
+        click.echo(json.dumps({"model": model, "on": on, "dataset": dataset.name, **report}))
     else:
-        click.echo(format_report(report, title=f"{model} on the {on} set"))
+        click.echo(format_report(report, title=f"{model} on the {on} set of {dataset.name}"))
 
 
 # -- predict ---------------------------------------------------------------------------
@@ -335,12 +344,12 @@ def evaluate(model, data_path, on, as_json):
 @click.argument("images", nargs=-1, required=True, type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="One JSON record per image.")
 def predict(model, images, as_json):
-    """The digit in each image, with the network's confidence in it.
+    """The digit (or class: a letter for an EMNIST letters model) in each image, with the network's confidence.
 
     The confidence is the winning output unit's own activation, between 0 and
     1: each sigmoid output of the book's network answers "is it this digit?"
     on its own, so 0.99 means a clear yes and 0.40 a hesitant best guess
-    (--json adds all ten outputs and the runner-up).
+    (--json adds every output and the runner-up).
 
     Photos or scans of one digit on paper (dark ink on light paper, any size,
     off-centre) and MNIST-style 28x28 images both work: each is prepared as
@@ -356,9 +365,12 @@ def predict(model, images, as_json):
 
     with library_errors():
         net = load_network(model)
-        if net.sizes[0] != 784 or net.sizes[-1] != 10:
+        names = (getattr(net, "metadata", {}) or {}).get("classes")
+        if not (isinstance(names, list) and len(names) == net.sizes[-1]):
+            names = [str(k) for k in range(net.sizes[-1])]  # the book's digits, or a model saved without names
+        if net.sizes[0] != 784 or net.sizes[-1] < 2:
             raise click.ClickException(f"{model} is a {'-'.join(map(str, net.sizes))} network; "
-                                       "predict needs 784 inputs and 10 outputs")
+                                       "predict needs 784 inputs (28x28 images) and at least 2 classes")
     failed = 0
     for path in images:
         try:
@@ -372,11 +384,11 @@ def predict(model, images, as_json):
         confidence = float(out[digit])  # the winning unit's activation (was out / sum: 0.9935 showed as 0.76)
         runner_up = int(np.argsort(out)[-2]) if out.size > 1 else digit
         if as_json:
-            click.echo(json.dumps({"image": path, "digit": digit, "confidence": round(confidence, 4),
-                                   "runner_up": runner_up,
+            click.echo(json.dumps({"image": path, "digit": digit, "class": names[digit],
+                                   "confidence": round(confidence, 4), "runner_up": runner_up,
                                    "outputs": [round(float(v), 4) for v in out]}))
         else:
-            click.echo(f"{path}: {digit}  (confidence {confidence:.2f})")
+            click.echo(f"{path}: {names[digit]}  (confidence {confidence:.2f})")
     if failed:
         raise click.ClickException(f"{failed} of {len(images)} images could not be read")
 
@@ -523,9 +535,28 @@ def path():
 
 
 @data.command()
-def info():
-    """What is cached: where, how big, verified or not, and the label counts."""
+@click.argument("path", required=False, type=click.Path())
+def info(path):
+    """What is cached (or what PATH holds): name, sizes, classes, verified or not, and the counts per class.
+
+    \b
+    Examples:
+      nnfast data info
+      nnfast data info gzip/emnist-letters
+    """
     from . import datasets
+    if path is not None:
+        with library_errors():
+            ds = datasets.load_dataset(path)
+        d = ds.digits
+        click.echo(f"dataset: {ds.name} at {path}")
+        click.echo("status: " + (f"verified ({ds.verified})" if ds.verified else
+                                 "unverified: no published checksum for these files, checked for structure only"))
+        click.echo(f"images: {len(d.train_labels):,} training, {len(d.test_labels):,} test, 28x28")
+        click.echo(f"classes: {len(ds.classes)}: {' '.join(ds.classes)}")
+        counts = np.bincount(d.train_labels, minlength=len(ds.classes))
+        click.echo("training images per class: " + ", ".join(f"{c}: {n}" for c, n in zip(ds.classes, counts)))
+        return
     cache = datasets.cache_file()
     click.echo(f"cache: {cache}")
     if not os.path.exists(cache):

@@ -118,10 +118,11 @@ def ink(grey):
     from PIL import Image, ImageFilter
     a = grey if np.median(_border(grey)) < 128 else 255.0 - grey
     a = a - paper_level(a)
-    # The ink's strength: the brightest pixel after a 3x3 median, so a few stray bright pixels do not set
-    # it, and a small digit on a large page (0.05% of its pixels) still does.
+    # The ink's strength: the brightest pixel after a 3x3 median (a few stray bright pixels do not set it,
+    # and a small digit on a large page, 0.05% of its pixels, still does), or the 99.9th percentile when
+    # higher (strokes one pixel thin vanish under a median).
     smooth = np.asarray(Image.fromarray(a.astype(np.float32), mode="F").filter(ImageFilter.MedianFilter(3)))
-    peak = float(smooth.max())
+    peak = max(float(smooth.max()), float(np.percentile(a, 99.9)))
     if peak < 32:  # nothing stands out from the paper by even an eighth of the range
         raise ImageError("no ink found: the image looks blank")
     a = np.clip(a / peak, 0.0, 1.0)

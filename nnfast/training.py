@@ -14,13 +14,14 @@ from typing import Optional
 
 import numpy as np
 
-from . import mnist_loader, network, network2
+from . import datasets, mnist_loader, network, network2
 from .network2 import EarlyStopping
 
 
 @dataclasses.dataclass
 class TrainSettings:
-    sizes: list
+    sizes: Optional[list] = None  # None: [784, *hidden, one output per class of the data]
+    hidden: Optional[list] = None  # None: [30], the book's
     epochs: int = 30
     batch_size: int = 10
     eta: float = 3.0
@@ -33,6 +34,7 @@ class TrainSettings:
     init: str = "large"  # chapter 1's N(0, 1) weights, or "default": chapter 3's N(0, 1/n_in)
     early_stop: int = 0  # stop after this many epochs without a better evaluation accuracy (0: never)
     monitor: bool = False  # also training cost and accuracy and evaluation cost, every epoch
+    validation: Optional[int] = None  # training images held out for validation (None: the last 10,000)
 
     @property
     def chapter3(self):
@@ -44,7 +46,8 @@ class TrainSettings:
 _COST_CLASSES = {"quadratic": "QuadraticCost", "cross-entropy": "CrossEntropyCost"}
 
 # settings a resumed run takes from the model; the command line may only repeat them
-_FROM_MODEL = ("sizes", "batch_size", "eta", "dtype", "eval_on", "seed", "cost", "lmbda", "init", "monitor")
+_FROM_MODEL = ("sizes", "batch_size", "eta", "dtype", "eval_on", "seed", "cost", "lmbda", "init", "monitor",
+               "validation")
 
 
 def new_network(settings):
@@ -90,7 +93,7 @@ def _resume_state(path, settings, explicit):
     from . import models
     meta = models.read(path)[0] if not models.is_json(path) else {}
     saved = meta.get("training")
-    chapter3 = isinstance(saved, dict) and TrainSettings(sizes=[], **{k: saved[k] for k in _CHAPTER3 if k in saved}).chapter3
+    chapter3 = isinstance(saved, dict) and TrainSettings(**{k: saved[k] for k in _CHAPTER3 if k in saved}).chapter3
     net = (network2 if chapter3 else network).load(path)
     meta = net.metadata
     saved = meta.get("training")
@@ -98,15 +101,13 @@ def _resume_state(path, settings, explicit):
     order = net.extra_arrays.get("order")
     if not isinstance(saved, dict) or not isinstance(resume, dict) or order is None:
         raise ValueError(f"{path} was not saved by 'nnfast train', so it cannot be resumed")
-    for name in _FROM_MODEL:
-        given = getattr(settings, name)
-        if name in explicit or (name == "sizes" and "hidden" in explicit):
-            if given != saved.get(name, given):
-                option, shown, kept = name, given, saved.get(name)
-                if name == "sizes" and "hidden" in explicit:  # say it in the words the user typed
-                    option, shown, kept = "hidden", ",".join(map(str, given[1:-1])), ",".join(map(str, kept[1:-1]))
-                raise ValueError(f"--{option.replace('_', '-')} {shown} differs from the model's {kept}; "
-                                 "a resumed run keeps its settings")
+    checks = [(name, getattr(settings, name), saved.get(name)) for name in _FROM_MODEL if name in explicit]
+    if "hidden" in explicit and isinstance(saved.get("sizes"), list):  # said in the words the user typed
+        checks.append(("hidden", ",".join(map(str, settings.hidden)), ",".join(map(str, saved["sizes"][1:-1]))))
+    for name, given, kept in checks:
+        if kept is not None and given != kept:
+            raise ValueError(f"--{name.replace('_', '-')} {given} differs from the model's {kept}; "
+                             "a resumed run keeps its settings")
     merged = dataclasses.replace(settings, **{name: saved[name] for name in _FROM_MODEL if name in saved},
                                  data=settings.data or saved.get("data"))
     done = int(meta.get("epochs_done", 0))
@@ -120,20 +121,31 @@ def _resume_state(path, settings, explicit):
 def run_training(settings, save_path=None, resume_path=None, explicit=(), report=None):
     """Train as ``settings`` say, calling ``report.start/epoch/summary``; returns ``(network, history)``."""
     started = time.perf_counter()
+    net = None
     if resume_path:
         net, settings, history, order, done = _resume_state(resume_path, settings, set(explicit))
     else:
-        if settings.seed is not None:
+        history, order, done = [], None, 0
+    if settings.sizes is not None and settings.sizes[0] != 784:  # before any data is loaded
+        raise ValueError(f"sizes {settings.sizes}: images have 28x28 = 784 pixels, so the first layer has 784")
+    data_start = time.perf_counter()
+    dataset = datasets.load_dataset(settings.data)
+    training, validation, test = mnist_loader.wrap(dataset, settings.validation)
+    dataset = dataset._replace(digits=None)  # the lists hold float copies: let the 55 MB of uint8 go
+    data_seconds = time.perf_counter() - data_start
+    classes = len(dataset.classes)
+    if net is None:
+        sizes = settings.sizes or [784, *(settings.hidden or [30]), classes]
+        settings = dataclasses.replace(settings, sizes=sizes)
+    if settings.sizes[-1] != classes:
+        raise ValueError(f"{'the model' if net is not None else '--sizes'} {'-'.join(map(str, settings.sizes))} "
+                         f"has {settings.sizes[-1]} outputs, but {dataset.name} has {classes} classes: "
+                         f"end --sizes with {classes}, or give --hidden only")
+    if net is None:
+        if settings.seed is not None:  # seeded after loading: loading draws nothing, so the book's draws follow
             random.seed(settings.seed)
             np.random.seed(settings.seed)
         net = new_network(settings)
-        history, order, done = [], None, 0
-
-    if settings.sizes[0] != 784 or settings.sizes[-1] != 10:  # before any data is loaded
-        raise ValueError(f"sizes {settings.sizes}: MNIST needs 784 inputs and 10 outputs")
-    data_start = time.perf_counter()
-    training, validation, test = mnist_loader.load_data_wrapper(settings.data)
-    data_seconds = time.perf_counter() - data_start
     eval_data = validation if settings.eval_on == "validation" else test
     if settings.batch_size > len(training):
         report.note(f"note: --batch-size {settings.batch_size} is more than the {len(training):,} training images: "
@@ -142,7 +154,8 @@ def run_training(settings, save_path=None, resume_path=None, explicit=(), report
     compile_seconds = net.warm_up()
     net.progress = getattr(report, "progress", None)
     extra = (f", {settings.cost} cost, lmbda {settings.lmbda:g}, {settings.init} init" if settings.chapter3 else "")
-    report.start(f"Training {'-'.join(map(str, settings.sizes))} ({settings.dtype}) on {len(training):,} images, "
+    on = "" if dataset.name == "MNIST" else (f" of {dataset.name}" + ("" if dataset.verified else " (unverified)"))
+    report.start(f"Training {'-'.join(map(str, settings.sizes))} ({settings.dtype}) on {len(training):,} images{on}, "
                  f"batch {settings.batch_size}, eta {settings.eta:g}{extra}, {_epoch_span(done, settings.epochs)}; "
                  f"evaluating on {len(eval_data):,} {settings.eval_on} images")
     data_path = os.path.abspath(settings.data) if settings.data else None
@@ -152,7 +165,8 @@ def run_training(settings, save_path=None, resume_path=None, explicit=(), report
         resume_path and os.path.samefile(save_path, resume_path))
     saved = False
     if save_path and not resume_path and settings.epochs == 0:  # --epochs 0 --save: the initial network, resumable
-        saved = _save(net, save_path, settings, data_path, 0, history, np.arange(len(training), dtype=np.int64))
+        saved = _save(net, save_path, settings, data_path, 0, history, np.arange(len(training), dtype=np.int64),
+                      dataset)
     stopper = EarlyStopping(settings.early_stop)
     for h in history:  # a resumed run remembers how long its accuracy has not improved
         stopper.stop(h["correct"])
@@ -166,7 +180,7 @@ def run_training(settings, save_path=None, resume_path=None, explicit=(), report
                   "accuracy": correct / total if total else None, **fields, "seconds": round(seconds, 4)}
         history.append(record)
         if save_path:
-            saved = _save(net, save_path, settings, data_path, result.epoch + 1, history, result.order)
+            saved = _save(net, save_path, settings, data_path, result.epoch + 1, history, result.order, dataset)
         report.epoch(record)
         last = time.perf_counter()  # saving is not part of the next epoch's time
         if stopper.stop(correct):
@@ -184,11 +198,12 @@ def run_training(settings, save_path=None, resume_path=None, explicit=(), report
     return net, history
 
 
-def _save(net, path, settings, data_path, epochs_done, history, order):
-    """Write the model with what an exact resume needs (the order and Python's random state); True."""
+def _save(net, path, settings, data_path, epochs_done, history, order, dataset):
+    """Write the model with what an exact resume needs (the order and Python's random state) and the
+    names of the classes it tells apart; True."""
     state = random.getstate()
     net.save(path, extra_arrays={"order": order}, training={**dataclasses.asdict(settings), "data": data_path},
-             epochs_done=epochs_done, history=history,
+             epochs_done=epochs_done, history=history, dataset=dataset.name, classes=list(dataset.classes),
              resume={"python_random_state": [state[0], list(state[1]), state[2]]})
     return True
 

@@ -24,4 +24,12 @@ def test_report_matches_direct_counts():
 
 def test_a_digit_never_predicted_has_zero_precision_not_an_error():
     r = classification_report([1, 1, 2], [1, 1, 1])
-    assert r["per_digit"][2] == {"digit": 2, "precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}
+    assert r["per_digit"][2] == {"digit": 2, "class": "2", "precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}
+
+
+def test_named_classes_label_the_matrix_and_rows():
+    r = classification_report([0, 1, 2, 2], [0, 2, 2, 2], classes=["cat", "dog", "emu"])
+    assert r["classes"] == ["cat", "dog", "emu"] and len(r["confusion"]) == 3
+    assert r["confusion"][1] == [0, 0, 1]
+    text = format_report(r, "t")
+    assert "   emu" in text.splitlines()[4] and any(line.strip().startswith("dog") for line in text.splitlines())

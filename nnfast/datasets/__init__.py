@@ -14,9 +14,10 @@ from typing import NamedTuple
 
 from . import sources
 from .formats import DataError, Digits, read_any, read_cache, write_cache
+from .idx_sets import Dataset, read_idx_dataset
 
-__all__ = ["DataError", "Digits", "Pins", "cache_file", "home", "load_mnist", "fetch", "read_verified_cache",
-           "verify_cache"]
+__all__ = ["DataError", "Dataset", "Digits", "Pins", "cache_file", "home", "load_dataset", "load_mnist", "fetch",
+           "read_verified_cache", "verify_cache"]
 
 CACHE_NAME = "mnist-uint8.npz"
 
@@ -128,6 +129,31 @@ def _check_home_writable():
         raise DataError(f"cannot create {folder}, {named}: {exc.strerror or exc}") from None
     if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
         raise DataError(f"{folder}, {named}, is not a writable folder; point NNFAST_HOME at one") from None
+
+
+def load_dataset(path=None, *, pins=DEFAULT_PINS, report=_stderr, **fetch_options):
+    """A ``Dataset`` (digits, name, class names, how verified) from ``path``, else MNIST from the cache or network.
+
+    ``path`` may hold MNIST in any form nnfast reads, or any dataset of 28x28
+    images in MNIST's IDX format (EMNIST, Fashion-MNIST, KMNIST, ...: see
+    ``idx_sets``). Such data is never cached: the cache holds verified MNIST only.
+    """
+    if path is None:
+        digits = load_mnist(pins=pins, report=report, **fetch_options)
+        return Dataset(digits, "MNIST", [str(k) for k in range(10)], "sha256 of the decoded arrays", cache_file())
+    path = os.fspath(path)
+
+    def canonical(digits):
+        return not sources.mismatched_arrays(digits, pins.arrays)
+    found = read_idx_dataset(path, canonical)
+    if found is not None:
+        if found.name == "IDX dataset" and found.verified is None and len(found.classes) == 10:
+            report(f"note: {path} is not the canonical MNIST (its arrays differ from the pinned sums); "
+                   "using it as given, unverified")
+        return found
+    digits = load_mnist(path, pins=pins, report=report, **fetch_options)
+    verified = "sha256 of the decoded arrays" if canonical(digits) else None
+    return Dataset(digits, "MNIST" if verified else "MNIST-format data", [str(k) for k in range(10)], verified, path)
 
 
 def load_mnist(path=None, *, pins=DEFAULT_PINS, report=_stderr, **fetch_options):

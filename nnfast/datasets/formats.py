@@ -42,8 +42,8 @@ class Digits(NamedTuple):
     test_labels: np.ndarray   # (n_test,) uint8
 
 
-def check_digits(d, where):
-    """Raise DataError unless ``d`` is well-formed; return it with C-contiguous uint8 arrays."""
+def check_digits(d, where, n_classes=10):
+    """Raise DataError unless ``d`` is well-formed (labels 0..n_classes-1); return it with C-contiguous uint8 arrays."""
     out = []
     for name, images, labels in (("training", d.train_images, d.train_labels),
                                  ("test", d.test_images, d.test_labels)):
@@ -53,8 +53,8 @@ def check_digits(d, where):
             raise DataError(f"{where}: {len(labels)} {name} labels for {images.shape[0]} images")
         if images.shape[0] == 0:
             raise DataError(f"{where}: no {name} images")
-        if labels.size and (labels.min() < 0 or labels.max() > 9):
-            raise DataError(f"{where}: {name} labels outside 0-9 (found {labels.min()}..{labels.max()})")
+        if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+            raise DataError(f"{where}: {name} labels outside 0-{n_classes - 1} (found {labels.min()}..{labels.max()})")
         out += [np.ascontiguousarray(images, dtype=np.uint8), np.ascontiguousarray(labels, dtype=np.uint8)]
     return Digits(*out)
 
@@ -106,7 +106,7 @@ def parse_idx(data, where):
         raise DataError(f"{where}: IDX header promises {count} bytes of data, file has {len(data) - header}")
     arr = np.frombuffer(data, dtype=np.uint8, offset=header)
     if ndim == 3:
-        if dims[1] * dims[2] != PIXELS:
+        if (dims[1], dims[2]) != (28, 28):  # 14x56 has 784 pixels too, but is not an image nnfast can learn
             raise DataError(f"{where}: images are {dims[1]}x{dims[2]}; expected 28x28")
         return arr.reshape(dims[0], PIXELS)
     return arr
