@@ -507,6 +507,62 @@ def run_batches(params, grads, w_off, b_off, sizes, X, x_rows, Y, y_rows, batch,
 
 
 @njit(**JIT_OPTIONS)
+def forward_sparse(params, w_off, b_off, sizes, data, indices, indptr, WT, acts, out):
+    """out[i] = the network's output for sample i, whose input row is sparse: its nonzero pixels are
+    ``data[indptr[i]:indptr[i+1]]`` at columns ``indices[...]`` (MNIST's rows are ~80% zeros).
+
+    The first layer adds, for each nonzero pixel, that pixel times its row of ``WT`` (the first
+    weight matrix transposed, (sizes[0], sizes[1]) contiguous) to the bias: a fifth of the
+    multiply-adds of the dense product, the same sums in another order. The other layers are
+    the dense kernels. ``acts`` holds ``cap * sum(sizes[1:])`` with cap = len(acts) // that;
+    out (n, sizes[-1]).
+    """
+    n = indptr.shape[0] - 1
+    n_layers = sizes.shape[0]
+    n1 = sizes[1]
+    total = 0
+    for layer in range(1, n_layers):
+        total += sizes[layer]
+    cap = acts.shape[0] // total
+    b1 = params[b_off[0]:b_off[0] + n1]
+    for start in range(0, n, cap):
+        m = min(cap, n - start)
+        A = _view(acts, 0 * cap, m, n1)
+        for s in range(m):
+            row = A[s]
+            for j in range(n1):
+                row[j] = b1[j]
+            p = indptr[start + s]
+            end = indptr[start + s + 1]
+            while p + 4 <= end:  # four pixels per pass: a quarter of the loads and stores of the row
+                v0, v1, v2, v3 = data[p], data[p + 1], data[p + 2], data[p + 3]
+                w0, w1, w2, w3 = WT[indices[p]], WT[indices[p + 1]], WT[indices[p + 2]], WT[indices[p + 3]]
+                for j in range(n1):
+                    row[j] += (v0 * w0[j] + v1 * w1[j]) + (v2 * w2[j] + v3 * w3[j])
+                p += 4
+            while p < end:
+                v = data[p]
+                w = WT[indices[p]]
+                for j in range(n1):
+                    row[j] += v * w[j]
+                p += 1
+        _sigmoid_inplace(A)
+        a_off = 0 * cap
+        for layer in range(1, n_layers - 1):
+            n_in = sizes[layer]
+            n_out = sizes[layer + 1]
+            W = _view(params, w_off[layer], n_out, n_in)
+            b = params[b_off[layer]:b_off[layer] + n_out]
+            A_in = _view(acts, a_off, m, n_in)
+            a_off += cap * n_in
+            _dense_sigmoid(W, b, A_in, _view(acts, a_off, m, n_out))
+        result = _view(acts, a_off, m, sizes[n_layers - 1])
+        for s in range(m):
+            for j in range(result.shape[1]):
+                out[start + s, j] = result[s, j]
+
+
+@njit(**JIT_OPTIONS)
 def cost_sum(out, Y, y_rows, cost):
     """Sum over samples i of the cost of output ``out[i]`` against target ``Y[y_rows[i]]``, in float64.
 

@@ -104,6 +104,20 @@ class Network(DenseNet):
         self.cost = cost
         self._cost_code  # a cost nnfast cannot train with is refused here, not in the middle of SGD
 
+    def warm_up(self, monitoring=False):
+        """Compile the training kernels now (see ``DenseNet.warm_up``); with ``monitoring`` also those the
+        four monitors use, so their compile time is not counted in the first epoch. Returns seconds."""
+        import time
+        start = time.perf_counter()
+        super().warm_up()
+        if monitoring:
+            out = np.zeros((1, self.sizes[-1]), dtype=self.dtype)
+            kernels().cost_sum(out, np.eye(self.sizes[-1], dtype=self.dtype), np.zeros(1, dtype=np.int64),
+                               self._cost_code)
+            empty = (np.zeros(0, np.float32), np.zeros(0, np.int16), np.zeros(2, np.int64))
+            self._forward_sparse(self._pack(), empty)
+        return time.perf_counter() - start
+
     @property
     def _cost_code(self):
         code = _COST_CODES.get(self.cost)
@@ -198,11 +212,12 @@ class Network(DenseNet):
                 X, x_rows, Y, y_rows = rows
                 if labels is None:
                     labels = np.argmax(Y[y_rows], axis=1)  # the book's convert=True: one-hot targets to digits
-                t_cost, t_acc = self._measure(params, X, x_rows, Y, y_rows, labels, lmbda, monitor_training_cost)
+                t_cost, t_acc = self._measure(params, X, x_rows, Y, y_rows, labels, lmbda, monitor_training_cost,
+                                              reuse=True)
                 t_cost = t_cost if monitor_training_cost else None
                 t_acc = t_acc if monitor_training_accuracy else None
             if evaluation is not None:
-                e_cost, e_acc = self._measure(params, *evaluation, lmbda, monitor_evaluation_cost)
+                e_cost, e_acc = self._measure(params, *evaluation, lmbda, monitor_evaluation_cost, reuse=True)
                 e_cost = e_cost if monitor_evaluation_cost else None
                 e_acc = e_acc if monitor_evaluation_accuracy else None
             yield EpochResult(j, t_cost, t_acc, e_cost, e_acc, order)
@@ -234,12 +249,13 @@ class Network(DenseNet):
         X, x_rows, Y, y_rows = self._training_rows(data)
         return X, x_rows, Y, y_rows, np.argmax(Y[y_rows], axis=1)
 
-    def _measure(self, params, X, x_rows, Y, y_rows, labels, lmbda, with_cost=True):
-        """``(total_cost or None, correct)`` over a data set, one forward pass in the kernels."""
+    def _measure(self, params, X, x_rows, Y, y_rows, labels, lmbda, with_cost=True, reuse=False):
+        """``(total_cost or None, correct)`` over a data set, one forward pass in the kernels
+        (``reuse``: a set measured every epoch, see ``_forward_rows``)."""
         n = len(x_rows)
         if n == 0:
             return (0.0 if with_cost else None), 0
-        out = self._forward_rows(params, X, x_rows)
+        out = self._forward_rows(params, X, x_rows, reuse=reuse)
         correct = int(np.count_nonzero(np.argmax(out, axis=1) == labels))
         if not with_cost:
             return None, correct

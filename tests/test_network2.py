@@ -318,3 +318,24 @@ def test_damaged_or_hostile_json_models_are_refused(tmp_path, damage, message):
     path.write_text(damage(text))
     with pytest.raises(models.ModelError, match=re.escape(message)):
         network2.load(path)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_sparse_first_layer_gives_the_dense_outputs(dtype, monkeypatch):
+    """Sets evaluated every epoch run their first layer over nonzero pixels only: the same outputs."""
+    import nnfast._dense as dense
+    monkeypatch.setattr(dense, "SPARSE_MIN_ROWS", 10)
+    rng = np.random.default_rng(12)
+    X = (rng.random((203, 50)) * (rng.random((203, 50)) < 0.2)).astype(np.float32)
+    X[5] = 0.0  # a blank row
+    X[6, :7] = 0.5  # 7 nonzeros: not a multiple of the four pixels a pass takes
+    np.random.seed(1)
+    net = network2.Network([50, 13, 9, 10], dtype=dtype)
+    params = net._pack()
+    rows = rng.permutation(203).astype(np.int64)
+    assert net._sparse_inputs(X, rows) is not None
+    sparse = net._forward_rows(params, X, rows, reuse=True)
+    dense = net._forward_rows(params, X, rows)
+    np.testing.assert_allclose(sparse, dense, rtol=1e-12 if dtype == np.float64 else 1e-5, atol=1e-7)
+    full = np.ones((203, 50), dtype=np.float32)  # dense inputs keep the dense kernels
+    assert net._sparse_inputs(full, rows) is None
