@@ -582,7 +582,14 @@ def cost_sum(out, Y, y_rows, cost):
             aj = float(a[j])
             yj = float(y[j])
             if cost == CROSS_ENTROPY:
-                t = -yj * _log0(aj) - (1.0 - yj) * _log0(1.0 - aj)
+                # one-hot targets need one log: with y 0 or 1 the other term is -0, or NaN where the
+                # whole element is NaN in the book too (0 * log 0), which the book's nan_to_num makes 0
+                if yj == 0.0:
+                    t = -_log0(1.0 - aj)
+                elif yj == 1.0:
+                    t = -_log0(aj)
+                else:
+                    t = -yj * _log0(aj) - (1.0 - yj) * _log0(1.0 - aj)
                 if t != t:
                     t = 0.0
                 elif t > big:

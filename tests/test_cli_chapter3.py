@@ -103,3 +103,36 @@ def test_early_stop_follows_its_rule(mnist_home):
 def test_hidden_widths_may_be_separated_by_spaces(mnist_home, tmp_path, text, sizes):
     run("train", "--epochs", 0, "--hidden", text, "--save", tmp_path / "m.npz")
     assert network.load(tmp_path / "m.npz").sizes == sizes
+
+
+def test_banners_never_count_backwards():
+    from nnfast.training import _epoch_span
+    assert _epoch_span(0, 30) == "epochs 0..29" and _epoch_span(17, 18) == "epoch 17"
+    assert _epoch_span(0, 0) == _epoch_span(18, 18) == "no epochs to train"
+
+
+def test_a_long_epoch_shows_progress_on_a_terminal_and_nothing_when_piped(mnist_home, tmp_path):
+    """On a terminal (a pty here) a progress line appears within an epoch longer than a second."""
+    import os
+    import pty
+    import subprocess
+    import sys
+    import time
+    nnfast = os.path.join(os.path.dirname(sys.executable), "nnfast")
+    args = [nnfast, "train", "--epochs", "1", "--hidden", "3000", "--seed", "1"]
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(args, stdin=follower, stdout=follower, stderr=follower, cwd=tmp_path)
+    os.close(follower)
+    seen, deadline = b"", time.monotonic() + 60
+    while b"samples, " not in seen and time.monotonic() < deadline:
+        try:
+            seen += os.read(leader, 4096)
+        except OSError:
+            break
+    proc.send_signal(2)  # Ctrl-C
+    proc.wait(timeout=30)
+    os.close(leader)
+    assert b"samples, " in seen and b"s left in this epoch" in seen
+    piped = subprocess.run([nnfast, "train", "--epochs", "1", "--hidden", "30", "--seed", "1"],
+                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert "samples, " not in piped.stderr + piped.stdout

@@ -339,3 +339,10 @@ def test_the_sparse_first_layer_gives_the_dense_outputs(dtype, monkeypatch):
     np.testing.assert_allclose(sparse, dense, rtol=1e-12 if dtype == np.float64 else 1e-5, atol=1e-7)
     full = np.ones((203, 50), dtype=np.float32)  # dense inputs keep the dense kernels
     assert net._sparse_inputs(full, rows) is None
+
+
+def test_total_cost_of_soft_targets_equals_the_twins():
+    rng = np.random.default_rng(13)
+    data = [(rng.random((20, 1)), rng.dirichlet(np.ones(10)).reshape(10, 1)) for _ in range(30)]
+    fast, ref = twins([20, 8, 10], large=True)
+    np.testing.assert_allclose(fast.total_cost(data, 1.5), ref.total_cost(data, 1.5), rtol=1e-12)
