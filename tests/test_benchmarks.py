@@ -60,3 +60,13 @@ def test_chapter3_rows_time_training_and_the_monitors(tmp_path, monkeypatch):
               "chapter3": out}
     text = report.write(result, tmp_path)
     assert "| 784-6-10 | nnfast2 | float64 |" in text and "monitors add" in text
+
+
+def test_readme_blocks_are_replaced_whole_and_a_missing_block_is_an_error():
+    import pytest
+
+    from benchmarks import readme
+    text = "a\n<!-- book-table -->\nold\nlines\n<!-- /book-table -->\nz\n"
+    assert readme.replace_block(text, "book-table", "new\n") == "a\n<!-- book-table -->\nnew\n<!-- /book-table -->\nz\n"
+    with pytest.raises(SystemExit):
+        readme.replace_block("no block", "bench-table", "x")
