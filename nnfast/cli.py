@@ -118,6 +118,8 @@ def main():
       nnfast train --hidden 100 --save net.npz
       nnfast eval net.npz
       nnfast predict net.npz my-digit.jpg
+      nnfast train --cost cross-entropy --eta 0.5 --lmbda 5.0 --monitor   # chapter 3's network2
+      nnfast book ch3-100-98            # a published result of the book, reproduced
       nnfast data info
     """
 
