@@ -1,0 +1,477 @@
+"""The book's chapter 6 ``network3.py`` API without Theano: convolutional nets on numba kernels.
+
+``from nnfast import network3`` and the book's chapter 6 code runs: ``load_data_shared``, ``size``,
+``Network``, ``ConvPoolLayer``, ``FullyConnectedLayer``, ``SoftmaxLayer``, the activations ``linear``,
+``ReLU``, ``sigmoid``, ``tanh``, dropout and the L2 term, with the book's initialisation (drawn from
+numpy's global RNG as each layer is built), its fixed-order mini-batches and its printed lines.
+What the book leaves as problems is here too: ``net.save`` / ``network3.load`` (no pickle),
+``net.accuracy(data)``, ``net.feedforward(X)`` and ``net.predict(X)``.
+
+Convolution and pooling run in ``nnfast._conv_kernels`` (numba, every core); the fully connected
+and softmax layers are matrix products (numpy's BLAS). Everything is float32, as the book's
+Theano code (``dtype=np.float64`` on ``Network`` is for tests and gradient checks).
+"""
+
+import json
+import math
+import os
+
+import numpy as np
+
+__all__ = ["ConvPoolLayer", "FullyConnectedLayer", "Network", "ReLU", "SoftmaxLayer", "linear", "load",
+           "load_data_shared", "sigmoid", "size", "tanh"]
+
+
+# -- activations: the book's four, each with its derivative in terms of its output -------------
+
+def linear(z):
+    return z
+
+
+def ReLU(z):
+    return np.maximum(z, 0)
+
+
+def sigmoid(z):
+    from .activations import sigmoid as safe_sigmoid
+    return safe_sigmoid(z)
+
+
+def tanh(z):
+    return np.tanh(z)
+
+
+_SLOPES = {  # d act / d z, from the activation's output a
+    linear: lambda a: np.ones_like(a),
+    ReLU: lambda a: (a > 0).astype(a.dtype),
+    sigmoid: lambda a: a * (1 - a),
+    tanh: lambda a: 1 - a * a,
+}
+_NAMES = {linear: "linear", ReLU: "ReLU", sigmoid: "sigmoid", tanh: "tanh"}
+_BY_NAME = {v: k for k, v in _NAMES.items()}
+
+
+def _check_activation(fn, where):
+    if fn not in _SLOPES:
+        raise ValueError(f"{where}: activation_fn must be network3.linear, ReLU, sigmoid or tanh, got {fn!r}")
+    return fn
+
+
+def _positive_ints(values, count, what):
+    try:
+        values = tuple(int(v) for v in values)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be {count} whole numbers, got {values!r}") from None
+    if len(values) != count or any(v < 1 for v in values):
+        raise ValueError(f"{what} must be {count} whole numbers >= 1, got {values!r}")
+    return values
+
+
+def _check_dropout(p, where):
+    if not (isinstance(p, (int, float)) and 0.0 <= p < 1.0):
+        raise ValueError(f"{where}: p_dropout must be in [0, 1), got {p!r}")
+    return float(p)
+
+
+# -- data --------------------------------------------------------------------------------
+
+def load_data_shared(filename=None, expanded=False):
+    """``[training, validation, test]``, each ``(X float32 (n, 784), y int64 (n,))`` (no Theano shared variables).
+
+    ``filename`` may name the book's ``mnist.pkl.gz`` or any file or folder ``nnfast`` reads;
+    ``expanded=True`` replaces the training set by the book's 250,000-image expanded set.
+    """
+    from . import mnist_loader
+    training, validation, test = mnist_loader.load_data(filename)
+    if expanded:
+        from .datasets.expand import expand_mnist
+        training = expand_mnist(training)
+    return [training, validation, test]
+
+
+def size(data):
+    """The number of samples in ``data`` (a ``(X, y)`` pair), as the book's ``size``."""
+    return data[0].shape[0]
+
+
+# -- layers ------------------------------------------------------------------------------
+
+class ConvPoolLayer:
+    """A 'valid' convolution (flipped filters, as Theano's conv2d) then max-pooling (ignore_border),
+    then bias and activation. ``filter_shape`` (filters, input maps, height, width); ``image_shape``
+    (mini-batch size, input maps, height, width). Never drops out."""
+
+    def __init__(self, filter_shape, image_shape, poolsize=(2, 2), activation_fn=sigmoid):
+        self.filter_shape = _positive_ints(filter_shape, 4, "filter_shape")
+        self.image_shape = _positive_ints(image_shape, 4, "image_shape")
+        self.poolsize = _positive_ints(poolsize, 2, "poolsize")
+        self.activation_fn = _check_activation(activation_fn, "ConvPoolLayer")
+        F, C, fh, fw = self.filter_shape
+        _, C_img, H, W = self.image_shape
+        if C != C_img:
+            raise ValueError(f"ConvPoolLayer: filter_shape {self.filter_shape} takes {C} input maps but "
+                             f"image_shape {self.image_shape} has {C_img}")
+        if fh > H or fw > W:
+            raise ValueError(f"ConvPoolLayer: a {fh}x{fw} filter is larger than its {H}x{W} image")
+        ph, pw = self.poolsize
+        if ph > H - fh + 1 or pw > W - fw + 1:
+            raise ValueError(f"ConvPoolLayer: a {ph}x{pw} pool is larger than its {H - fh + 1}x{W - fw + 1} "
+                             "feature maps")
+        self.p_dropout = 0.0
+        n_out = F * fh * fw / (ph * pw)
+        self.w = np.random.normal(0, math.sqrt(1.0 / n_out), self.filter_shape).astype(np.float32)
+        self.b = np.random.normal(0, 1.0, (F,)).astype(np.float32)
+        self.params = [self.w, self.b]
+
+    @property
+    def n_in(self):
+        return int(np.prod(self.image_shape[1:]))
+
+    @property
+    def out_shape(self):
+        """(maps, height, width) of the pooled output."""
+        F, _, fh, fw = self.filter_shape
+        _, _, H, W = self.image_shape
+        ph, pw = self.poolsize
+        return F, (H - fh + 1) // ph, (W - fw + 1) // pw
+
+    @property
+    def n_out(self):
+        return int(np.prod(self.out_shape))
+
+    def forward(self, x, mask_rng=None):
+        """``(output (m, n_out), cache)`` for inputs ``x (m, n_in)``; the same in training and inference."""
+        from . import _conv_kernels, _dense
+        _dense.set_kernel_threads()
+        m = x.shape[0]
+        X = np.ascontiguousarray(x.reshape(m, *self.image_shape[1:]))
+        K = np.ascontiguousarray(self.w[:, :, ::-1, ::-1], dtype=x.dtype)  # a true convolution, as Theano's
+        F, Hp, Wp = self.out_shape
+        P = np.empty((m, F, Hp, Wp), dtype=x.dtype)
+        arg = np.empty((m, F, Hp, Wp), dtype=np.int64)
+        if m:
+            _conv_kernels.conv_pool_forward(X, K, self.poolsize[0], self.poolsize[1], P, arg)
+        out = self.activation_fn(P + self.b.astype(x.dtype)[None, :, None, None]).astype(x.dtype, copy=False)
+        return out.reshape(m, -1), (X, K, arg, out)
+
+    def backward(self, cache, d_out, want_dx):
+        """``(dw, db, dx or None)`` from the gradient ``d_out (m, n_out)`` at this layer's output."""
+        from . import _conv_kernels
+        X, K, arg, out = cache
+        dP = np.ascontiguousarray(d_out.reshape(out.shape) * _SLOPES[self.activation_fn](out))
+        db = dP.sum(axis=(0, 2, 3))
+        dK = np.empty_like(K)
+        dX = np.empty_like(X) if want_dx else np.empty((0, 1, 1, 1), dtype=X.dtype)
+        _conv_kernels.conv_pool_backward(X, K, dP, arg, dK, dX, want_dx)
+        return dK[:, :, ::-1, ::-1], db, (dX.reshape(X.shape[0], -1) if want_dx else None)
+
+
+class _DenseLayer:
+    """What the fully connected and softmax layers share: dropout on the input, a matrix product."""
+
+    def _dropped(self, x, mask_rng):
+        """The input with dropout: kept with probability 1 - p, not rescaled (the book's choice)."""
+        if mask_rng is None or self.p_dropout == 0:
+            return x, None
+        mask = (mask_rng.random_sample(x.shape) < 1 - self.p_dropout).astype(x.dtype)
+        return x * mask, mask
+
+    def _weighted(self, x, mask_rng):
+        """``(z, input used, mask)``: training (``mask_rng`` given) drops inputs; inference scales
+        the weighted input (not the bias) by 1 - p."""
+        xd, mask = self._dropped(x, mask_rng)
+        w, b = self.w.astype(x.dtype, copy=False), self.b.astype(x.dtype, copy=False)
+        if mask_rng is None:
+            return (1 - self.p_dropout) * (x @ w) + b, x, None
+        return xd @ w + b, xd, mask
+
+    def _input_gradients(self, xd, mask, dz, want_dx):
+        dw = xd.T @ dz
+        db = dz.sum(axis=0)
+        dx = None
+        if want_dx:
+            dx = dz @ self.w.astype(dz.dtype, copy=False).T
+            if mask is not None:
+                dx = dx * mask
+        return dw, db, dx
+
+
+class FullyConnectedLayer(_DenseLayer):
+    """``activation_fn(x w + b)`` with ``w (n_in, n_out)``; dropout ``p_dropout`` on its input."""
+
+    def __init__(self, n_in, n_out, activation_fn=sigmoid, p_dropout=0.0):
+        self.n_in, self.n_out = _positive_ints((n_in, n_out), 2, "FullyConnectedLayer n_in, n_out")
+        self.activation_fn = _check_activation(activation_fn, "FullyConnectedLayer")
+        self.p_dropout = _check_dropout(p_dropout, "FullyConnectedLayer")
+        # the book draws N(0, 1/n_out): its issue #30 says 1/n_in was meant; kept, for the book's results
+        self.w = np.random.normal(0, math.sqrt(1.0 / self.n_out), (self.n_in, self.n_out)).astype(np.float32)
+        self.b = np.random.normal(0, 1.0, (self.n_out,)).astype(np.float32)
+        self.params = [self.w, self.b]
+
+    def forward(self, x, mask_rng=None):
+        z, xd, mask = self._weighted(x, mask_rng)
+        out = self.activation_fn(z).astype(x.dtype, copy=False)
+        return out, (xd, mask, out)
+
+    def backward(self, cache, d_out, want_dx):
+        xd, mask, out = cache
+        return self._input_gradients(xd, mask, d_out * _SLOPES[self.activation_fn](out), want_dx)
+
+
+class SoftmaxLayer(_DenseLayer):
+    """Softmax outputs with the log-likelihood cost; weights and biases start at zero, as the book's."""
+
+    activation_fn = None
+
+    def __init__(self, n_in, n_out, p_dropout=0.0):
+        self.n_in, self.n_out = _positive_ints((n_in, n_out), 2, "SoftmaxLayer n_in, n_out")
+        self.p_dropout = _check_dropout(p_dropout, "SoftmaxLayer")
+        self.w = np.zeros((self.n_in, self.n_out), dtype=np.float32)
+        self.b = np.zeros((self.n_out,), dtype=np.float32)
+        self.params = [self.w, self.b]
+
+    def forward(self, x, mask_rng=None):
+        z, xd, mask = self._weighted(x, mask_rng)
+        z = z - z.max(axis=1, keepdims=True)  # exp never overflows
+        e = np.exp(z)
+        out = (e / e.sum(axis=1, keepdims=True)).astype(x.dtype, copy=False)
+        return out, (xd, mask, out)
+
+    def backward(self, cache, labels, want_dx):
+        """The gradient of the mean log-likelihood over the batch: (softmax - one-hot) / m."""
+        xd, mask, out = cache
+        dz = out.copy()
+        dz[np.arange(len(labels)), labels] -= 1
+        return self._input_gradients(xd, mask, dz / len(labels), want_dx)
+
+
+# -- the network ---------------------------------------------------------------------------
+
+_BLAS_LIMIT = None
+
+
+def _one_blas_thread():
+    """numpy's BLAS on one thread while numba's threads convolve: two thread pools spinning on the
+    same cores made a step 8x slower. (threadpoolctl finds whichever BLAS numpy was built with.)"""
+    global _BLAS_LIMIT
+    if _BLAS_LIMIT is None:
+        from threadpoolctl import ThreadpoolController
+        _BLAS_LIMIT = ThreadpoolController()
+    return _BLAS_LIMIT.limit(limits=1, user_api="blas")
+
+class Network:
+    """The layers in order, trained by plain mini-batch SGD on the log-likelihood of the last
+    (softmax) layer, as the book's ``network3.Network``."""
+
+    def __init__(self, layers, mini_batch_size, dtype=np.float32):
+        self.layers = list(layers)
+        self.mini_batch_size = int(mini_batch_size)
+        self.dtype = np.dtype(dtype)
+        if not self.layers:
+            raise ValueError("Network needs at least one layer")
+        if self.mini_batch_size < 1:
+            raise ValueError(f"mini_batch_size must be >= 1, got {mini_batch_size!r}")
+        if not isinstance(self.layers[-1], SoftmaxLayer):
+            raise ValueError("the last layer must be a SoftmaxLayer: the cost is its log-likelihood")
+        for i, layer in enumerate(self.layers):
+            if isinstance(layer, ConvPoolLayer) and layer.image_shape[0] != self.mini_batch_size:
+                raise ValueError(f"layer {i} (ConvPoolLayer): image_shape {layer.image_shape} is for mini-batches "
+                                 f"of {layer.image_shape[0]}, the network's are {self.mini_batch_size}")
+            if i and layer.n_in != self.layers[i - 1].n_out:
+                raise ValueError(f"layer {i} ({type(layer).__name__}) takes {layer.n_in} inputs but layer {i - 1} "
+                                 f"({type(self.layers[i - 1]).__name__}) gives {self.layers[i - 1].n_out}")
+        if self.dtype != np.float32:
+            for layer in self.layers:
+                layer.w, layer.b = layer.w.astype(self.dtype), layer.b.astype(self.dtype)
+                layer.params = [layer.w, layer.b]
+        self.params = [p for layer in self.layers for p in (layer.w, layer.b)]
+        # the book's dropout streams are seeded with RandomState(0).randint(999999): fixed from run to run
+        self._mask_rng = np.random.RandomState(np.random.RandomState(0).randint(999999))
+
+    # -- passes ------------------------------------------------------------------------------
+
+    def _forward(self, x, train):
+        caches = []
+        a = x
+        for layer in self.layers:
+            a, cache = layer.forward(a, self._mask_rng if train else None)
+            caches.append(cache)
+        return a, caches
+
+    def gradients(self, x, y, lmbda=0.0, num_training_batches=1):
+        """``(cost, [(dw, db) per layer])`` of the book's cost for one mini-batch ``x (m, 784)``,
+        ``y (m,)``, on the dropout path: mean log-likelihood + 0.5 lmbda sum(w^2) / num_training_batches."""
+        x = np.asarray(x, dtype=self.dtype)
+        y = np.asarray(y, dtype=np.int64)
+        out, caches = self._forward(x, train=True)
+        with np.errstate(divide="ignore"):
+            cost = -float(np.mean(np.log(out[np.arange(len(y)), y])))
+        l2 = sum(float(np.sum(layer.w.astype(np.float64) ** 2)) for layer in self.layers)
+        cost += 0.5 * lmbda * l2 / num_training_batches
+        grads = [None] * len(self.layers)
+        d = y
+        for i in range(len(self.layers) - 1, -1, -1):
+            dw, db, d = self.layers[i].backward(caches[i], d, want_dx=i > 0)
+            dw = dw + (lmbda / num_training_batches) * self.layers[i].w
+            grads[i] = (dw.astype(self.dtype, copy=False), db.astype(self.dtype, copy=False))
+        return cost, grads
+
+    def _step(self, x, y, eta, lmbda, num_training_batches):
+        with _one_blas_thread():
+            cost, grads = self.gradients(x, y, lmbda, num_training_batches)
+        for layer, (dw, db) in zip(self.layers, grads):
+            layer.w -= self.dtype.type(eta) * dw  # in place: layer.params and net.params see the new values
+            layer.b -= self.dtype.type(eta) * db
+        return cost
+
+    def feedforward(self, X):
+        """The last layer's outputs ``(n, n_out)`` for inputs ``X (n, 784)`` (inference: no dropout)."""
+        X = np.asarray(X, dtype=self.dtype)
+        if X.ndim != 2 or X.shape[1] != self.layers[0].n_in:
+            raise ValueError(f"inputs have shape {X.shape}; expected (n, {self.layers[0].n_in})")
+        with _one_blas_thread():
+            outs = [self._forward(X[k:k + 1000], train=False)[0] for k in range(0, len(X), 1000)]
+        return np.concatenate(outs) if outs else np.empty((0, self.layers[-1].n_out), dtype=self.dtype)
+
+    def predict(self, X):
+        """The class (argmax of the outputs) for each row of ``X (n, 784)``."""
+        return np.argmax(self.feedforward(X), axis=1)
+
+    def accuracy(self, data):
+        """The share of ``data`` (an ``(X, y)`` pair) classified right, over every sample."""
+        X, y = data
+        return float(np.mean(self.predict(X) == np.asarray(y))) if len(y) else 0.0
+
+    def _batch_accuracy(self, data, m):
+        """The book's figure: the mean over floor(n / m) mini-batches of each batch's accuracy."""
+        X, y = data
+        batches = len(y) // m
+        if batches == 0:
+            return 0.0
+        hits = self.predict(X[:batches * m]) == np.asarray(y[:batches * m])
+        return float(np.mean(hits.reshape(batches, m).mean(axis=1)))
+
+    # -- training ----------------------------------------------------------------------------
+
+    def SGD(self, training_data, epochs, mini_batch_size, eta, validation_data, test_data, lmbda=0.0):
+        """Train by mini-batch SGD as the book does: floor(n / m) mini-batches in index order each
+        epoch, no shuffling, ``param -= eta * grad``; prints the book's lines and returns None."""
+        for line in self.train(training_data, epochs, mini_batch_size, eta, validation_data, test_data, lmbda):
+            print(line, flush=True)
+
+    def train(self, training_data, epochs, mini_batch_size, eta, validation_data, test_data, lmbda=0.0):
+        """``SGD`` as a generator of the lines it prints, so callers can time or log them."""
+        if not (isinstance(eta, (int, float)) and math.isfinite(eta) and eta > 0):
+            raise ValueError(f"eta must be a finite number > 0, got {eta!r}")
+        if not (isinstance(lmbda, (int, float)) and math.isfinite(lmbda) and lmbda >= 0):
+            raise ValueError(f"lmbda must be a finite number >= 0, got {lmbda!r}")
+        if int(epochs) != epochs or epochs < 0:
+            raise ValueError(f"epochs must be a whole number >= 0, got {epochs!r}")
+        m = self.mini_batch_size
+        if mini_batch_size != m:
+            raise ValueError(f"mini_batch_size {mini_batch_size} differs from the network's {m} "
+                             "(its ConvPoolLayers were built for that size)")
+        X, y = training_data
+        X = np.asarray(X, dtype=self.dtype)
+        num_training_batches = size(training_data) // m
+        if num_training_batches == 0:
+            raise ValueError(f"{size(training_data)} training samples make no mini-batch of {m}")
+        best_validation, best_iteration, test_accuracy = 0.0, 0, 0.0
+        for epoch in range(int(epochs)):
+            for index in range(num_training_batches):
+                iteration = num_training_batches * epoch + index
+                if iteration % 1000 == 0:
+                    yield f"Training mini-batch number {iteration}"
+                cost = self._step(X[index * m:(index + 1) * m], y[index * m:(index + 1) * m], eta, lmbda,
+                                  num_training_batches)
+                if math.isnan(cost):
+                    raise ValueError(f"training diverged at mini-batch {iteration}: try a smaller eta (it was {eta})")
+            validation_accuracy = self._batch_accuracy(validation_data, m)
+            yield f"Epoch {epoch}: validation accuracy {validation_accuracy:.2%}"
+            if validation_accuracy >= best_validation:
+                yield "This is the best validation accuracy to date."
+                best_validation, best_iteration = validation_accuracy, num_training_batches * (epoch + 1) - 1
+                if test_data:
+                    test_accuracy = self._batch_accuracy(test_data, m)
+                    yield f"The corresponding test accuracy is {test_accuracy:.2%}"
+        self.best_validation_accuracy, self.best_iteration, self.test_accuracy = (
+            best_validation, best_iteration, test_accuracy)
+        yield "Finished training network."
+        yield f"Best validation accuracy of {best_validation:.2%} obtained at iteration {best_iteration}"
+        yield f"Corresponding test accuracy of {test_accuracy:.2%}"
+
+    # -- files -------------------------------------------------------------------------------
+
+    def save(self, path):
+        """Write the network to ``path`` (.npz arrays + JSON description of the layers; no pickle), atomically."""
+        import io
+
+        from ._files import write_atomically
+        spec = {"format": "nnfast-network3", "format_version": 1, "mini_batch_size": self.mini_batch_size,
+                "dtype": self.dtype.name, "layers": [_describe(layer) for layer in self.layers]}
+        arrays = {}
+        for i, layer in enumerate(self.layers):
+            if not (np.all(np.isfinite(layer.w)) and np.all(np.isfinite(layer.b))):
+                raise ValueError(f"refusing to save: layer {i} holds NaN or infinity")
+            arrays[f"w_{i}"], arrays[f"b_{i}"] = layer.w, layer.b
+        blob = io.BytesIO()
+        np.savez(blob, network3=np.array(json.dumps(spec)), **arrays)
+        write_atomically(os.fspath(path), lambda f: f.write(blob.getvalue()))
+
+
+def _describe(layer):
+    if isinstance(layer, ConvPoolLayer):
+        return {"type": "ConvPoolLayer", "filter_shape": list(layer.filter_shape), "image_shape": list(layer.image_shape),
+                "poolsize": list(layer.poolsize), "activation": _NAMES[layer.activation_fn]}
+    if isinstance(layer, FullyConnectedLayer):
+        return {"type": "FullyConnectedLayer", "n_in": layer.n_in, "n_out": layer.n_out,
+                "activation": _NAMES[layer.activation_fn], "p_dropout": layer.p_dropout}
+    return {"type": "SoftmaxLayer", "n_in": layer.n_in, "n_out": layer.n_out, "p_dropout": layer.p_dropout}
+
+
+def load(path):
+    """The ``Network`` saved at ``path`` by ``Network.save``; every field checked, nothing unpickled."""
+    from .models import ModelError
+    from .datasets.formats import ARCHIVE_ERRORS
+    path = os.fspath(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if "network3" not in z.files:
+                raise ModelError(f"{path}: not a network3 model")
+            spec = json.loads(str(z["network3"]))
+            arrays = {k: z[k] for k in z.files if k != "network3"}
+    except FileNotFoundError:
+        raise ModelError(f"{path}: no such model file") from None
+    except ModelError:
+        raise
+    except (*ARCHIVE_ERRORS, KeyError) as exc:
+        raise ModelError(f"{path}: damaged or not a network3 model ({type(exc).__name__}: {exc})") from None
+    state = np.random.get_state()  # building the layers draws; loading should not move the caller's RNG
+    try:
+        layers = []
+        for i, d in enumerate(spec.get("layers", [])):
+            kind = d.get("type")
+            if kind == "ConvPoolLayer":
+                layer = ConvPoolLayer(d["filter_shape"], d["image_shape"], d["poolsize"], _BY_NAME[d["activation"]])
+            elif kind == "FullyConnectedLayer":
+                layer = FullyConnectedLayer(d["n_in"], d["n_out"], _BY_NAME[d["activation"]], d["p_dropout"])
+            elif kind == "SoftmaxLayer":
+                layer = SoftmaxLayer(d["n_in"], d["n_out"], d["p_dropout"])
+            else:
+                raise ModelError(f"{path}: layer {i} has unknown type {kind!r}")
+            w, b = arrays.get(f"w_{i}"), arrays.get(f"b_{i}")
+            if w is None or b is None or w.shape != layer.w.shape or b.shape != layer.b.shape:
+                raise ModelError(f"{path}: layer {i}'s arrays are missing or have the wrong shape")
+            if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
+                raise ModelError(f"{path}: layer {i} holds NaN or infinity")
+            layer.w, layer.b = w.astype(np.float32), b.astype(np.float32)
+            layer.params = [layer.w, layer.b]
+            layers.append(layer)
+        net = Network(layers, spec["mini_batch_size"], dtype=np.dtype(spec.get("dtype", "float32")))
+    except ModelError:
+        raise
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(f"{path}: not a valid network3 model ({exc})") from None
+    finally:
+        np.random.set_state(state)
+    return net
