@@ -447,13 +447,14 @@ def book_command(names, run_all, seed, seeds, data_path, results_dir, as_json):
                 _echo_err(f"{name}: skipped: {exc}")
                 continue
             records.append(record)
+            if results_dir:  # merged run by run: a long --all that is stopped keeps what it finished
+                book.write_results([record], results_dir)
             if as_json:
                 click.echo(json.dumps(record))
             else:
                 click.echo(f"{name}: book {record['book']:.2f}%, nnfast {record['nnfast']:.2f}% "
                            f"({record['difference']:+.2f}), {record['seconds']:.0f} s")
         if records and results_dir:
-            book.write_results(records, results_dir)
             _echo_err(f"Results merged into {os.path.join(results_dir, 'book.md')} and book.json")
     if len(records) < len(chosen):
         raise click.ClickException(f"{len(chosen) - len(records)} of {len(chosen)} runs could not be run")
@@ -574,6 +575,22 @@ def info(path):
     click.echo(f"images: {n_train:,} training (the book: {n_train - 10_000:,} training + 10,000 validation), "
                f"{len(d.test_labels):,} test, 28x28")
     click.echo("training labels: " + ", ".join(f"{k}: {c}" for k, c in enumerate(np.bincount(d.train_labels, minlength=10))))
+
+
+@data.command()
+def expand():
+    """Build the book's 250,000-image expanded training set (chapter 6), verify it and cache it.
+
+    Each of the 50,000 training images and its four one-pixel shifts, the
+    wrapped row or column zeroed, shuffled with a fixed seed; network3's
+    load_data_shared(expanded=True) and nnfast train --expanded use it.
+    """
+    from . import datasets
+    from .datasets.expand import EXPANDED_NAME, expanded_mnist
+    with library_errors():
+        digits = datasets.load_mnist()
+        images, _ = expanded_mnist(datasets.home(), digits, canonical=True)
+    click.echo(f"{len(images):,} images, verified, cached at {os.path.join(datasets.home(), EXPANDED_NAME)}")
 
 
 @data.command()

@@ -81,11 +81,14 @@ def load_data_shared(filename=None, expanded=False):
     ``filename`` may name the book's ``mnist.pkl.gz`` or any file or folder ``nnfast`` reads;
     ``expanded=True`` replaces the training set by the book's 250,000-image expanded set.
     """
-    from . import mnist_loader
-    training, validation, test = mnist_loader.load_data(filename)
+    from . import datasets, mnist_loader
+    dataset = datasets.load_dataset(filename)
+    training, validation, test = mnist_loader.split(dataset)
     if expanded:
-        from .datasets.expand import expand_mnist
-        training = expand_mnist(training)
+        from .datasets.expand import expanded_mnist
+        canonical = dataset.name == "MNIST" and bool(dataset.verified)  # only verified MNIST's is cached
+        images, labels = expanded_mnist(datasets.home(), dataset.digits, canonical)
+        training = (np.multiply(images, np.float32(1 / 256), dtype=np.float32), labels.astype(np.int64))
     return [training, validation, test]
 
 
