@@ -150,9 +150,19 @@ def main():
 @click.option("--monitor", is_flag=True, help="Also training cost and accuracy and evaluation cost, every epoch.")
 @click.option("--plot", "plot_path", type=click.Path(), default=None,
               help="Draw accuracy and cost per epoch into this PNG (needs matplotlib).")
+@click.option("--layers", default=None,
+              help="Chapter 6: a convolutional net, e.g. conv20x5,pool2,fc100,softmax (see below).")
+@click.option("--activation", type=click.Choice(["sigmoid", "ReLU", "tanh", "linear"]), default="sigmoid",
+              show_default=True, help="With --layers: the conv and fc layers' activation.")
+@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True,
+              help="With --layers: dropout on the input of every fc and softmax layer.")
+@click.option("--expanded", is_flag=True, help="With --layers: the book's 250,000-image expanded training set.")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="Threads for convolutions and evaluation (default: every core).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON record per epoch on stdout.")
 def train(epochs, sizes, hidden, batch_size, eta, seed, dtype, data_path, save_path, resume_path, eval_on,
-          validation, cost, lmbda, init, early_stop, monitor, plot_path, as_json):
+          validation, cost, lmbda, init, early_stop, monitor, plot_path, layers, activation, dropout, expanded,
+          threads, as_json):
     """Train on MNIST by mini-batch SGD, printing the book's line after each epoch.
 
     Chapter 1's network by default; any of --cost cross-entropy, --lmbda,
@@ -167,8 +177,27 @@ def train(epochs, sizes, hidden, batch_size, eta, seed, dtype, data_path, save_p
       nnfast train --resume net.npz --epochs 40
       nnfast train --cost cross-entropy --eta 0.5 --lmbda 5.0 --monitor --plot curves.png
       nnfast train --hidden 100 --cost cross-entropy --init default --eta 0.1 --lmbda 5 --epochs 60 --eval-on validation
+
+    \b
+    Chapter 6 (network3; --eta defaults to 0.1 and --epochs to 60 there):
+      nnfast train --layers fc100,softmax
+      nnfast train --layers conv20x5,pool2,fc100,softmax
+      nnfast train --layers conv20x5,pool2,conv40x5,pool2,fc100,softmax --activation ReLU --eta 0.03 --lmbda 0.1
+      nnfast train --layers conv20x5,pool2,conv40x5,pool2,fc1000,fc1000,softmax --activation ReLU \\
+                   --dropout 0.5 --expanded --epochs 40 --eta 0.03 --save dropout.npz
     """
     from .training import TrainSettings, run_training
+
+    if threads is not None:
+        os.environ["NNFAST_THREADS"] = str(threads)  # read by nnfast._dense.compute_threads
+    if layers is not None:
+        return _train_network3(layers, epochs, batch_size, eta, lmbda, activation, dropout, expanded, seed,
+                               data_path, save_path, resume_path)
+    ctx = click.get_current_context()
+    given = [f"--{n}" for n in ("activation", "dropout", "expanded")
+             if ctx.get_parameter_source(n) == click.core.ParameterSource.COMMANDLINE]
+    if given:
+        raise click.UsageError(f"{', '.join(given)} go with --layers (chapter 6's networks)")
 
     if sizes is not None and hidden is not None:
         raise click.UsageError("give --sizes or --hidden, not both")
@@ -212,6 +241,50 @@ def train(epochs, sizes, hidden, batch_size, eta, seed, dtype, data_path, save_p
                                         f"nnfast train --resume {save_path} --epochs {epochs}"
                                         if save_path and os.path.exists(save_path) else ""))
             sys.exit(status)
+
+
+def _train_network3(layers, epochs, batch_size, eta, lmbda, activation, dropout, expanded, seed, data_path,
+                    save_path, resume_path):
+    """``nnfast train --layers``: chapter 6's network3, with the book's chapter 6 defaults."""
+    from .training3 import Settings3, parse_layers, run
+    ctx = click.get_current_context()
+    src = ctx.get_parameter_source
+    clash = [f"--{n.replace('_', '-')}" for n in ("sizes", "hidden", "cost", "init", "monitor", "early_stop",
+                                                  "plot", "dtype", "eval_on", "validation", "json")
+             if src(n if n != "plot" else "plot_path") == click.core.ParameterSource.COMMANDLINE
+             or (n == "json" and src("as_json") == click.core.ParameterSource.COMMANDLINE)]
+    if clash:
+        raise click.UsageError(f"{', '.join(sorted(set(clash)))} do not go with --layers (chapter 6's networks)")
+    commandline = click.core.ParameterSource.COMMANDLINE
+    settings = Settings3(layers=layers, epochs=epochs if src("epochs") == commandline else 60,
+                         batch_size=batch_size, eta=eta if src("eta") == commandline else 0.1, lmbda=lmbda,
+                         activation=activation, dropout=dropout, expanded=expanded, seed=seed, data=data_path)
+    if resume_path is not None:
+        if not os.path.exists(resume_path):
+            raise click.ClickException(f"--resume {resume_path}: no such model file")
+        save_path = save_path or resume_path
+    else:
+        try:
+            parse_layers(layers, batch_size, activation, dropout)  # a bad spec is refused before any data loads
+        except ValueError as exc:
+            raise click.BadParameter(str(exc).replace("--layers ", ""), param_hint="--layers") from None
+    save_path = _check_save_path(save_path)
+
+    class Lines:
+        def start(self, info):
+            _echo_err(info)
+
+        def line(self, text):
+            click.echo(text)
+
+    with library_errors(), _signals_as_exceptions():
+        try:
+            run(settings, save_path=save_path, resume_path=resume_path, report=Lines())
+        except (KeyboardInterrupt, Terminated) as exc:
+            _echo_err("Interrupted." + (f" {save_path} holds the last finished epoch; continue with: nnfast train "
+                                        f"--layers {layers} --resume {save_path} --epochs {settings.epochs}"
+                                        if save_path and os.path.exists(save_path) else ""))
+            sys.exit(EXIT_SIGTERM if isinstance(exc, Terminated) else EXIT_SIGINT)
 
 
 @contextlib.contextmanager
@@ -319,7 +392,7 @@ def evaluate(model, data_path, on, as_json):
     """
     from . import datasets, mnist_loader
     from .metrics import classification_report, format_report
-    from .models import load_network
+    from .models import load_network, predict_classes
 
     with library_errors():
         net = load_network(model)
@@ -328,15 +401,23 @@ def evaluate(model, data_path, on, as_json):
         _, validation, test = mnist_loader.split(dataset, validation_size)
         X, labels = _pick(validation, test, on)
         classes = len(dataset.classes)
-        if net.sizes[0] != X.shape[1] or net.sizes[-1] != classes:
-            raise click.ClickException(f"{model} expects {net.sizes[0]} inputs and {net.sizes[-1]} classes; "
+        n_in, n_out = _widths(net)
+        if n_in != X.shape[1] or n_out != classes:
+            raise click.ClickException(f"{model} expects {n_in} inputs and {n_out} classes; "
                                        f"{dataset.name} has {X.shape[1]} pixels and {classes} classes")
-        predicted = net.predict_rows(X)
+        predicted = predict_classes(net, X)
         report = classification_report(labels, predicted, dataset.classes)
     if as_json:
         click.echo(json.dumps({"model": model, "on": on, "dataset": dataset.name, **report}))
     else:
         click.echo(format_report(report, title=f"{model} on the {on} set of {dataset.name}"))
+
+
+def _widths(net):
+    """(inputs, outputs) of a loaded network of any chapter."""
+    if hasattr(net, "sizes"):
+        return net.sizes[0], net.sizes[-1]
+    return net.layers[0].n_in, net.layers[-1].n_out
 
 
 # -- predict ---------------------------------------------------------------------------
@@ -349,9 +430,10 @@ def predict(model, images, as_json):
     """The digit (or class: a letter for an EMNIST letters model) in each image, with the network's confidence.
 
     The confidence is the winning output unit's own activation, between 0 and
-    1: each sigmoid output of the book's network answers "is it this digit?"
-    on its own, so 0.99 means a clear yes and 0.40 a hesitant best guess
-    (--json adds every output and the runner-up).
+    1: each sigmoid output of the book's chapter 1 and 3 networks answers "is
+    it this digit?" on its own, so 0.99 means a clear yes and 0.40 a hesitant
+    best guess; for a chapter 6 model it is the softmax probability (--json
+    adds every output and the runner-up).
 
     Photos or scans of one digit on paper (dark ink on light paper, any size,
     off-centre) and MNIST-style 28x28 images both work: each is prepared as
@@ -363,15 +445,16 @@ def predict(model, images, as_json):
       nnfast predict net.npz photo-of-a-seven.jpg scan.png
     """
     from .imaging import ImageError, digit_column
-    from .models import load_network
+    from .models import load_network, outputs
 
     with library_errors():
         net = load_network(model)
+        n_in, n_out = _widths(net)
         names = (getattr(net, "metadata", {}) or {}).get("classes")
-        if not (isinstance(names, list) and len(names) == net.sizes[-1]):
-            names = [str(k) for k in range(net.sizes[-1])]  # the book's digits, or a model saved without names
-        if net.sizes[0] != 784 or net.sizes[-1] < 2:
-            raise click.ClickException(f"{model} is a {'-'.join(map(str, net.sizes))} network; "
+        if not (isinstance(names, list) and len(names) == n_out):
+            names = [str(k) for k in range(n_out)]  # the book's digits, or a model saved without names
+        if n_in != 784 or n_out < 2:
+            raise click.ClickException(f"{model} takes {n_in} inputs and gives {n_out} outputs; "
                                        "predict needs 784 inputs (28x28 images) and at least 2 classes")
     failed = 0
     for path in images:
@@ -381,7 +464,7 @@ def predict(model, images, as_json):
             failed += 1
             _echo_err(f"Error: {exc}")
             continue
-        out = net.feedforward(column).ravel()
+        out = outputs(net, column)
         digit = int(np.argmax(out))
         confidence = float(out[digit])  # the winning unit's activation (was out / sum: 0.9935 showed as 0.76)
         runner_up = int(np.argsort(out)[-2]) if out.size > 1 else digit

@@ -362,8 +362,13 @@ class Network:
         for line in self.train(training_data, epochs, mini_batch_size, eta, validation_data, test_data, lmbda):
             print(line, flush=True)
 
-    def train(self, training_data, epochs, mini_batch_size, eta, validation_data, test_data, lmbda=0.0):
-        """``SGD`` as a generator of the lines it prints, so callers can time or log them."""
+    def train(self, training_data, epochs, mini_batch_size, eta, validation_data, test_data, lmbda=0.0, *,
+              first_epoch=0, best=None, epoch_done=None):
+        """``SGD`` as a generator of the lines it prints, so callers can time or log them.
+
+        ``first_epoch`` and ``best`` (``net.best`` as saved: best validation accuracy, its iteration,
+        the test accuracy then) continue an interrupted run; ``epoch_done(j)`` is called after each
+        epoch's lines (e.g. to save the network)."""
         if not (isinstance(eta, (int, float)) and math.isfinite(eta) and eta > 0):
             raise ValueError(f"eta must be a finite number > 0, got {eta!r}")
         if not (isinstance(lmbda, (int, float)) and math.isfinite(lmbda) and lmbda >= 0):
@@ -379,8 +384,9 @@ class Network:
         num_training_batches = size(training_data) // m
         if num_training_batches == 0:
             raise ValueError(f"{size(training_data)} training samples make no mini-batch of {m}")
-        best_validation, best_iteration, test_accuracy = 0.0, 0, 0.0
-        for epoch in range(int(epochs)):
+        best_validation, best_iteration, test_accuracy = best if best is not None else (0.0, 0, 0.0)
+        self.best = (best_validation, best_iteration, test_accuracy)
+        for epoch in range(int(first_epoch), int(epochs)):
             for index in range(num_training_batches):
                 iteration = num_training_batches * epoch + index
                 if iteration % 1000 == 0:
@@ -397,6 +403,9 @@ class Network:
                 if test_data:
                     test_accuracy = self._batch_accuracy(test_data, m)
                     yield f"The corresponding test accuracy is {test_accuracy:.2%}"
+            self.best = (best_validation, best_iteration, test_accuracy)
+            if epoch_done is not None:
+                epoch_done(epoch)
         self.best_validation_accuracy, self.best_iteration, self.test_accuracy = (
             best_validation, best_iteration, test_accuracy)
         yield "Finished training network."
@@ -405,13 +414,15 @@ class Network:
 
     # -- files -------------------------------------------------------------------------------
 
-    def save(self, path):
-        """Write the network to ``path`` (.npz arrays + JSON description of the layers; no pickle), atomically."""
+    def save(self, path, **metadata):
+        """Write the network to ``path`` (.npz arrays + JSON description of the layers and ``metadata``;
+        no pickle), atomically."""
         import io
 
         from ._files import write_atomically
         spec = {"format": "nnfast-network3", "format_version": 1, "mini_batch_size": self.mini_batch_size,
-                "dtype": self.dtype.name, "layers": [_describe(layer) for layer in self.layers]}
+                "dtype": self.dtype.name, "layers": [_describe(layer) for layer in self.layers],
+                "metadata": metadata}
         arrays = {}
         for i, layer in enumerate(self.layers):
             if not (np.all(np.isfinite(layer.w)) and np.all(np.isfinite(layer.b))):
@@ -471,6 +482,7 @@ def load(path):
             layer.params = [layer.w, layer.b]
             layers.append(layer)
         net = Network(layers, spec["mini_batch_size"], dtype=np.dtype(spec.get("dtype", "float32")))
+        net.metadata = spec.get("metadata") if isinstance(spec.get("metadata"), dict) else {}
     except ModelError:
         raise
     except (KeyError, TypeError, ValueError) as exc:

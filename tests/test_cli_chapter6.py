@@ -1,0 +1,82 @@
+"""nnfast train --layers (chapter 6's network3) as a user runs it, on small synthetic MNIST-style files."""
+
+import re
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from nnfast import network3
+from nnfast.cli import main
+from mnist_fixtures import write_idx_folder
+from nnfast.datasets import Digits
+
+
+@pytest.fixture(scope="module")
+def digits_folder(tmp_path_factory):
+    """600 training and 100 test images of ten learnable blob patterns, as IDX files."""
+    rng = np.random.default_rng(0)
+    patterns = rng.random((10, 784)) < 0.15
+
+    def draw(n):
+        y = rng.integers(0, 10, n)
+        x = np.clip(patterns[y] * 200 + rng.integers(0, 60, (n, 784)), 0, 255).astype(np.uint8)
+        return x, y.astype(np.uint8)
+    (tx, ty), (vx, vy) = draw(700), draw(100)
+    folder = tmp_path_factory.mktemp("digits")
+    write_idx_folder(folder, Digits(tx, ty, vx, vy))
+    return folder
+
+
+def run(*args, code=0):
+    result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+    assert result.exit_code == code, result.output
+    return result.output
+
+
+def lines(out):
+    return [re.sub(r"  \(\d+\.\d s\)$", "", x) for x in out.splitlines() if not x.startswith(("Training ", "Total"))]
+
+
+def test_layers_train_prints_the_books_lines_and_resume_is_exact(digits_folder, tmp_path):
+    args = ["--layers", "conv4x5,pool2,fc12,softmax", "--dropout", "0.2", "--activation", "ReLU", "--eta", "0.05",
+            "--data", digits_folder, "--seed", 2, "--batch-size", 10, "--threads", 1]
+    whole = run("train", "--epochs", 3, *args)
+    assert re.search(r"^Epoch 0: validation accuracy \d+\.\d\d%  \(\d+\.\d s\)$", whole, re.M)
+    assert "Finished training network." in whole and re.search(r"Corresponding test accuracy of \d+\.\d\d%", whole)
+    run("train", "--epochs", 2, "--save", tmp_path / "m.npz", *args)
+    rest = run("train", "--layers", "conv4x5,pool2,fc12,softmax", "--resume", tmp_path / "m.npz", "--epochs", 3,
+               "--threads", 1)
+    assert lines(rest)[-4:] == lines(whole)[-4:]  # the same last epoch and the same best, dropout included
+    acc = float(re.search(r"Best validation accuracy of (\d+\.\d\d)%", whole).group(1))
+    assert acc > 30  # it learned the patterns (10% is guessing)
+
+
+def test_eval_and_predict_take_a_network3_model(digits_folder, tmp_path):
+    from PIL import Image
+    run("train", "--layers", "fc16,softmax", "--epochs", 2, "--data", digits_folder, "--save", tmp_path / "f.npz",
+        "--seed", 1)
+    net = network3.load(tmp_path / "f.npz")
+    report = run("eval", tmp_path / "f.npz", "--data", digits_folder)
+    assert "Accuracy:" in report
+    Image.fromarray(np.full((28, 28), 255, np.uint8) - np.eye(28, dtype=np.uint8) * 200).save(tmp_path / "d.png")
+    out = run("predict", tmp_path / "f.npz", tmp_path / "d.png", "--json")
+    assert '"class"' in out and len(net.layers) == 2
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--layers", "conv20x5,softmax,fc10"], "softmax must be the last layer"),
+    (["--layers", "pool2,fc10,softmax"], "a pool must follow a conv"),
+    (["--layers", "conv20x30,pool2,softmax"], "larger than its 28x28 image"),
+    (["--layers", "fc10,conv20x5,softmax"], "must come before every fc"),
+    (["--layers", "conv20x5,pool2,fc100"], "must end with softmax"),
+    (["--layers", "dense100,softmax"], "is not convN"),
+    (["--layers", "fc100,softmax", "--cost", "cross-entropy"], "do not go with --layers"),
+    (["--dropout", "0.5"], "go with --layers"),
+    (["--threads", "0"], "--threads"),
+])
+def test_bad_layer_specs_get_one_line_before_any_data_is_read(args, message, tmp_path, monkeypatch):
+    monkeypatch.setenv("NNFAST_HOME", str(tmp_path))  # no cache: a spec that reached the data would fetch
+    monkeypatch.setenv("NNFAST_MNIST_MIRRORS", "")
+    result = CliRunner().invoke(main, ["train", *args])
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
