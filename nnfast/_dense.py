@@ -60,12 +60,6 @@ def compute_threads():
     return threads
 
 
-def set_kernel_threads():
-    """numba's parallel kernels (the convolutions) use ``compute_threads()`` threads, within numba's own limit."""
-    import numba
-    numba.set_num_threads(max(1, min(compute_threads(), numba.config.NUMBA_NUM_THREADS)))
-
-
 _POOLS = {}
 
 

@@ -143,30 +143,46 @@ class ConvPoolLayer:
         return int(np.prod(self.out_shape))
 
     def forward(self, x, mask_rng=None):
-        """``(output (m, n_out), cache)`` for inputs ``x (m, n_in)``; the same in training and inference."""
-        from . import _conv_kernels, _dense
-        _dense.set_kernel_threads()
+        """``(output (m, n_out), cache)`` for inputs ``x (m, n_in)``; the same in training and inference.
+
+        The convolution is one matrix product: every filter-sized patch of the input as a row
+        (im2col, numba) times the flipped filters (numpy's BLAS), then pooling (numba)."""
+        from . import _conv_kernels as ck
         m = x.shape[0]
-        X = np.ascontiguousarray(x.reshape(m, *self.image_shape[1:]))
-        K = np.ascontiguousarray(self.w[:, :, ::-1, ::-1], dtype=x.dtype)  # a true convolution, as Theano's
-        F, Hp, Wp = self.out_shape
+        F, C, fh, fw = self.filter_shape
+        _, _, H, W = self.image_shape
+        Hz, Wz = H - fh + 1, W - fw + 1
+        X = np.ascontiguousarray(x.reshape(m, C, H, W))
+        cols = np.empty((m * Hz * Wz, C * fh * fw), dtype=x.dtype)
+        Kflat = np.ascontiguousarray(self.w[:, :, ::-1, ::-1].reshape(F, -1), dtype=x.dtype)  # a true convolution
+        _, Hp, Wp = self.out_shape
         P = np.empty((m, F, Hp, Wp), dtype=x.dtype)
         arg = np.empty((m, F, Hp, Wp), dtype=np.int64)
         if m:
-            _conv_kernels.conv_pool_forward(X, K, self.poolsize[0], self.poolsize[1], P, arg)
+            ck.im2col(X, fh, fw, cols)
+            ck.pool_forward(cols @ Kflat.T, Hz, Wz, self.poolsize[0], self.poolsize[1], P, arg)
         out = self.activation_fn(P + self.b.astype(x.dtype)[None, :, None, None]).astype(x.dtype, copy=False)
-        return out.reshape(m, -1), (X, K, arg, out)
+        return out.reshape(m, -1), (cols, Kflat, arg, out)
 
     def backward(self, cache, d_out, want_dx):
         """``(dw, db, dx or None)`` from the gradient ``d_out (m, n_out)`` at this layer's output."""
-        from . import _conv_kernels
-        X, K, arg, out = cache
+        from . import _conv_kernels as ck
+        cols, Kflat, arg, out = cache
+        F, C, fh, fw = self.filter_shape
+        _, _, H, W = self.image_shape
+        Hz, Wz = H - fh + 1, W - fw + 1
+        m = out.shape[0]
         dP = np.ascontiguousarray(d_out.reshape(out.shape) * _SLOPES[self.activation_fn](out))
         db = dP.sum(axis=(0, 2, 3))
-        dK = np.empty_like(K)
-        dX = np.empty_like(X) if want_dx else np.empty((0, 1, 1, 1), dtype=X.dtype)
-        _conv_kernels.conv_pool_backward(X, K, dP, arg, dK, dX, want_dx)
-        return dK[:, :, ::-1, ::-1], db, (dX.reshape(X.shape[0], -1) if want_dx else None)
+        dZ = np.empty((m * Hz * Wz, F), dtype=out.dtype)
+        ck.pool_backward(dP, arg, Hz, Wz, dZ)  # each window's gradient goes to its winner
+        dw = (dZ.T @ cols).reshape(F, C, fh, fw)[:, :, ::-1, ::-1]
+        dx = None
+        if want_dx:
+            dX = np.empty((m, C, H, W), dtype=out.dtype)
+            ck.col2im(dZ @ Kflat, fh, fw, dX)
+            dx = dX.reshape(m, -1)
+        return dw, db, dx
 
 
 class _DenseLayer:
@@ -254,13 +270,13 @@ _BLAS_LIMIT = None
 
 
 def _one_blas_thread():
-    """numpy's BLAS on one thread while numba's threads convolve: two thread pools spinning on the
-    same cores made a step 8x slower. (threadpoolctl finds whichever BLAS numpy was built with.)"""
+    """numpy's BLAS on ``compute_threads()`` threads (threadpoolctl finds whichever BLAS numpy was built with)."""
     global _BLAS_LIMIT
+    from ._dense import compute_threads
     if _BLAS_LIMIT is None:
         from threadpoolctl import ThreadpoolController
         _BLAS_LIMIT = ThreadpoolController()
-    return _BLAS_LIMIT.limit(limits=1, user_api="blas")
+    return _BLAS_LIMIT.limit(limits=compute_threads(), user_api="blas")
 
 class Network:
     """The layers in order, trained by plain mini-batch SGD on the log-likelihood of the last
@@ -333,7 +349,8 @@ class Network:
         if X.ndim != 2 or X.shape[1] != self.layers[0].n_in:
             raise ValueError(f"inputs have shape {X.shape}; expected (n, {self.layers[0].n_in})")
         with _one_blas_thread():
-            outs = [self._forward(X[k:k + 1000], train=False)[0] for k in range(0, len(X), 1000)]
+            # 100 rows a pass: a conv layer's patch matrix for them stays a few MB
+            outs = [self._forward(X[k:k + 100], train=False)[0] for k in range(0, len(X), 100)]
         return np.concatenate(outs) if outs else np.empty((0, self.layers[-1].n_out), dtype=self.dtype)
 
     def predict(self, X):
