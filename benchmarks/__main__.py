@@ -29,7 +29,7 @@ from nnfast.engines import chapter, engine_id  # noqa: E402
 
 ENGINES = chapter(1)
 
-from . import chapter3, chart, end_to_end, limits, report, startup, timing  # noqa: E402
+from . import chapter3, chapter6, chart, end_to_end, limits, report, startup, timing  # noqa: E402
 
 CONFIGS = [(30, 10), (30, 100), (100, 10), (100, 100)]
 
@@ -54,6 +54,7 @@ def main(argv=None):
     parser.add_argument("--no-startup", action="store_true", help="skip import and compile timings")
     parser.add_argument("--no-e2e", action="store_true", help="skip the 30-epoch whole-process runs")
     parser.add_argument("--no-chapter3", action="store_true", help="skip network2's rows")
+    parser.add_argument("--no-chapter6", action="store_true", help="skip network3's convolutional rows")
     args = parser.parse_args(argv)
     rounds = args.rounds or (3 if args.quick else 5)
     configs = CONFIGS[:1] if args.quick else CONFIGS
@@ -106,6 +107,9 @@ def main(argv=None):
     }
     if not (args.quick or args.no_chapter3):
         result["chapter3"] = chapter3.run(training, validation, rounds, args.slice, gflops)
+    if not (args.quick or args.no_chapter6):
+        from nnfast import mnist_loader as _ml
+        result["chapter6"] = chapter6.run(_ml.load_data()[0], min(rounds, 3), gflops)
     if not args.no_startup:
         print("Start-up timings ...", file=sys.stderr, flush=True)
         result["startup"] = {"import_s": startup.import_seconds(),

@@ -48,6 +48,16 @@ def markdown(result):
                          f"{row['seconds_per_epoch']:.3f} | "
                          f"{_fmt_ratio(row['vs_reference']) if row['vs_reference'] else '-'} | "
                          f"{row['flop_share'] * 100:.0f}% | {mon_s} | {added} |")
+    ch6 = result.get("chapter6")
+    if ch6:
+        lines += ["", "Chapter 6, `network3` at mini-batch 10 (the book's two-conv net, sigmoid, and its dropout net: "
+                  "ReLU, FC 1000 x 2, dropout 0.5), seconds per 50,000-image epoch (timed on a slice and scaled; the "
+                  "plain-numpy twin on 100 images), on one thread and on every core, and GFLOP/s with the share of "
+                  "the float32 matmul peak:", "",
+                  "| net | threads | engine | s/epoch (median) | GFLOP/s | % of float32 peak |", "|---|---:|---|---:|---:|---:|"]
+        for row in ch6["rows"]:
+            lines.append(f"| {row['net']} | {row['threads']} | {row['engine']} | {row['seconds_per_epoch']:.1f} | "
+                         f"{row['gflops']:.1f} | {100 * row['flop_share']:.0f}% |")
     e2e = result.get("end_to_end")
     if e2e:
         a, b = e2e["nnfast"], e2e["reference"]

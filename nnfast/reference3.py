@@ -114,3 +114,19 @@ def sgd_step(layers, x, y, eta, lmbda, num_training_batches, mask_rng):
         L["w"] -= eta * (dW + lmbda / num_training_batches * L["w"])
         L["b"] -= eta * db
     return cost
+
+
+def layers_of(net):
+    """A ``network3.Network``'s layers as the dicts ``sgd_step`` takes (copies of its weights)."""
+    from . import network3
+    out = []
+    for L in net.layers:
+        if isinstance(L, network3.ConvPoolLayer):
+            out.append({"type": "conv", "w": L.w.copy(), "b": L.b.copy(), "image": L.image_shape[2:],
+                        "pool": L.poolsize, "act": network3._NAMES[L.activation_fn]})
+        elif isinstance(L, network3.FullyConnectedLayer):
+            out.append({"type": "fc", "w": L.w.copy(), "b": L.b.copy(), "p": L.p_dropout,
+                        "act": network3._NAMES[L.activation_fn]})
+        else:
+            out.append({"type": "softmax", "w": L.w.copy(), "b": L.b.copy(), "p": L.p_dropout})
+    return out

@@ -70,3 +70,19 @@ def test_readme_blocks_are_replaced_whole_and_a_missing_block_is_an_error():
     assert readme.replace_block(text, "book-table", "new\n") == "a\n<!-- book-table -->\nnew\n<!-- /book-table -->\nz\n"
     with pytest.raises(SystemExit):
         readme.replace_block("no block", "bench-table", "x")
+
+
+def test_chapter6_rows_time_every_engine_on_each_net(monkeypatch, tmp_path):
+    from benchmarks import chapter6
+    monkeypatch.setattr(chapter6, "SLICE", {"nnfast": 20, "torch": 20, "twin": 10})
+    monkeypatch.setattr(chapter6.os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    rng = np.random.default_rng(0)
+    training = (rng.random((20, 784)).astype(np.float32), rng.integers(0, 10, 20))
+    out = chapter6.run(training, rounds=1, gflops={"float64": 1.0, "float32": 2.0})
+    assert {(r["net"], r["engine"]) for r in out["rows"]} >= {("two-conv", "nnfast"), ("dropout", "twin")}
+    assert all(r["seconds_per_epoch"] > 0 and r["gflops"] > 0 for r in out["rows"])
+    result = {"when": "now", "machine": {"cpu": "test", "cores": 1}, "method": "tiny",
+              "versions": {"python": "3", "numpy": np.__version__, "numba": "x", "nnfast": "y"},
+              "limit": {"gflops_float64": 1.0, "gflops_float32": 2.0, "blas_threads": 1}, "rows": [],
+              "chapter6": out}
+    assert "| two-conv | 1 | nnfast |" in report.write(result, tmp_path)

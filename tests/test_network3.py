@@ -88,27 +88,13 @@ def test_dropout_keeps_one_minus_p_and_inference_scales_the_weighted_input():
     np.testing.assert_allclose(out, np.maximum(0.7 * (x @ layer.w) + layer.b, 0), rtol=1e-5)
 
 
-def _twin_layers(net):
-    out = []
-    for L in net.layers:
-        if isinstance(L, ConvPoolLayer):
-            out.append({"type": "conv", "w": L.w.copy(), "b": L.b.copy(), "image": L.image_shape[2:],
-                        "pool": L.poolsize, "act": network3._NAMES[L.activation_fn]})
-        elif isinstance(L, FullyConnectedLayer):
-            out.append({"type": "fc", "w": L.w.copy(), "b": L.b.copy(), "p": L.p_dropout,
-                        "act": network3._NAMES[L.activation_fn]})
-        else:
-            out.append({"type": "softmax", "w": L.w.copy(), "b": L.b.copy(), "p": L.p_dropout})
-    return out
-
-
 def test_mini_batch_steps_with_dropout_and_l2_equal_the_plain_numpy_twin():
     np.random.seed(6)
     m = 5
     net = Network([ConvPoolLayer((3, 1, 5, 5), (m, 1, 12, 12), (2, 2), activation_fn=ReLU),
                    FullyConnectedLayer(3 * 4 * 4, 10, activation_fn=sigmoid, p_dropout=0.5),
                    SoftmaxLayer(10, 4, p_dropout=0.5)], m, dtype=np.float64)
-    twin = _twin_layers(net)
+    twin = reference3.layers_of(net)
     twin_rng = np.random.RandomState(np.random.RandomState(0).randint(999999))  # network3's dropout stream
     rng = np.random.default_rng(7)
     for _ in range(3):

@@ -1,0 +1,113 @@
+"""Chapter 6 rows of `make bench`: the book's convolutional nets, mini-batch 10, seconds per 50,000-image epoch.
+
+nnfast's network3, PyTorch on the CPU (the same layers, flipped filters, the same SGD step; when
+installed) and the plain-numpy twin (reference3), each timed on a slice of the training set and
+scaled to 50,000, on one thread and on every core, rounds alternating the engines. GFLOP/s counts
+the multiply-adds of the convolutions and fully connected layers, forward and backward.
+"""
+
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+
+NETS = ("two-conv", "dropout")
+SLICE = {"nnfast": 2000, "torch": 2000, "twin": 100}  # samples timed per round
+
+
+def _layers(n3, name, m=10):
+    relu = n3.ReLU
+    if name == "two-conv":
+        return [n3.ConvPoolLayer((20, 1, 5, 5), (m, 1, 28, 28)), n3.ConvPoolLayer((40, 20, 5, 5), (m, 20, 12, 12)),
+                n3.FullyConnectedLayer(640, 100), n3.SoftmaxLayer(100, 10)]
+    return [n3.ConvPoolLayer((20, 1, 5, 5), (m, 1, 28, 28), activation_fn=relu),
+            n3.ConvPoolLayer((40, 20, 5, 5), (m, 20, 12, 12), activation_fn=relu),
+            n3.FullyConnectedLayer(640, 1000, relu, 0.5), n3.FullyConnectedLayer(1000, 1000, relu, 0.5),
+            n3.SoftmaxLayer(1000, 10, 0.5)]
+
+
+def flops_per_sample(name):
+    """2 x the multiply-adds of a training step per sample: forward, weight gradients, input gradients."""
+    conv = 20 * 24 * 24 * 25 * 2 + 40 * 8 * 8 * 500 * 3  # the first layer needs no input gradient
+    fc = (640 * 100 + 100 * 10) * 3 if name == "two-conv" else (640 * 1000 + 1000 * 1000 + 1000 * 10) * 3
+    return 2 * (conv + fc)
+
+
+def _torch_step(name, threads):
+    import torch
+    torch.set_num_threads(threads)
+    relu = name == "dropout"
+    act = torch.relu if relu else torch.sigmoid
+    c1, c2 = torch.nn.Conv2d(1, 20, 5), torch.nn.Conv2d(20, 40, 5)
+    fcs = [torch.nn.Linear(640, 100)] if not relu else [torch.nn.Linear(640, 1000), torch.nn.Linear(1000, 1000)]
+    out = torch.nn.Linear(fcs[-1].out_features, 10)
+    params = [p for mod in (c1, c2, *fcs, out) for p in mod.parameters()]
+    drop = torch.nn.Dropout(0.5) if relu else torch.nn.Identity()
+
+    def step(x, y):
+        h = act(torch.nn.functional.max_pool2d(c1(x), 2))
+        h = act(torch.nn.functional.max_pool2d(c2(h), 2)).flatten(1)
+        for fc in fcs:
+            h = act(fc(drop(h)))
+        loss = torch.nn.functional.cross_entropy(out(drop(h)), y)
+        for p in params:
+            p.grad = None
+        loss.backward()
+        with torch.no_grad():
+            for p in params:
+                p -= 0.03 * p.grad
+    return step
+
+
+def _time(engine, name, X, y, threads):
+    """Seconds for the engine to train on all of ``X`` (mini-batches of 10)."""
+    os.environ["NNFAST_THREADS"] = str(threads)
+    if engine == "nnfast":
+        from nnfast import network3
+        net = network3.Network(_layers(network3, name), 10)
+        step = lambda i: net._step(X[i:i + 10], y[i:i + 10], 0.03, 0.0, 5000)  # noqa: E731
+    elif engine == "twin":
+        from nnfast import network3, reference3
+        twin = reference3.layers_of(network3.Network(_layers(network3, name), 10))
+        rng = np.random.RandomState(0)
+        X64 = X.astype(np.float64)
+        step = lambda i: reference3.sgd_step(twin, X64[i:i + 10], y[i:i + 10], 0.03, 0.0, 5000, rng)  # noqa: E731
+    else:
+        import torch
+        step_t = _torch_step(name, threads)
+        Xt = torch.tensor(X.reshape(-1, 1, 28, 28))
+        yt = torch.tensor(y)
+        step = lambda i: step_t(Xt[i:i + 10], yt[i:i + 10])  # noqa: E731
+    step(0)  # compile / warm
+    start = time.perf_counter()
+    for i in range(0, len(y), 10):
+        step(i)
+    return time.perf_counter() - start
+
+
+def run(training, rounds, gflops):
+    """Rows: per net and thread count, each engine's seconds per 50,000-image epoch (median over rounds)."""
+    import importlib.util
+    engines = ["nnfast", "twin"] + (["torch"] if importlib.util.find_spec("torch") else [])
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    X, y = training
+    rows = []
+    for name in NETS:
+        for threads in sorted({1, cores}):
+            print(f"[chapter 6: {name} net, batch 10, {threads} thread(s)] {rounds} rounds ...",
+                  file=sys.stderr, flush=True)
+            seconds = {e: [] for e in engines}
+            for r in range(rounds):
+                for engine in (engines if r % 2 == 0 else engines[::-1]):
+                    n = SLICE[engine]
+                    seconds[engine].append(_time(engine, name, X[:n], y[:n], threads) * 50_000 / n)
+            for engine in engines:
+                secs = statistics.median(seconds[engine])
+                rows.append({"net": name, "threads": threads, "engine": engine, "seconds_per_epoch": secs,
+                             "gflops": flops_per_sample(name) * 50_000 / secs / 1e9,
+                             "flop_share": flops_per_sample(name) * 50_000 / secs / 1e9 / gflops["float32"]})
+                print(f"  {engine:8s} {secs:8.1f} s/epoch", file=sys.stderr, flush=True)
+    os.environ.pop("NNFAST_THREADS", None)
+    return {"rows": rows, "engines": engines}
