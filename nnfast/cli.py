@@ -189,7 +189,16 @@ def train(epochs, sizes, hidden, batch_size, eta, seed, dtype, data_path, save_p
     from .training import TrainSettings, run_training
 
     if threads is not None:
+        ctx_threads = click.get_current_context()
+        previous = os.environ.get("NNFAST_THREADS")
         os.environ["NNFAST_THREADS"] = str(threads)  # read by nnfast._dense.compute_threads
+
+        def restore():  # a command run inside another program (tests, notebooks) leaves its setting as it was
+            if previous is None:
+                os.environ.pop("NNFAST_THREADS", None)
+            else:
+                os.environ["NNFAST_THREADS"] = previous
+        ctx_threads.call_on_close(restore)
     if layers is not None:
         return _train_network3(layers, epochs, batch_size, eta, lmbda, activation, dropout, expanded, seed,
                                data_path, save_path, resume_path)

@@ -80,3 +80,18 @@ def test_bad_layer_specs_get_one_line_before_any_data_is_read(args, message, tmp
     monkeypatch.setenv("NNFAST_MNIST_MIRRORS", "")
     result = CliRunner().invoke(main, ["train", *args])
     assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+
+
+def test_threads_option_applies_to_the_run_and_is_restored_after(digits_folder, monkeypatch):
+    import os
+    monkeypatch.delenv("NNFAST_THREADS", raising=False)
+    seen = {}
+    from nnfast import _dense
+    original = _dense.compute_threads
+
+    def spy():
+        seen["threads"] = original()
+        return seen["threads"]
+    monkeypatch.setattr(_dense, "compute_threads", spy)
+    run("train", "--layers", "fc8,softmax", "--epochs", 1, "--data", digits_folder, "--threads", 3)
+    assert seen["threads"] == 3 and "NNFAST_THREADS" not in os.environ
