@@ -93,5 +93,5 @@ def test_threads_option_applies_to_the_run_and_is_restored_after(digits_folder, 
         seen["threads"] = original()
         return seen["threads"]
     monkeypatch.setattr(_dense, "compute_threads", spy)
-    run("train", "--layers", "fc8,softmax", "--epochs", 1, "--data", digits_folder, "--threads", 3)
+    run("train", "--layers", "conv2x5,pool2,softmax", "--epochs", 1, "--data", digits_folder, "--threads", 3)
     assert seen["threads"] == 3 and "NNFAST_THREADS" not in os.environ
