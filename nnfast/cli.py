@@ -695,5 +695,7 @@ def verify():
     click.echo(message)
 
 
+from . import cli_sweep  # noqa: E402,F401  - registers 'nnfast sweep' (its own module: one command, one file)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

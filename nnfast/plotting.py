@@ -54,3 +54,46 @@ def plot_history(history, path, title):
     fig.savefig(blob, format="png", dpi=110)
     plt.close(fig)
     write_atomically(os.fspath(path), lambda f: f.write(blob.getvalue()))
+
+
+def plot_sweep(records, space, path):
+    """Write a PNG of each finished trial's validation accuracy against each swept parameter
+    (log axes for log ranges; lists of values as categories, in the order given)."""
+    require_matplotlib()
+    import io
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .sweep_space import _text
+    swept = space.swept or [space.params[0]]
+    shown = [r for r in records if r.validation_accuracy is not None]
+    fig, axes = plt.subplots(1, len(swept), figsize=(4.5 * len(swept), 3.8), squeeze=False, sharey=True)
+    for ax, param in zip(axes[0], swept):
+        for state, marker in (("complete", "o"), ("pruned", "x")):
+            points = [r for r in shown if r.state == state]
+            if not points:
+                continue
+            values = [r.params[param.name] for r in points]
+            if param.is_range:
+                xs = values
+            else:
+                categories = [_text(v) for v in param.values]
+                xs = [categories.index(_text(tuple(v) if isinstance(v, list) else v)) for v in values]
+            ax.scatter(xs, [100 * r.validation_accuracy for r in points], marker=marker, alpha=0.8,
+                       label=f"{state} ({len(points)})")
+        if param.is_range and param.log:
+            ax.set_xscale("log")
+        if not param.is_range:
+            ax.set_xticks(range(len(param.values)), [_text(v) for v in param.values])
+        ax.set_xlabel("--" + param.name.replace("_", "-"))
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("validation accuracy (%)")
+    axes[0][-1].legend()
+    fig.suptitle(f"nnfast sweep: {len(records)} trials")
+    fig.tight_layout()
+    blob = io.BytesIO()
+    fig.savefig(blob, format="png", dpi=110)
+    plt.close(fig)
+    write_atomically(os.fspath(path), lambda f: f.write(blob.getvalue()))

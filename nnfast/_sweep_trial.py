@@ -1,0 +1,137 @@
+"""One training run of a sweep, as a worker process runs it: train, measure validation accuracy per epoch, maybe stop.
+
+Runs wherever a worker is: in the sweep's own process, in a local worker
+process, or on a Dask worker of another machine. Everything a run needs
+travels in its task (a dict of plain values); the data is installed once per
+process. A run's result depends only on its task, never on which worker ran
+it or what ran there before: it seeds Python's and numpy's generators from the
+task, and starts from the loader's order of the training list.
+"""
+
+import contextlib
+import os
+import random
+import tempfile
+import threading
+import time
+
+import numpy as np
+
+_DATA = {}  # "lists": (training, validation, test), "classes": n, "token": identity of the installed data
+_ONE_AT_A_TIME = threading.Lock()  # Python's random is per process: runs in one process take turns
+
+
+def limit_threads():
+    """One compute thread in this process: a sweep's parallelism is its workers, one core each."""
+    os.environ["NNFAST_THREADS"] = "1"  # nnfast's own evaluation threads (nnfast._dense.compute_threads)
+    try:
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(1)  # BLAS (network3's GEMMs, numpy); numba's dense kernels are single-threaded
+    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
+        pass
+
+
+def install(dataset, validation=None, token=None):
+    """Make ``dataset`` (an ``nnfast.datasets.Dataset``) this process's data, split as ``nnfast train`` splits it."""
+    from . import mnist_loader
+    token = token if token is not None else id(dataset)
+    if _DATA.get("token") == token:
+        return
+    training, valid, test = mnist_loader.wrap(dataset, validation)
+    _DATA.update(lists=(training, valid, test), classes=len(dataset.classes), token=token, name=dataset.name)
+
+
+@contextlib.contextmanager
+def _compile_lock():
+    """Processes that compile at once can corrupt numba's cache (numba #4807, #10128): take turns on this machine."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: no lock, the sweep compiled before starting its workers
+        yield
+        return
+    with open(os.path.join(tempfile.gettempdir(), "nnfast-compile.lock"), "a+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def settings_of(params, seed, n_classes, validation=None):
+    """The ``TrainSettings`` of a point of the space."""
+    from .sweep_space import sizes_of
+    from .training import TrainSettings
+    return TrainSettings(sizes=sizes_of(params, n_classes), epochs=int(params["epochs"]),
+                         batch_size=int(params["batch_size"]), eta=float(params["eta"]), seed=seed,
+                         dtype=params["dtype"], eval_on="validation", cost=params["cost"],
+                         lmbda=float(params["lmbda"]), init=params["init"], validation=validation)
+
+
+def _pruner(prune):
+    """A test ``curve -> bool``: Optuna's median rule against the finished trials' curves the task carries."""
+    if not prune or not prune.get("completed"):
+        return None
+    import optuna
+    from optuna.trial import TrialState, create_trial
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize", pruner=optuna.pruners.MedianPruner(
+        n_startup_trials=prune["startup"], n_warmup_steps=prune["warmup"]))
+    study.add_trials([create_trial(value=c[-1], intermediate_values=dict(enumerate(c))) for c in prune["completed"]])
+
+    def should_prune(curve):
+        running = create_trial(state=TrialState.RUNNING, intermediate_values=dict(enumerate(curve)))
+        return study.pruner.prune(study, running)
+    return should_prune
+
+
+def run(task):
+    """Train one seed of one point; ``{"state", "curve", "seconds", "error", "weights"}``.
+
+    ``state`` is "complete", "pruned" (stopped early by the median rule) or
+    "failed" (training diverged, or settings the network refused); ``curve``
+    the validation accuracy (a fraction) after each epoch; ``weights`` the
+    trained network's ``(weights, biases)`` when ``task["keep_weights"]``.
+    """
+    from . import training as train_mod
+    with _ONE_AT_A_TIME:
+        started = time.perf_counter()
+        training, validation, _ = _DATA["lists"]
+        curve, state, error = [], "complete", None
+        net = None
+        try:
+            settings = settings_of(task["params"], task["seed"], _DATA["classes"], task.get("validation"))
+            random.seed(settings.seed)
+            np.random.seed(settings.seed)
+            net = train_mod.new_network(settings)
+            with _compile_lock():
+                net.warm_up()
+            should_prune = _pruner(task.get("prune"))
+            data = list(training)  # the loader's order: SGD shuffles the list it is given in place
+            for _, record in train_mod._epochs(net, settings, data, validation, 0, None):
+                curve.append(record["correct"] / len(validation))
+                if should_prune is not None and len(curve) < settings.epochs and should_prune(curve):
+                    state = "pruned"
+                    break
+        except ValueError as exc:  # TrainingDiverged is a ValueError, as are settings a network refuses
+            state, error = "failed", str(exc)
+        result = {"state": state, "curve": curve, "seconds": time.perf_counter() - started, "error": error,
+                  "pid": os.getpid()}
+        if task.get("keep_weights") and state == "complete" and net is not None:
+            result["weights"] = ([np.array(w) for w in net.weights], [np.array(b) for b in net.biases])
+        return result
+
+
+def run_on_dask(task, dataset, validation, token):
+    """A Dask worker's entry: install the scattered data once, one thread, then ``run``."""
+    limit_threads()
+    install(dataset, validation, token)
+    return run(task)
+
+
+def start_local_worker():
+    """A local worker process's initializer: one thread, Ctrl-C left to the sweep (it stops its workers), and
+    SIGTERM's default (a forked worker inherits the sweep's handler, which would print a traceback as it dies)."""
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    limit_threads()
