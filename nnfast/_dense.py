@@ -168,11 +168,12 @@ class DenseNet:
             raise TypeError(f"dtype must be float64 or float32, got {self.dtype}")
         self._layout = Layout(self.sizes)
 
-    def _draw(self, scaled):
-        """The book's draws from numpy's global RNG: every bias ``randn(y, 1)`` first, then every
-        weight ``randn(y, x)``, divided by ``sqrt(x)`` when ``scaled`` (chapter 3's default)."""
-        self.biases = [np.random.randn(y, 1).astype(self.dtype, copy=False) for y in self.sizes[1:]]
-        self.weights = [(np.random.randn(y, x) / np.sqrt(x) if scaled else np.random.randn(y, x))
+    def _draw(self, scaled, rng=np.random):
+        """The book's draws from numpy's global RNG (or ``rng``, a ``RandomState``): every bias
+        ``randn(y, 1)`` first, then every weight ``randn(y, x)``, divided by ``sqrt(x)`` when
+        ``scaled`` (chapter 3's default)."""
+        self.biases = [rng.randn(y, 1).astype(self.dtype, copy=False) for y in self.sizes[1:]]
+        self.weights = [(rng.randn(y, x) / np.sqrt(x) if scaled else rng.randn(y, x))
                         .astype(self.dtype, copy=False) for x, y in zip(self.sizes[:-1], self.sizes[1:])]
 
     # -- the flat parameter buffer the kernels work on -------------------------

@@ -8,22 +8,38 @@ state and writes the advanced state back: the permutation and every later
 ``random`` call are exactly what they would have been.
 """
 
+import contextlib
 import random
+import threading
 
 import numpy as np
 
 _MAX_N = 1 << 31  # getrandbits(k) is one 32-bit draw only for k <= 32
+_LOCAL = threading.local()
+
+
+@contextlib.contextmanager
+def private(seed):
+    """Within this block, this thread's shuffles draw from ``random.Random(seed)`` (the stream
+    ``random.seed(seed)`` would give) instead of the global generator: a sweep's run stays
+    reproducible in a process whose other threads (a Dask worker's) also draw from ``random``."""
+    _LOCAL.source = random.Random(seed)
+    try:
+        yield _LOCAL.source
+    finally:
+        del _LOCAL.source
 
 
 def shuffle(order):
     """Shuffle the int64 array ``order`` in place as ``random.shuffle(list(order))`` would."""
-    version, internal, gauss = random.getstate()
+    source = getattr(_LOCAL, "source", random)
+    version, internal, gauss = source.getstate()
     if version != 3 or len(internal) != 625 or len(order) >= _MAX_N:
         shuffled = order.tolist()
-        random.shuffle(shuffled)
+        source.shuffle(shuffled)
         order[:] = shuffled
         return
     from ._kernels import shuffle_like_python  # deferred: numba loads on first use, not at import
     mt = np.array(internal[:624], dtype=np.uint64)
     pos = shuffle_like_python(mt, np.int64(internal[624]), order)
-    random.setstate((version, tuple(mt.tolist()) + (int(pos),), gauss))
+    source.setstate((version, tuple(mt.tolist()) + (int(pos),), gauss))

@@ -4,18 +4,19 @@ Runs wherever a worker is: in the sweep's own process, in a local worker
 process, or on a Dask worker of another machine. Everything a run needs
 travels in its task (a dict of plain values); the data is installed once per
 process. A run's result depends only on its task, never on which worker ran
-it or what ran there before: it seeds Python's and numpy's generators from the
-task, and starts from the loader's order of the training list.
+it or what ran there before: it seeds its generators from the task (private generators: other threads of a Dask worker also draw from
+Python's ``random``), and starts from the loader's order of the training list.
 """
 
 import contextlib
 import os
-import random
 import tempfile
 import threading
 import time
 
 import numpy as np
+
+from . import _rng
 
 _DATA = {}  # "lists": (training, validation, test), "classes": n, "token": identity of the installed data
 _ONE_AT_A_TIME = threading.Lock()  # Python's random is per process: runs in one process take turns
@@ -67,6 +68,20 @@ def settings_of(params, seed, n_classes, validation=None):
                          lmbda=float(params["lmbda"]), init=params["init"], validation=validation)
 
 
+def _seeded_network(settings):
+    """``nnfast train --seed``'s network, drawn from a private ``RandomState(seed)`` in the book's order
+    (chapter 3: the default draw, then the large one for ``init large``), not numpy's global generator,
+    which other threads of this process may also draw from."""
+    from . import training as train_mod
+    net = train_mod.new_network(settings)  # its draws are replaced here
+    rng = np.random.RandomState(settings.seed)
+    if settings.chapter3:
+        net._draw(True, rng)
+    if not settings.chapter3 or settings.init == "large":
+        net._draw(False, rng)
+    return net
+
+
 def _pruner(prune):
     """A test ``curve -> bool``: Optuna's median rule against the finished trials' curves the task carries."""
     if not prune or not prune.get("completed"):
@@ -100,18 +115,17 @@ def run(task):
         net = None
         try:
             settings = settings_of(task["params"], task["seed"], _DATA["classes"], task.get("validation"))
-            random.seed(settings.seed)
-            np.random.seed(settings.seed)
-            net = train_mod.new_network(settings)
+            net = _seeded_network(settings)
             with _compile_lock():
                 net.warm_up()
             should_prune = _pruner(task.get("prune"))
             data = list(training)  # the loader's order: SGD shuffles the list it is given in place
-            for _, record in train_mod._epochs(net, settings, data, validation, 0, None):
-                curve.append(record["correct"] / len(validation))
-                if should_prune is not None and len(curve) < settings.epochs and should_prune(curve):
-                    state = "pruned"
-                    break
+            with _rng.private(settings.seed):
+                for _, record in train_mod._epochs(net, settings, data, validation, 0, None):
+                    curve.append(record["correct"] / len(validation))
+                    if should_prune is not None and len(curve) < settings.epochs and should_prune(curve):
+                        state = "pruned"
+                        break
         except ValueError as exc:  # TrainingDiverged is a ValueError, as are settings a network refuses
             state, error = "failed", str(exc)
         result = {"state": state, "curve": curve, "seconds": time.perf_counter() - started, "error": error,
@@ -119,6 +133,12 @@ def run(task):
         if task.get("keep_weights") and state == "complete" and net is not None:
             result["weights"] = ([np.array(w) for w in net.weights], [np.array(b) for b in net.biases])
         return result
+
+
+def run_here(task):
+    """A local worker's entry (looked up by name in the worker, so a forked worker runs what the sweep's
+    process has as ``run``)."""
+    return run(task)
 
 
 def run_on_dask(task, dataset, validation, token):

@@ -70,10 +70,10 @@ class LocalProcesses:
 
     def submit(self, task):
         try:
-            return self._wrap(self.pool.submit(_sweep_trial.run, task))
+            return self._wrap(self.pool.submit(_sweep_trial.run_here, task))
         except cf.process.BrokenProcessPool:  # a worker died since the last submit: a fresh pool
             self._restart()
-            return self._wrap(self.pool.submit(_sweep_trial.run, task))
+            return self._wrap(self.pool.submit(_sweep_trial.run_here, task))
 
     def _wrap(self, future):
         outer = cf.Future()
@@ -158,7 +158,8 @@ class DaskCluster:
     def wait(self, futures, timeout):
         from distributed import wait
         try:
-            done, _ = wait(list(futures), timeout=timeout, return_when="FIRST_COMPLETED")
+            with self.client.as_current():  # wait() looks for the default client; ours is not the default
+                done, _ = wait(list(futures), timeout=timeout, return_when="FIRST_COMPLETED")
         except TimeoutError:
             return set()
         return set(done)

@@ -142,9 +142,13 @@ def _open_study(optuna, path, identity, sampler):
         except Exception as exc:  # a file that is not a journal: one message, the file left as it was
             raise SweepError(f"--study {path}: not a sweep record nnfast can read ({type(exc).__name__}: {exc})") \
                 from None
+    import os
     try:
-        study = optuna.create_study(study_name=STUDY_NAME, storage=storage, load_if_exists=True,
-                                    direction="maximize", sampler=sampler)
+        if path is not None and os.path.getsize(path) > 0:  # load, not create: a refused study stays unchanged
+            study = optuna.load_study(study_name=STUDY_NAME, storage=storage, sampler=sampler)
+        else:
+            study = optuna.create_study(study_name=STUDY_NAME, storage=storage, direction="maximize",
+                                        sampler=sampler)
     except Exception as exc:
         raise SweepError(f"--study {path}: not a sweep record nnfast can read ({type(exc).__name__}: {exc})") \
             from None
@@ -286,16 +290,19 @@ class _Sweep:
         self.running = {}  # trial number -> _Running
         self.futures = {}  # future -> (trial number, seed index)
         self.best_weights = None  # (value, number, weights) of the best complete trial run here
-        finished, reruns = self._resume()
+        finished, reruns, waiting = self._resume()
         self.finished = finished
         self.resumed = len(finished)
-        done_keys = {_key(_point(space, t.params)) for t in finished}
+        # points already queued in the study (a sweep stopped between queueing one and starting it) are
+        # started first, as they are: queueing them again would run them twice
+        self.waiting = len(waiting)
+        skip = {_key(_point(space, t.params)) for t in finished} | {_key(p) for p in waiting}
         if points is not None:
-            self.todo = [p for p in points if _key(p) not in done_keys]
-            self.total = len(self.todo) + len(finished)
+            self.todo = [p for p in points if _key(p) not in skip]
+            self.total = len(self.todo) + len(finished) + self.waiting
         else:
             self.total = max(n_trials, len(finished))
-            self.todo = [p for p in reruns if _key(p) not in done_keys][:self.total - len(finished)]
+            self.todo = [p for p in reruns if _key(p) not in skip][:max(0, self.total - len(finished) - self.waiting)]
         self.grid = points is not None
         self.curves = [(t.user_attrs.get("result") or {}).get("curve") for t in finished if t.state.name == "COMPLETE"]
         self.curves = [c for c in self.curves if c]
@@ -304,8 +311,11 @@ class _Sweep:
     def _resume(self):
         """Finished trials, and the points of trials a stopped sweep left running (to run again)."""
         TrialState = self.optuna.trial.TrialState
-        finished, reruns = [], []
+        finished, reruns, waiting = [], [], []
         for t in self.study.get_trials(deepcopy=False):
+            if t.state == TrialState.WAITING:
+                waiting.append(_point(self.space, t.system_attrs.get("fixed_params", {})))
+                continue
             result = t.user_attrs.get("result") or {}
             if t.state == TrialState.RUNNING or (t.state == TrialState.FAIL and not result.get("error")):
                 if t.state == TrialState.RUNNING:  # its sweep was killed: close the record, run the point again
@@ -313,13 +323,15 @@ class _Sweep:
                 reruns.append(_point(self.space, t.params))
             elif t.state.is_finished():
                 finished.append(t)
-        return finished, reruns
+        return finished, reruns, waiting
 
     # -- starting and finishing trials --
 
     def _asked(self):
         """The next trial: a grid point or an interrupted trial's point, enqueued, or the sampler's choice."""
-        if self.todo:
+        if self.waiting:
+            self.waiting -= 1
+        elif self.todo:
             point = self.todo.pop(0)
             self.study.enqueue_trial({p: _encode(p, point[p]) for p in self.distributions})
         trial = self.study.ask(self.distributions)
@@ -327,7 +339,7 @@ class _Sweep:
 
     def _can_start(self):
         started = len(self.finished) + len(self.running)
-        return started < self.total and (not self.grid or self.todo)
+        return started < self.total and (not self.grid or self.todo or self.waiting)
 
     def _submit(self, number, k):
         run = self.running[number]

@@ -1,0 +1,396 @@
+"""nnfast.sweep and ``nnfast sweep``: the space, reproducible trials on any number of workers, resuming,
+pruning, a real Dask cluster, and every bad input as one clear line."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+pytest.importorskip("optuna", reason="nnfast sweep needs the [sweep] extra (installed by the test extra)")
+
+from click.testing import CliRunner  # noqa: E402
+
+from nnfast import _sweep_trial, sweep, sweep_space, training  # noqa: E402
+from nnfast.cli import main  # noqa: E402
+from nnfast.datasets import Dataset, Digits  # noqa: E402
+from mnist_fixtures import write_idx_folder  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def learnable_digits(n_train=1200, n_test=300, seed=0):
+    """MNIST-shaped uint8 digits drawn from ten ink patterns plus noise: a net learns them in an epoch or two."""
+    rng = np.random.default_rng(seed)
+    patterns = rng.random((10, 784)) < 0.2
+
+    def draw(n):
+        labels = rng.integers(0, 10, n)
+        x = patterns[labels] * rng.uniform(0.4, 1.0, (n, 784)) + rng.random((n, 784)) * 0.5
+        return np.clip(x * 255, 0, 255).astype(np.uint8), labels.astype(np.uint8)
+
+    (a, b), (c, d) = draw(n_train), draw(n_test)
+    return Digits(a, b, c, d)
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    return Dataset(learnable_digits(), "test digits", [str(k) for k in range(10)], None, "memory")
+
+
+@pytest.fixture(scope="module")
+def data_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("idx")
+    write_idx_folder(folder, learnable_digits())
+    return folder
+
+
+def space(**options):
+    return sweep_space.parse({k: str(v) for k, v in options.items()})
+
+
+def by_params(result):
+    return {json.dumps(r.params, sort_keys=True): (r.state, r.accuracies, r.epochs_run) for r in result.trials}
+
+
+# -- the space ---------------------------------------------------------------------------------------
+
+def test_lists_are_grids_and_single_values_are_fixed():
+    s = space(eta="0.5,3", hidden="30,100-30", epochs=2)
+    assert [p.name for p in s.swept] == ["hidden", "eta"]
+    grid = s.grid()
+    assert len(grid) == 4
+    assert {(g["hidden"], g["eta"]) for g in grid} == {((30,), 0.5), ((30,), 3.0), ((100, 30), 0.5), ((100, 30), 3.0)}
+    assert all(g["epochs"] == 2 and g["batch_size"] == 10 and g["cost"] == "quadratic" for g in grid)
+
+
+def test_ranges():
+    s = space(eta="0.1:10:log", batch_size="5:50")
+    assert s["eta"].is_range and s["eta"].log and (s["eta"].low, s["eta"].high) == (0.1, 10.0)
+    assert s["batch_size"].integer and not s["batch_size"].log
+    with pytest.raises(sweep_space.SpaceError, match="no grid"):
+        s.grid()
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"momentum": "0.9"}, "cannot sweep --momentum"),
+    ({"eta": ""}, "empty"),
+    ({"eta": "1,,3"}, "empty item"),
+    ({"eta": "3:1"}, "LOW must be below HIGH"),
+    ({"eta": "1:1"}, "LOW must be below HIGH"),
+    ({"lmbda": "0:5:log"}, "log range cannot reach 0"),
+    ({"eta": "0,1"}, "> 0"),
+    ({"eta": "1:x"}, "must be numbers"),
+    ({"eta": "1:2:ln"}, "LOW:HIGH:log"),
+    ({"cost": "hinge"}, "not one of"),
+    ({"cost": "a:b"}, "list of values, not a range"),
+    ({"hidden": "30,0"}, "positive"),
+    ({"hidden": "3x"}, "layer widths"),
+    ({"sizes": "784-30-7"}, "784 inputs to 10"),
+    ({"epochs": "0"}, "at least 1"),
+    ({"eta": "1,1"}, "twice"),
+    ({"sizes": "784-30-10", "hidden": "30"}, "not both"),
+])
+def test_bad_spaces_name_the_option(options, message):
+    with pytest.raises(sweep_space.SpaceError, match=message):
+        sweep_space.parse(options)
+
+
+def test_run_seed_depends_on_the_point_and_index_only():
+    a = {"eta": 3.0, "hidden": (30,)}
+    assert sweep.run_seed(a, 0) == sweep.run_seed({"hidden": [30], "eta": 3.0}, 0)
+    assert len({sweep.run_seed(a, 0), sweep.run_seed(a, 1), sweep.run_seed({**a, "eta": 1.0}, 0),
+                sweep.run_seed(a, 0, base_seed=1)}) == 4
+
+
+# -- trials ------------------------------------------------------------------------------------------
+
+def test_a_trial_is_the_run_nnfast_train_makes_with_its_seed(dataset):
+    """The private generators give the network and mini-batches that ``nnfast train --seed S`` gives."""
+    import random
+    point = space(eta=2, hidden=20, epochs=3).grid()[0]
+    seed = sweep.run_seed(point, 0)
+    _sweep_trial.install(dataset)
+    result = _sweep_trial.run({"params": sweep_space.as_json(point), "seed": seed, "keep_weights": True})
+    settings = _sweep_trial.settings_of(point, seed, 10)
+    random.seed(seed)
+    np.random.seed(seed)
+    net = training.new_network(settings)
+    training_list, validation, _ = _sweep_trial._DATA["lists"]
+    curve = [r.correct / len(validation) for r in net.train_epochs(list(training_list), 3, 10, 2.0, validation)]
+    assert result["state"] == "complete" and result["curve"] == curve
+    for ours, theirs in zip(result["weights"][0], net.weights):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+def test_one_and_two_workers_give_identical_trials(dataset):
+    s = space(eta="1,3", hidden="10,20", epochs=2)
+    one = sweep.run(s, workers=1, seeds=2, data=dataset)
+    two = sweep.run(s, workers=2, seeds=2, data=dataset)
+    assert len(one.trials) == 4 and all(r.state == "complete" for r in one.trials)
+    assert by_params(one) == by_params(two)
+    assert one.best.params == two.best.params and one.test_accuracy == two.test_accuracy
+    # ranked by the mean over seeds, best first
+    means = [r.validation_accuracy for r in one.trials]
+    assert means == sorted(means, reverse=True)
+    assert all(r.validation_accuracy == pytest.approx(np.mean(r.accuracies)) for r in one.trials)
+
+
+def test_the_two_workers_are_separate_processes(dataset, monkeypatch):
+    pids = set()
+    s = space(eta="1,2,3,4", hidden=10, epochs=1)
+    original = sweep._Sweep._settle
+
+    def settle(self, future):
+        pids.add(future.result()["pid"])
+        return original(self, future)
+    monkeypatch.setattr(sweep._Sweep, "_settle", settle)
+    sweep.run(s, workers=2, data=dataset)
+    assert len(pids) == 2 and os.getpid() not in pids
+
+
+def test_random_and_tpe_samplers_draw_from_the_ranges(dataset):
+    s = space(eta="0.5:5:log", hidden="8:24", epochs=1)
+    for sampler in ("random", "tpe"):
+        result = sweep.run(s, trials=5, sampler=sampler, data=dataset, seed=3)
+        assert len(result.trials) == 5
+        assert all(0.5 <= r.params["eta"] <= 5 and 8 <= r.params["hidden"][0] <= 24 for r in result.trials)
+    # the random sampler's points follow from --seed alone (TPE's also depend on which trials finished first)
+    first = sweep.run(s, trials=5, sampler="random", data=dataset, seed=3)
+    again = sweep.run(s, trials=5, sampler="random", data=dataset, seed=3)
+    assert [r.params for r in sorted(first.trials, key=lambda r: r.number)] == \
+        [r.params for r in sorted(again.trials, key=lambda r: r.number)]
+
+
+def test_a_diverging_trial_fails_and_the_sweep_goes_on(dataset):
+    result = sweep.run(space(eta="1,1e300", lmbda=1, cost="cross-entropy", hidden=10, epochs=2), data=dataset)
+    states = {r.params["eta"]: r for r in result.trials}
+    assert states[1e300].state == "failed" and "diverged" in states[1e300].error
+    assert states[1.0].state == "complete" and result.best.params["eta"] == 1.0
+
+
+def test_prune_stops_a_trial_below_the_median(dataset):
+    # four good trials finish first (one worker, grid order); then a hopeless learning rate is stopped early
+    s = space(eta="2,2.5,3,3.5,0.0001", hidden=10, epochs=4)
+    result = sweep.run(s, data=dataset, prune=True)
+    hopeless = next(r for r in result.trials if r.params["eta"] == 0.0001)
+    assert hopeless.state == "pruned"
+    assert sweep.PRUNE_WARMUP < hopeless.epochs_run + 1 <= 4 and hopeless.epochs_run < 4
+    assert all(r.state == "complete" for r in result.trials if r.params["eta"] != 0.0001)
+    unpruned = sweep.run(s, data=dataset)
+    assert all(r.state == "complete" and r.epochs_run == 4 for r in unpruned.trials)
+
+
+# -- recording and resuming --------------------------------------------------------------------------
+
+class Stop(KeyboardInterrupt):
+    pass
+
+
+def test_an_interrupted_sweep_continues_without_repeating_a_trial(dataset, tmp_path):
+    study = tmp_path / "sweep.journal"
+    s = space(eta="1,2,3", hidden="10,20", epochs=2)
+    whole = sweep.run(s, data=dataset)
+
+    def stop_after_two(record, done, *_):
+        if done == 2:
+            raise Stop()
+    with pytest.raises(Stop):
+        sweep.run(s, data=dataset, study_path=study, on_trial=stop_after_two)
+    seen = []
+    resumed = sweep.run(s, data=dataset, study_path=study, on_trial=lambda r, *_: seen.append(r.params))
+    assert resumed.resumed == 2 and len(seen) == 4  # the two recorded trials do not run again
+    assert by_params(resumed) == by_params(whole)
+    again = sweep.run(s, data=dataset, study_path=study, on_trial=lambda r, *_: seen.append(r.params))
+    assert again.resumed == 6 and len(seen) == 4 and by_params(again) == by_params(whole)
+
+
+def test_a_trial_left_running_by_a_killed_sweep_runs_again(dataset, tmp_path):
+    import optuna
+    study_path = tmp_path / "sweep.journal"
+    s = space(eta="1,3", hidden=10, epochs=1)
+
+    def stop_after_one(record, done, *_):
+        raise Stop()
+    with pytest.raises(Stop):
+        sweep.run(s, data=dataset, study_path=study_path, on_trial=stop_after_one)
+    # as if the sweep had then been killed (SIGKILL) while eta 3 ran: its record says RUNNING
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(study_path)))
+    study = optuna.load_study(study_name=sweep.STUDY_NAME, storage=storage)
+    study.enqueue_trial({"eta": 3.0})
+    study.ask({"eta": optuna.distributions.CategoricalDistribution([1.0, 3.0])})
+    result = sweep.run(s, data=dataset, study_path=study_path)
+    assert result.resumed == 1 and len(result.trials) == 2
+    assert {r.params["eta"] for r in result.trials} == {1.0, 3.0}
+    states = [t.state.name for t in optuna.load_study(study_name=sweep.STUDY_NAME, storage=storage).get_trials()]
+    assert states.count("FAIL") == 1 and states.count("COMPLETE") == 2 and "RUNNING" not in states
+
+
+def test_a_point_queued_by_a_stopped_sweep_runs_once(dataset, tmp_path):
+    import optuna
+    study_path = tmp_path / "sweep.journal"
+    s = space(eta="1,2,3", hidden=10, epochs=1)
+
+    def stop_after_one(record, done, *_):
+        raise Stop()
+    with pytest.raises(Stop):
+        sweep.run(s, data=dataset, study_path=study_path, on_trial=stop_after_one)
+    # as if stopped between queueing eta 3 and starting it
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(study_path)))
+    optuna.load_study(study_name=sweep.STUDY_NAME, storage=storage).enqueue_trial({"eta": 3.0})
+    result = sweep.run(s, data=dataset, study_path=study_path)
+    assert sorted(r.params["eta"] for r in result.trials) == [1.0, 2.0, 3.0]
+    assert len(optuna.load_study(study_name=sweep.STUDY_NAME, storage=storage).get_trials()) == 3
+
+
+def test_a_study_recorded_for_another_space_is_refused(dataset, tmp_path):
+    study = tmp_path / "sweep.journal"
+    sweep.run(space(eta="1,3", hidden=10, epochs=1), data=dataset, study_path=study)
+    before = study.read_bytes()
+    with pytest.raises(sweep.SweepError, match=r"--eta 1,3 there, 1,2 now"):
+        sweep.run(space(eta="1,2", hidden=10, epochs=1), data=dataset, study_path=study)
+    with pytest.raises(sweep.SweepError, match=r"--seeds 1 there, 2 now"):
+        sweep.run(space(eta="1,3", hidden=10, epochs=1), data=dataset, study_path=study, seeds=2)
+    assert study.read_bytes() == before
+
+
+def test_a_worker_that_dies_is_replaced_and_its_trial_rerun(dataset, tmp_path, monkeypatch):
+    marker = tmp_path / "died"
+    original = _sweep_trial.run
+
+    def dies_once(task):
+        if task["params"]["eta"] == 3.0 and not marker.exists():
+            marker.write_text("x")
+            os._exit(9)  # as if killed: no result, no exception
+        return original(task)
+    monkeypatch.setattr(_sweep_trial, "run", dies_once)  # forked workers inherit it
+    s = space(eta="1,3", hidden=10, epochs=1)
+    result = sweep.run(s, workers=2, data=dataset)
+    assert marker.exists()
+    assert all(r.state == "complete" for r in result.trials) and len(result.trials) == 2
+    monkeypatch.setattr(_sweep_trial, "run", original)
+    assert by_params(result) == by_params(sweep.run(s, data=dataset))
+
+
+# -- a real Dask cluster --------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def dask_cluster(tmp_path_factory):
+    pytest.importorskip("distributed", reason="the cluster test needs the [cluster] extra")
+    folder = tmp_path_factory.mktemp("dask")
+    scheduler_file = folder / "scheduler.json"
+    env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    common = ["--dashboard-address", ":0"]
+    procs = [subprocess.Popen([sys.executable, "-m", "dask", "scheduler", "--scheduler-file", str(scheduler_file),
+                               "--port", "0", "--host", "127.0.0.1", *common], env=env, cwd=folder,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        deadline = time.monotonic() + 60
+        while not scheduler_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert scheduler_file.exists(), "dask scheduler did not start"
+        for _ in range(2):
+            procs.append(subprocess.Popen([sys.executable, "-m", "dask", "worker", "--scheduler-file",
+                                           str(scheduler_file), "--nthreads", "1", "--nworkers", "1", *common],
+                                          env=env, cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        address = json.loads(scheduler_file.read_text())["address"]
+        from distributed import Client
+        with Client(address, timeout="30s") as client:
+            client.wait_for_workers(2, timeout=60)
+        yield address
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def test_a_dask_cluster_runs_the_same_trials(dataset, dask_cluster):
+    s = space(eta="1,3", hidden="10,20", epochs=2)
+    on_cluster = sweep.run(s, scheduler=dask_cluster, seeds=2, data=dataset)
+    assert by_params(on_cluster) == by_params(sweep.run(s, seeds=2, data=dataset))
+    assert on_cluster.test_accuracy is not None
+
+
+def test_an_unreachable_scheduler_is_one_message_within_10_s(tmp_path, data_folder):
+    pytest.importorskip("distributed")
+    study = tmp_path / "never.journal"
+    started = time.monotonic()
+    result = CliRunner().invoke(main, ["sweep", "--eta", "1", "--epochs", "1", "--scheduler", "tcp://127.0.0.1:9",
+                                       "--study", str(study), "--data", str(data_folder)])
+    assert time.monotonic() - started < 10
+    assert result.exit_code == 1 and "cannot reach the Dask scheduler" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert not study.exists()
+
+
+# -- the command -------------------------------------------------------------------------------------
+
+def test_the_command_prints_lines_a_table_and_saves_the_best(tmp_path, data_folder):
+    best = tmp_path / "best.npz"
+    plot = tmp_path / "sweep.png"
+    result = CliRunner().invoke(main, ["sweep", "--eta", "1,3", "--hidden", "10,20", "--epochs", "2", "--workers", "1",
+                                       "--data", str(data_folder), "--save", str(best), "--plot", str(plot)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert sum(line.startswith("[") and "/4] #" in line for line in lines) == 4
+    assert any(line.startswith("Best: #") and "test " in line for line in lines)
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    from nnfast import models
+    net = models.load_network(str(best))
+    assert net.sizes[1] in (10, 20)
+
+
+def test_json_is_one_document_with_fractions(data_folder):
+    result = CliRunner().invoke(
+        main, ["sweep", "--eta", "1,3", "--hidden", "10", "--epochs", "1", "--workers", "1", "--json",
+               "--data", str(data_folder)])
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert len(doc["trials"]) == 2
+    assert {t["state"] for t in doc["trials"]} == {"complete"}
+    assert all(0 <= t["validation_accuracy"] <= 1 and t["seconds"] > 0 for t in doc["trials"])
+    assert 0 <= doc["best"]["test_accuracy"] <= 1
+    assert doc["best"]["params"] == doc["trials"][0]["params"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--momentum", "1"], "No such option"),
+    (["--eta", ""], "empty"),
+    (["--eta", "3:1", "--trials", "2"], "LOW must be below HIGH"),
+    (["--lmbda", "0:1:log", "--trials", "2"], "cannot reach 0"),
+    (["--eta", "0.1:1"], "give --trials"),
+    (["--workers", "0"], "at least 1"),
+    (["--seeds", "0"], "at least 1"),
+    (["--sampler", "grid", "--eta", "0.1:1", "--trials", "2"], "not LOW:HIGH"),
+    (["--eta", "1", "--workers", "2", "--scheduler", "tcp://127.0.0.1:9"], "not both"),
+])
+def test_bad_input_is_one_line_and_a_non_zero_exit(args, message):
+    result = CliRunner().invoke(main, ["sweep", *args])
+    assert result.exit_code == 2 and message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_sigterm_stops_the_sweep_and_the_same_command_continues_it(tmp_path, data_folder):
+    study = tmp_path / "s.journal"
+    args = [sys.executable, "-m", "nnfast", "sweep", "--eta", "1,2,3", "--hidden", "10,20", "--epochs", "20",
+            "--workers", "2", "--study", str(study), "--data", str(data_folder), "--json"]
+    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in proc.stderr:
+        if line.startswith("[1/6]"):
+            break
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and "the same command continues" in err and "Traceback" not in err
+    done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert len(doc["trials"]) == 6 and "already done" in done.stderr
+    assert len({json.dumps(t["params"], sort_keys=True) for t in doc["trials"]}) == 6
