@@ -1,7 +1,8 @@
 """`python -m benchmarks` (`make bench`): every engine and configuration side by side on real MNIST.
 
 Options: --quick (one configuration, fewer rounds; writes results/quick.*), --rounds N,
---slice N (reference samples per timed epoch), --out FOLDER, --no-startup, --no-e2e.
+--slice N (reference samples per timed epoch), --out FOLDER, --no-startup, --no-e2e, --no-chapter3,
+--no-chapter6, --no-sweep.
 """
 
 import os
@@ -29,7 +30,7 @@ from nnfast.engines import chapter, engine_id  # noqa: E402
 
 ENGINES = chapter(1)
 
-from . import chapter3, chapter6, chart, end_to_end, limits, report, startup, timing  # noqa: E402
+from . import chapter3, chapter6, chart, end_to_end, limits, report, startup, sweep, timing  # noqa: E402
 
 CONFIGS = [(30, 10), (30, 100), (100, 10), (100, 100)]
 
@@ -55,6 +56,7 @@ def main(argv=None):
     parser.add_argument("--no-e2e", action="store_true", help="skip the 30-epoch whole-process runs")
     parser.add_argument("--no-chapter3", action="store_true", help="skip network2's rows")
     parser.add_argument("--no-chapter6", action="store_true", help="skip network3's convolutional rows")
+    parser.add_argument("--no-sweep", action="store_true", help="skip the nnfast sweep rows")
     args = parser.parse_args(argv)
     rounds = args.rounds or (3 if args.quick else 5)
     configs = CONFIGS[:1] if args.quick else CONFIGS
@@ -110,6 +112,8 @@ def main(argv=None):
     if not (args.quick or args.no_chapter6):
         from nnfast import mnist_loader as _ml
         result["chapter6"] = chapter6.run(_ml.load_data()[0], min(rounds, 3), gflops)
+    if not (args.quick or args.no_sweep):
+        result["sweep"] = sweep.run()
     if not args.no_startup:
         print("Start-up timings ...", file=sys.stderr, flush=True)
         result["startup"] = {"import_s": startup.import_seconds(),

@@ -58,6 +58,21 @@ def markdown(result):
         for row in ch6["rows"]:
             lines.append(f"| {row['net']} | {row['threads']} | {row['engine']} | {row['seconds_per_epoch']:.1f} | "
                          f"{row['gflops']:.1f} | {100 * row['flop_share']:.0f}% |")
+    sw = result.get("sweep")
+    if sw:
+        lines += ["", f"`nnfast sweep`, the whole command (`{sw['grid']} --workers K --json --study FILE`: "
+                  f"{sw['trials']} trials), medians of {sw['rounds']} rounds alternating K; `sweep.run` excludes the "
+                  "interpreter and imports, set-up is the data, its conversion and the kernels (what any training "
+                  "run pays first), trials is the training runs' own time, all workers together:", "",
+                  "| workers | command | sweep.run | set-up | trials | throughput vs 1 worker (command) | "
+                  "(sweep.run less set-up) |", "|---:|---:|---:|---:|---:|---:|---:|"]
+        for row in sw["rows"]:
+            lines.append(f"| {row['workers']} | {row['wall_s']:.2f} s | {row['run_s']:.2f} s | {row['setup_s']:.2f} s "
+                         f"| {row['trials_s']:.2f} s | {row['throughput_vs_1']:.2f}x | "
+                         f"{row['run_throughput_vs_1']:.2f}x |")
+        one = sw["rows"][0]
+        lines += ["", f"The sweep's own overhead at 1 worker (scheduling, Optuna's ask/tell, the journal, the "
+                  f"winner's test evaluation): {100 * one['overhead_share']:.1f}% of the trials' time."]
     e2e = result.get("end_to_end")
     if e2e:
         a, b = e2e["nnfast"], e2e["reference"]

@@ -392,7 +392,7 @@ class DenseNet:
         X, x_rows, Y, y_rows = self._training_rows(mini_batch)
         self._unpack(self._run(self._pack(), X, x_rows, Y, y_rows, len(x_rows), eta, decay))
 
-    def _epochs(self, data, epochs, mini_batch_size, eta, lmbda=0.0, first_epoch=0, order=None):
+    def _epochs(self, data, epochs, mini_batch_size, eta, lmbda=0.0, first_epoch=0, order=None, rows=None):
         """Train in place of the book's epoch loop; a generator of ``(j, params, order, rows)`` per epoch.
 
         ``data`` is the caller's list (shuffled in place as the book's code
@@ -401,14 +401,16 @@ class DenseNet:
         it, never write it); ``rows`` is ``(X, x_rows, Y, y_rows)`` of the
         training set. ``first_epoch`` and ``order`` (the permutation of
         ``data`` earlier epochs left) continue an interrupted run exactly,
-        given the ``random`` state it had. Raises ``TrainingDiverged`` when a
-        weight becomes NaN or infinite.
+        given the ``random`` state it had. ``rows``: ``_training_rows(data)``
+        computed once by a caller that trains on the same list many times (a
+        sweep's worker), saving the conversion (~0.2 s per 50,000 samples).
+        Raises ``TrainingDiverged`` when a weight becomes NaN or infinite.
         """
         epochs = check_int(epochs, "epochs", 0)
         mini_batch_size = check_int(mini_batch_size, "mini_batch_size", 1)
         eta = check_eta(eta)
         lmbda = check_lmbda(lmbda)
-        rows = self._training_rows(data)
+        rows = self._training_rows(data) if rows is None else rows
         X, x_rows, Y, y_rows = rows
         n = len(data)
         decay = 1.0 - eta * (lmbda / n) if n else 1.0  # chapter 3's (1 - eta * lmbda / n), as the book computes it

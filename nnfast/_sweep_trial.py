@@ -18,7 +18,7 @@ import numpy as np
 
 from . import _rng
 
-_DATA = {}  # "lists": (training, validation, test), "classes": n, "token": identity of the installed data
+_DATA = {}  # "training", "validation", "test": (X float32, labels); "classes"; "token": identity of the data
 _ONE_AT_A_TIME = threading.Lock()  # Python's random is per process: runs in one process take turns
 
 
@@ -33,13 +33,15 @@ def limit_threads():
 
 
 def install(dataset, validation=None, token=None):
-    """Make ``dataset`` (an ``nnfast.datasets.Dataset``) this process's data, split as ``nnfast train`` splits it."""
+    """Make ``dataset`` (an ``nnfast.datasets.Dataset``) this process's data, split as ``nnfast train`` splits it:
+    float32 matrices ``(n, 784)`` and integer labels, no per-sample lists (a sweep trains on them many times)."""
     from . import mnist_loader
     token = token if token is not None else id(dataset)
     if _DATA.get("token") == token:
         return
-    training, valid, test = mnist_loader.wrap(dataset, validation)
-    _DATA.update(lists=(training, valid, test), classes=len(dataset.classes), token=token, name=dataset.name)
+    training, valid, test = mnist_loader.split(dataset, validation)
+    _DATA.update(training=training, validation=valid, test=test, classes=len(dataset.classes), token=token,
+                 name=dataset.name, matrices={})
 
 
 @contextlib.contextmanager
@@ -66,6 +68,20 @@ def settings_of(params, seed, n_classes, validation=None):
                          batch_size=int(params["batch_size"]), eta=float(params["eta"]), seed=seed,
                          dtype=params["dtype"], eval_on="validation", cost=params["cost"],
                          lmbda=float(params["lmbda"]), init=params["init"], validation=validation)
+
+
+def matrices(dtype, n_out):
+    """``(X, x_rows, Y, y_rows)`` of the training set for the kernels (one-hot targets in ``dtype``), made once
+    per process and dtype."""
+    key = (np.dtype(dtype).str, n_out)
+    cache = _DATA["matrices"]
+    if key not in cache:
+        X, labels = _DATA["training"]
+        Y = np.zeros((len(labels), n_out), dtype=dtype)
+        Y[np.arange(len(labels)), labels] = 1
+        rows = np.arange(len(labels), dtype=np.int64)
+        cache[key] = (X, rows, Y, rows)
+    return cache[key]
 
 
 def _seeded_network(settings):
@@ -107,10 +123,8 @@ def run(task):
     the validation accuracy (a fraction) after each epoch; ``weights`` the
     trained network's ``(weights, biases)`` when ``task["keep_weights"]``.
     """
-    from . import training as train_mod
     with _ONE_AT_A_TIME:
         started = time.perf_counter()
-        training, validation, _ = _DATA["lists"]
         curve, state, error = [], "complete", None
         net = None
         try:
@@ -119,10 +133,14 @@ def run(task):
             with _compile_lock():
                 net.warm_up()
             should_prune = _pruner(task.get("prune"))
-            data = list(training)  # the loader's order: SGD shuffles the list it is given in place
+            rows = matrices(net.dtype, net.sizes[-1])
+            X_val, labels = _DATA["validation"]
+            data = list(range(len(rows[1])))  # stands for the training list (SGD shuffles it in place)
             with _rng.private(settings.seed):
-                for _, record in train_mod._epochs(net, settings, data, validation, 0, None):
-                    curve.append(record["correct"] / len(validation))
+                # the loop of nnfast train (training._epochs) on the whole matrices: the same draws, batches, net
+                for _, params, _, _ in net._epochs(data, settings.epochs, settings.batch_size, settings.eta,
+                                                   settings.lmbda if settings.chapter3 else 0.0, rows=rows):
+                    curve.append(net._count_correct(params, X_val, labels) / len(labels))
                     if should_prune is not None and len(curve) < settings.epochs and should_prune(curve):
                         state = "pruned"
                         break

@@ -161,6 +161,7 @@ def _document(result):
         "best": None if best is None else {"params": best.params, "validation_accuracy": best.validation_accuracy,
                                            "test_accuracy": result.test_accuracy, "number": best.number},
         "saved_to": result.saved_to, "seconds": round(result.seconds, 3),
+        "setup_seconds": round(result.setup_seconds, 3), "trial_seconds": round(result.trial_seconds, 3),
     }
 
 

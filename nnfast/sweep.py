@@ -29,6 +29,8 @@ import statistics
 import time
 from typing import Callable, Optional
 
+import numpy as np
+
 from . import _sweep_trial, _sweep_workers
 from . import sweep_space
 from .sweep_space import Space, as_json
@@ -74,6 +76,8 @@ class SweepResult:
     swept: list  # names of the parameters that vary
     seconds: float
     resumed: int  # trials found already finished in the study
+    setup_seconds: float = 0.0  # data, its conversion, the kernels: what any training run pays first
+    trial_seconds: float = 0.0  # the training runs of this session, all workers together
 
 
 def _optuna():
@@ -214,7 +218,10 @@ def run(space: Space, *, trials: Optional[int] = None, sampler: Optional[str] = 
     if scheduler is not None:  # first: an unreachable scheduler fails fast, before anything is loaded or written
         executor = _connect(scheduler)
     try:
+        setup_started = time.perf_counter()
         dataset = _load(data)
+        if executor is None:
+            _sweep_trial.install(dataset, validation)  # here, so forked workers inherit it
         n_classes = len(dataset.classes)
         for p in space.params:
             if p.name == "sizes":
@@ -233,14 +240,17 @@ def run(space: Space, *, trials: Optional[int] = None, sampler: Optional[str] = 
             if trials is not None and trials < len(points):  # N of the grid's points, drawn at random
                 points = random.Random(seed).sample(points, trials)
         _compile(space, points, n_classes, validation)  # here, once: workers load the cache, never write it
+        setup_seconds = time.perf_counter() - setup_started
         study = _open_study(optuna, study_path, identity, sampler_obj)
         if executor is None:
             executor = (_sweep_workers.InProcess(dataset, validation) if workers == 1
                         else _sweep_workers.LocalProcesses(workers, dataset, validation))
         else:
             executor.install(dataset, validation)
-        return _Sweep(optuna, study, space, executor, points, trials, seeds, seed, prune, validation, save_path,
-                      dataset, on_start, on_trial, started).run()
+        result = _Sweep(optuna, study, space, executor, points, trials, seeds, seed, prune, validation, save_path,
+                        dataset, on_start, on_trial, started).run()
+        result.setup_seconds = setup_seconds
+        return result
     finally:
         if executor is not None:
             executor.close()
@@ -450,8 +460,8 @@ class _Sweep:
         test_accuracy = saved = None
         if best is not None:
             net = self._best_network(best)
-            _, _, test = self._lists()
-            test_accuracy = _correct(net, test) / len(test)
+            X, labels = self._installed()["test"]
+            test_accuracy = float(np.mean(net.predict_rows(X) == labels)) if len(labels) else None
             if self.save_path:
                 settings = _sweep_trial.settings_of(best.params, run_seed(_point_of(best), 0, self.seed),
                                                     len(self.dataset.classes), self.validation)
@@ -461,11 +471,11 @@ class _Sweep:
                          dataset=self.dataset.name, classes=list(self.dataset.classes))
                 saved = str(self.save_path)
         return SweepResult(records, best, test_accuracy, saved, [p.name for p in self.space.swept],
-                           time.perf_counter() - self.started, self.resumed)
+                           time.perf_counter() - self.started, self.resumed, trial_seconds=self.seconds_done)
 
-    def _lists(self):
-        _sweep_trial.install(self.dataset, self.validation)
-        return _sweep_trial._DATA["lists"]
+    def _installed(self):
+        _sweep_trial.install(self.dataset, self.validation)  # a no-op unless the trials ran elsewhere (Dask)
+        return _sweep_trial._DATA
 
     def _best_network(self, best):
         """The winner's first-seed network: kept from its run, or trained again here (a run from an earlier
@@ -476,7 +486,7 @@ class _Sweep:
         if self.best_weights is not None and self.best_weights[1] == best.number:
             weights, biases = self.best_weights[2]
         else:
-            self._lists()
+            self._installed()
             _sweep_trial.limit_threads()
             result = _sweep_trial.run({"params": best.params, "seed": seed0, "validation": self.validation,
                                        "keep_weights": True})
@@ -491,6 +501,3 @@ def _point_of(record):
     return {k: tuple(v) if isinstance(v, list) else v for k, v in record.params.items()}
 
 
-def _correct(net, data):
-    """Correct answers of a chapter 1 or chapter 3 network on ``(x, label)`` pairs."""
-    return net.evaluate(data) if hasattr(net, "evaluate") else net.accuracy(data)

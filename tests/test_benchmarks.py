@@ -86,3 +86,24 @@ def test_chapter6_rows_time_every_engine_on_each_net(monkeypatch, tmp_path):
               "limit": {"gflops_float64": 1.0, "gflops_float32": 2.0, "blas_threads": 1}, "rows": [],
               "chapter6": out}
     assert "| two-conv | 1 | nnfast |" in report.write(result, tmp_path)
+
+
+def test_sweep_rows_run_the_command_on_1_and_2_workers(monkeypatch, tmp_path):
+    import pytest
+    pytest.importorskip("optuna")
+    from benchmarks import sweep
+    from mnist_fixtures import write_idx_folder
+    from test_sweep import learnable_digits
+    write_idx_folder(tmp_path / "data", learnable_digits(300, 60))
+    monkeypatch.setattr(sweep, "GRID", ["--eta", "1,2", "--batch-size", "10,20", "--hidden", "5", "--epochs", "1",
+                                        "--data", str(tmp_path / "data")])
+    monkeypatch.setattr(sweep, "TRIALS", 4)
+    out = sweep.run(rounds=1, cores=2)
+    assert [r["workers"] for r in out["rows"]] == [1, 2]
+    assert all(r["wall_s"] > r["run_s"] > 0 and r["trials_s"] > 0 and r["best_params_agree"] for r in out["rows"])
+    assert "overhead_share" in out["rows"][0]
+    result = {"when": "now", "machine": {"cpu": "test", "cores": 2}, "method": "tiny",
+              "versions": {"python": "3", "numpy": np.__version__, "numba": "x", "nnfast": "y"},
+              "limit": {"gflops_float64": 1.0, "gflops_float32": 2.0, "blas_threads": 1}, "rows": [], "sweep": out}
+    text = report.write(result, tmp_path)
+    assert "| 2 |" in text and "own overhead at 1 worker" in text

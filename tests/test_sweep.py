@@ -120,7 +120,8 @@ def test_a_trial_is_the_run_nnfast_train_makes_with_its_seed(dataset):
     random.seed(seed)
     np.random.seed(seed)
     net = training.new_network(settings)
-    training_list, validation, _ = _sweep_trial._DATA["lists"]
+    from nnfast import mnist_loader
+    training_list, validation, _ = mnist_loader.wrap(dataset)
     curve = [r.correct / len(validation) for r in net.train_epochs(list(training_list), 3, 10, 2.0, validation)]
     assert result["state"] == "complete" and result["curve"] == curve
     for ours, theirs in zip(result["weights"][0], net.weights):

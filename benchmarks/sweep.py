@@ -1,0 +1,77 @@
+"""The sweep row of `make bench`: a 16-trial grid (784-30-10, 3 epochs each) as a user runs it, on 1, 2, ... workers.
+
+Each run is the whole command, `python -m nnfast sweep ... --json --study FILE`, in a fresh process with
+a fresh study file, worker counts alternating round by round (1, 2, 1, 2, ...). Reported per worker
+count: the median wall time of the whole command, of `sweep.run` alone (workers, scheduling, recording
+and the trials), the trials' own time, and the throughput relative to one worker. At one worker the
+sweep's own overhead is what `sweep.run` spends beyond the set-up any training run pays (the data, its
+conversion, the kernels) and the trials themselves: scheduling, Optuna's ask/tell, the journal writes,
+the winner's test evaluation.
+"""
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+GRID = ["--eta", "0.5,1,1.5,2,2.5,3,3.5,4", "--batch-size", "10,20", "--hidden", "30", "--epochs", "3"]
+TRIALS = 16
+
+
+def _cores():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def worker_counts(cores):
+    """1, 2, then 4, 8, 16 as far as the machine has cores."""
+    return [k for k in (1, 2, 4, 8, 16) if k <= max(cores, 2)]
+
+
+def _once(workers, folder):
+    study = os.path.join(folder, f"sweep-{workers}-{time.monotonic_ns()}.journal")
+    env = {k: v for k, v in os.environ.items() if k not in ("NNFAST_THREADS",)}
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "nnfast", "sweep", *GRID, "--workers", str(workers), "--json",
+                           "--study", study], capture_output=True, text=True, env=env, check=False)
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"nnfast sweep --workers {workers} failed: {done.stderr.strip()[-500:]}")
+    doc = json.loads(done.stdout)
+    states = {t["state"] for t in doc["trials"]}
+    if len(doc["trials"]) != TRIALS or states != {"complete"}:
+        raise RuntimeError(f"nnfast sweep --workers {workers}: {len(doc['trials'])} trials, states {states}")
+    return {"wall_s": wall, "run_s": doc["seconds"], "setup_s": doc["setup_seconds"], "trials_s": doc["trial_seconds"],
+            "best": doc["best"]["params"]}
+
+
+def run(rounds=3, cores=None):
+    cores = cores or _cores()
+    counts = worker_counts(cores)
+    print(f"[sweep: {TRIALS}-trial grid, 784-30-10, 3 epochs, workers {counts}] {rounds} rounds ...",
+          file=sys.stderr, flush=True)
+    samples = {k: [] for k in counts}
+    with tempfile.TemporaryDirectory() as folder:
+        for r in range(rounds):
+            for k in (counts if r % 2 == 0 else counts[::-1]):
+                samples[k].append(_once(k, folder))
+    rows = []
+    base = None
+    for k in counts:
+        med = {key: statistics.median(s[key] for s in samples[k]) for key in ("wall_s", "run_s", "setup_s", "trials_s")}
+        if base is None:
+            base = med
+        row = {"workers": k, **med, "throughput_vs_1": base["wall_s"] / med["wall_s"],
+               "run_throughput_vs_1": (base["run_s"] - base["setup_s"]) / (med["run_s"] - med["setup_s"]),
+               "best_params_agree": len({json.dumps(s["best"], sort_keys=True) for s in samples[k]}) == 1}
+        if k == 1:
+            row["overhead_share"] = (med["run_s"] - med["setup_s"] - med["trials_s"]) / med["trials_s"]
+        rows.append(row)
+        print(f"  {k:2d} workers: command {med['wall_s']:.2f} s, sweep.run {med['run_s']:.2f} s "
+              f"(set-up {med['setup_s']:.2f} s), trials {med['trials_s']:.2f} s", file=sys.stderr, flush=True)
+    return {"trials": TRIALS, "grid": " ".join(GRID), "rounds": rounds, "cores": cores, "rows": rows}
