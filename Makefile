@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: test train bench bench-quick bench-torch clean
+.PHONY: test train bench bench-quick bench-peers bench-torch bench-quality clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,10 +35,22 @@ bench: $(VENV)/.installed-bench
 bench-quick: $(VENV)/.installed-bench
 	$(BIN)/python -m benchmarks --quick
 
-# PyTorch's CPU build (2.13.0 is the CPU wheel this workplace's pip finds), then the full suite.
-bench-torch: $(VENV)/.installed-bench
-	$(BIN)/python -m pip install --quiet torch==2.13.0
+# The CPU builds of the peers nnfast is measured against, then the full suite. TORCH_SPEC is a
+# release whose CPU wheel the configured package index serves; on PyPI the default Linux wheel is the
+# CUDA build (several GB), so point pip at PyTorch's CPU index there:
+#   make bench-peers TORCH_INDEX="--index-url https://download.pytorch.org/whl/cpu" TORCH_SPEC=torch
+TORCH_SPEC ?= torch==2.13.0
+TORCH_INDEX ?=
+bench-peers: $(VENV)/.installed-bench
+	$(BIN)/python -m pip install --quiet $(TORCH_INDEX) "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet "jax[cpu]"
 	$(BIN)/python -m benchmarks
+
+bench-torch: bench-peers
+
+# Learning quality: every installed engine, 5 seeds x 30 epochs per configuration (tens of minutes).
+bench-quality: $(VENV)/.installed-bench
+	$(BIN)/python -m benchmarks.quality
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

@@ -8,10 +8,12 @@ Options: --quick (one configuration, fewer rounds; writes results/quick.*), --ro
 import os
 import sys
 
-# Measure numpy engines at their best: OpenBLAS's default kernels for this CPU
-# (this workplace pins older Haswell kernels via OPENBLAS_CORETYPE, which
-# halves matmul speed) and one BLAS thread (two were slower at these sizes).
-# Both must be set before numpy loads, so re-run this process once with them.
+# Measure numpy engines at their best and alike: OpenBLAS's own choice of kernels
+# for the CPU it runs on (OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, when the
+# environment sets them, force other kernels: an older core type's can halve
+# matmul speed), and one BLAS thread, as the engines' timed epochs are
+# single-threaded. Both must be set before numpy loads, so this process
+# re-runs itself once with them.
 if "NNFAST_BENCH_ENV" not in os.environ:
     env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
     env.update(NNFAST_BENCH_ENV="1", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")

@@ -58,7 +58,19 @@ def _torch(dtype):
 
 def _torch_missing():
     import importlib.util
-    return None if importlib.util.find_spec("torch") else "torch not installed (make bench-torch)"
+    return None if importlib.util.find_spec("torch") else "torch not installed (make bench-peers)"
+
+
+def _jax_engine(dtype):
+    def make(sizes):
+        from . import jax_engine
+        return jax_engine.Network(sizes, dtype=dtype)
+    return make
+
+
+def _jax_missing():
+    import importlib.util
+    return None if importlib.util.find_spec("jax") else "jax not installed (make bench-peers)"
 
 
 ENGINES = (
@@ -68,6 +80,8 @@ ENGINES = (
     Engine("nnfast", "float32", "numba kernels, whole mini-batches", _nnfast(np.float32), 1e-4),
     Engine("torch", "float64", "PyTorch CPU, one matrix per mini-batch", _torch(np.float64), 1e-9, _torch_missing),
     Engine("torch", "float32", "PyTorch CPU, one matrix per mini-batch", _torch(np.float32), 1e-4, _torch_missing),
+    Engine("jax", "float64", "JAX CPU, each epoch one jitted lax.scan", _jax_engine(np.float64), 1e-9, _jax_missing),
+    Engine("jax", "float32", "JAX CPU, each epoch one jitted lax.scan", _jax_engine(np.float32), 1e-4, _jax_missing),
     # chapter 3 (network2, cross-entropy): each is compared with the first chapter 3 row
     Engine("reference2", "float64", "the book's chapter 3 per-sample loop", _reference2, 0.0, chapter=3),
     Engine("nnfast2", "float64", "network2 on the numba kernels", _nnfast2(np.float64), 1e-9, chapter=3),

@@ -4,7 +4,7 @@ Same initial weights (drawn with ``np.random.randn`` like the book), same
 mini-batches (``random.shuffle`` of the training order), same quadratic cost
 and update rule; the data lives in tensors and each mini-batch is one matrix,
 as a PyTorch user would write it. Backprop is written out (no autograd) so the
-arithmetic is exactly the book's. Needs ``torch`` (``make bench-torch``).
+arithmetic is exactly the book's. Needs ``torch`` (``make bench-peers``).
 """
 
 import random

@@ -178,7 +178,7 @@ def test_save_and_load_give_the_same_predictions_and_refuse_damage(tmp_path):
         network3.load(tmp_path / "bad.npz")
 
 
-@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch not installed (make bench-torch)")
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch not installed (make bench-peers)")
 def test_forward_and_backward_equal_torch_conv2d_and_max_pool2d_on_flipped_kernels():
     import torch
     np.random.seed(11)
