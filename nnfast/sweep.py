@@ -149,10 +149,16 @@ def _open_study(optuna, path, identity, sampler):
     import os
     try:
         if path is not None and os.path.getsize(path) > 0:  # load, not create: a refused study stays unchanged
-            study = optuna.load_study(study_name=STUDY_NAME, storage=storage, sampler=sampler)
+            try:
+                study = optuna.load_study(study_name=STUDY_NAME, storage=storage, sampler=sampler)
+            except KeyError:
+                raise SweepError(f"--study {path}: holds no nnfast sweep (not an Optuna journal nnfast wrote); "
+                                 "give a new file name, or the file an earlier nnfast sweep recorded to") from None
         else:
             study = optuna.create_study(study_name=STUDY_NAME, storage=storage, direction="maximize",
                                         sampler=sampler)
+    except SweepError:
+        raise
     except Exception as exc:
         raise SweepError(f"--study {path}: not a sweep record nnfast can read ({type(exc).__name__}: {exc})") \
             from None

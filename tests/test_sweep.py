@@ -395,3 +395,12 @@ def test_sigterm_stops_the_sweep_and_the_same_command_continues_it(tmp_path, dat
     doc = json.loads(done.stdout)
     assert len(doc["trials"]) == 6 and "already done" in done.stderr
     assert len({json.dumps(t["params"], sort_keys=True) for t in doc["trials"]}) == 6
+
+
+def test_a_file_that_is_not_a_sweep_record_is_refused_and_kept(tmp_path, data_folder):
+    study = tmp_path / "notes.txt"
+    study.write_text("my notes, not a journal {")
+    result = CliRunner().invoke(main, ["sweep", "--eta", "1", "--epochs", "1", "--workers", "1", "--study", str(study),
+                                       "--data", str(data_folder)])
+    assert result.exit_code == 1 and "holds no nnfast sweep" in result.output
+    assert study.read_text() == "my notes, not a journal {"
