@@ -11,12 +11,15 @@ import sys
 # Measure numpy engines at their best and alike: OpenBLAS's own choice of kernels
 # for the CPU it runs on (OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, when the
 # environment sets them, force other kernels: an older core type's can halve
-# matmul speed), and one BLAS thread, as the engines' timed epochs are
-# single-threaded. Both must be set before numpy loads, so this process
-# re-runs itself once with them.
+# matmul speed), and one thread for every engine, as nnfast's training is
+# single-threaded (PyTorch follows OMP_NUM_THREADS, JAX XLA_FLAGS). All must
+# be set before the libraries load, so this process re-runs itself once.
 if "NNFAST_BENCH_ENV" not in os.environ:
     env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
-    env.update(NNFAST_BENCH_ENV="1", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    env.update(NNFAST_BENCH_ENV="1", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
+               # JAX/XLA's CPU client runs its own thread pool: one thread, like every other engine's epoch
+               XLA_FLAGS=(env.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false "
+                          "intra_op_parallelism_threads=1").strip())
     os.execve(sys.executable, [sys.executable, "-m", "benchmarks", *sys.argv[1:]], env)
 
 import argparse  # noqa: E402
