@@ -103,9 +103,9 @@ def main(argv=None):
         "method": (f"{n:,} MNIST training samples, eta {eta}; {rounds} rounds alternating the engines, "
                    "each engine timed on its second epoch of an SGD call (same seeds, same mini-batches for all); "
                    f"the reference timed on {args.slice:,} samples and scaled to {n:,}; "
-                   "ratios taken round by round; accuracy on the 10,000 test images after the timed epochs "
-                   "(engines start identical and agree to ~1e-13 over hundreds of mini-batches, but at eta 3.0 "
-                   "rounding differences grow chaotically over thousands, so accuracies after 10 epochs differ)."),
+                   "ratios taken round by round; 'vs best peer' is the fastest other engine's time (numpy-batch, "
+                   "PyTorch, JAX, the same dtype) over nnfast's; the matmul peak share counts the multiply-adds of "
+                   "forward and backward passes against numpy's BLAS on one thread."),
         "limit": {"gflops_float64": gflops["float64"], "gflops_float32": gflops["float32"],
                   "blas_threads": int(os.environ.get("OPENBLAS_NUM_THREADS", "0")),
                   "flops_per_epoch": {"-".join(map(str, [784, h, 10])): limits.flops_per_epoch([784, h, 10], n)

@@ -2,7 +2,8 @@
 
 The block between <!-- bench-table --> and <!-- /bench-table --> comes from latest.json (via
 report.markdown, the same tables as latest.md) and the one between <!-- book-table --> and
-<!-- /book-table --> from book.md, so the README quotes exactly what the last runs wrote.
+<!-- /book-table --> from book.md, and <!-- quality-table --> from quality.md (make bench-quality),
+so the README quotes exactly what the last runs wrote.
 """
 
 import json
@@ -58,6 +59,10 @@ def main():
         text = f.read()
     text = replace_block(text, "bench-table", bench_block(result))
     text = replace_block(text, "book-table", book)
+    quality = os.path.join(HERE, "results", "quality.md")
+    if os.path.exists(quality):
+        with open(quality) as f:
+            text = replace_block(text, "quality-table", f.read().split("\n", 2)[2])
     with open(README, "w") as f:
         f.write(text)
     print(f"updated {README}")

@@ -8,6 +8,15 @@ def _fmt_ratio(x):
     return f"{x:.1f}x" if x == x else "-"
 
 
+def _vs_best_peer(rows, row):
+    """For an nnfast row: the fastest peer's time (numpy-batch, torch, jax) over nnfast's, same net, batch and dtype."""
+    if row["engine"] != "nnfast" or not row["seconds_per_epoch"]:
+        return "-"
+    peers = [r["seconds_per_epoch"] for r in rows if r["sizes"] == row["sizes"] and r["batch"] == row["batch"]
+             and r["dtype"] == row["dtype"] and r["engine"] not in ("nnfast", "reference") and r["seconds_per_epoch"]]
+    return f"{min(peers) / row['seconds_per_epoch']:.2f}x" if peers else "-"
+
+
 def markdown(result):
     lim = result["limit"]
     lines = [
@@ -21,16 +30,19 @@ def markdown(result):
         f"Matmul peak measured in this run (numpy BLAS, {lim['blas_threads']} thread): "
         f"{lim['gflops_float64']:.0f} GFLOP/s float64, {lim['gflops_float32']:.0f} GFLOP/s float32.",
         "",
-        "| sizes | batch | engine | dtype | s/epoch (median) | vs reference (median) | accuracy | % of FLOP limit |",
+        "| sizes | batch | engine | dtype | s/epoch (median) | vs reference (median) | vs best peer | "
+        "% of matmul peak |",
         "|---|---|---|---|---:|---:|---:|---:|",
     ]
     for row in result["rows"]:
-        acc = f"{row['accuracy'] * 100:.2f}%" if row["accuracy"] is not None else "-"
         share = f"{row['flop_share'] * 100:.0f}%" if row.get("flop_share") else "-"
         secs = f"{row['seconds_per_epoch']:.3f}" if row["seconds_per_epoch"] is not None else row.get("note", "-")
+        peer = _vs_best_peer(result["rows"], row)
         lines.append(f"| {'-'.join(map(str, row['sizes']))} | {row['batch']} | {row['engine']} | {row['dtype']} | "
                      f"{secs} | {_fmt_ratio(row['vs_reference']) if row['vs_reference'] else '-'} | "
-                     f"{acc} | {share} |")
+                     f"{peer} | {share} |")
+    lines += ["", "How well each engine learns is a separate table over seeds (`make bench-quality`, "
+              "`benchmarks/results/quality.md`): one run's accuracy at eta 3.0 is too chaotic to compare engines."]
     ch3 = result.get("chapter3")
     if ch3:
         lines += ["", f"Chapter 3, `network2` (cross-entropy, lmbda {ch3['lmbda']}, eta {ch3['eta']}, batch "
