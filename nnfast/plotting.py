@@ -77,14 +77,20 @@ def plot_sweep(records, space, path):
                 continue
             values = [r.params[param.name] for r in points]
             if param.is_range:
-                xs = values
+                xs = [v[0] if isinstance(v, list) else v for v in values]  # a width range: one hidden layer
             else:
                 categories = [_text(v) for v in param.values]
                 xs = [categories.index(_text(tuple(v) if isinstance(v, list) else v)) for v in values]
             ax.scatter(xs, [100 * r.validation_accuracy for r in points], marker=marker, alpha=0.8,
                        label=f"{state} ({len(points)})")
         if param.is_range and param.log:
+            from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
             ax.set_xscale("log")
+            ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+            ax.xaxis.set_major_formatter(ScalarFormatter())
+            ax.xaxis.set_minor_formatter(NullFormatter())
+        if param.is_range:
+            ax.set_xlim(param.low, param.high)
         if not param.is_range:
             ax.set_xticks(range(len(param.values)), [_text(v) for v in param.values])
         ax.set_xlabel("--" + param.name.replace("_", "-"))

@@ -59,11 +59,11 @@ class Param:
         return ",".join(_text(v) for v in self.values)
 
 
-def _text(value):
+def _text(value, digits=12):
     if isinstance(value, tuple):
         return "-".join(map(str, value))
     if isinstance(value, float):
-        return f"{value:g}"
+        return f"{value:.{digits}g}"
     return str(value)
 
 
@@ -214,4 +214,5 @@ def as_json(params):
 
 def label(params, names):
     """``eta=3 hidden=100`` for the swept parameters of a point."""
-    return " ".join(f"{n}={_text(tuple(params[n]) if isinstance(params[n], list) else params[n])}" for n in names)
+    return " ".join(f"{n}={_text(tuple(params[n]) if isinstance(params[n], list) else params[n], 4)}"
+                    for n in names)
