@@ -123,6 +123,8 @@ def run(task):
     the validation accuracy (a fraction) after each epoch; ``weights`` the
     trained network's ``(weights, biases)`` when ``task["keep_weights"]``.
     """
+    if task["params"].get("layers"):
+        return _run_network3(task)
     with _ONE_AT_A_TIME:
         started = time.perf_counter()
         curve, state, error = [], "complete", None
@@ -150,6 +152,46 @@ def run(task):
                   "pid": os.getpid()}
         if task.get("keep_weights") and state == "complete" and net is not None:
             result["weights"] = ([np.array(w) for w in net.weights], [np.array(b) for b in net.biases])
+        return result
+
+
+def network3_of(params):
+    """A chapter 6 net for a point: ``nnfast train --layers``'s layers, drawn from numpy's global generator
+    as the book's ``network3`` draws them."""
+    from . import network3
+    from .training3 import parse_layers
+    m = int(params["batch_size"])
+    return network3.Network(parse_layers(params["layers"], m, params["activation"], float(params["dropout"]),
+                                         _DATA.get("classes", 10)), m)
+
+
+def _run_network3(task):
+    """One seed of a chapter 6 point: the book's network3 SGD (fixed order, no shuffling), validation
+    accuracy after each epoch as the book computes it (mean of per-batch means)."""
+    import random
+    params = task["params"]
+    with _ONE_AT_A_TIME:
+        started = time.perf_counter()
+        curve, state, error, net = [], "complete", None, None
+        try:
+            random.seed(task["seed"])
+            np.random.seed(task["seed"])  # network3 draws its weights from the global generator, as the book's
+            net = network3_of(params)
+            should_prune = _pruner(task.get("prune"))
+            epochs = int(params["epochs"])
+            for line in net.train(_DATA["training"], epochs, int(params["batch_size"]), float(params["eta"]),
+                                  _DATA["validation"], None, float(params["lmbda"])):
+                if line.startswith("Epoch "):
+                    curve.append(net.last_validation_accuracy)
+                    if should_prune is not None and len(curve) < epochs and should_prune(curve):
+                        state = "pruned"
+                        break
+        except ValueError as exc:
+            state, error = "failed", str(exc)
+        result = {"state": state, "curve": curve, "seconds": time.perf_counter() - started, "error": error,
+                  "pid": os.getpid()}
+        if task.get("keep_weights") and state == "complete" and net is not None:
+            result["weights"] = ([np.array(layer.w) for layer in net.layers], [np.array(layer.b) for layer in net.layers])
         return result
 
 

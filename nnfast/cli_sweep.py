@@ -9,9 +9,6 @@ import click
 from .cli import (EXIT_SIGINT, EXIT_SIGTERM, Terminated, _check_save_path, _signals_as_exceptions, library_errors,
                   main)
 
-_SWEEPABLE = ("hidden", "sizes", "eta", "batch_size", "epochs", "dtype", "cost", "lmbda", "init")
-
-
 def _cores():
     try:
         return len(os.sched_getaffinity(0))
@@ -38,6 +35,10 @@ def _accuracy(record):
 @click.option("--cost", default=None, help="quadratic, cross-entropy or both (chapter 3).  [default: quadratic]")
 @click.option("--lmbda", default=None, help="L2 regularisation: 0,1,5 or 0.1:10:log (chapter 3).  [default: 0]")
 @click.option("--init", default=None, help="large, default or both (chapter 3's initialisations).  [default: large]")
+@click.option("--layers", multiple=True, help="Chapter 6 nets, as nnfast train --layers takes them; repeat the "
+              "option for a grid of nets (--eta then defaults to 0.1 and --epochs to 60).")
+@click.option("--activation", default=None, help="With --layers: sigmoid, ReLU, tanh, linear (a list: a grid).")
+@click.option("--dropout", default=None, help="With --layers: dropout rates, 0,0.5 or 0:0.6.  [default: 0]")
 @click.option("--trials", type=int, default=None, help="Points to try (needed with ranges; a grid: every point).")
 @click.option("--sampler", type=click.Choice(["grid", "random", "tpe"]), default=None,
               help="How points are chosen [default: grid for lists, random with ranges].")
@@ -57,8 +58,9 @@ def _accuracy(record):
 @click.option("--plot", "plot_path", type=click.Path(), default=None,
               help="A PNG of validation accuracy against each swept parameter (needs matplotlib).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout (progress lines go to stderr).")
-def sweep_command(hidden, sizes, eta, batch_size, epochs, dtype, cost, lmbda, init, trials, sampler, seeds, seed,
-                  workers, scheduler, study_path, prune, data_path, validation, save_path, plot_path, as_json):
+def sweep_command(hidden, sizes, eta, batch_size, epochs, dtype, cost, lmbda, init, layers, activation, dropout,
+                  trials, sampler, seeds, seed, workers, scheduler, study_path, prune, data_path, validation, save_path,
+                  plot_path, as_json):
     """Train many settings in parallel and keep the best: ranked on validation data, tested once.
 
     A comma list is a grid; LOW:HIGH or LOW:HIGH:log is a range to sample
@@ -71,11 +73,13 @@ def sweep_command(hidden, sizes, eta, batch_size, epochs, dtype, cost, lmbda, in
       nnfast sweep --eta 0.1:10:log --hidden 20:200 --trials 40 --sampler tpe --epochs 5 --prune
       nnfast sweep --cost cross-entropy --eta 0.1,0.5 --lmbda 0,1,5 --seeds 3 --study ch3.journal --save best.npz
       nnfast sweep --eta 1,3 --hidden 30,100 --scheduler tcp://10.0.0.5:8786
+      nnfast sweep --layers fc100,softmax --layers conv20x5,pool2,fc100,softmax --eta 0.03,0.1 --epochs 5
     """
     from . import sweep, sweep_space
 
     options = {"hidden": hidden, "sizes": sizes, "eta": eta, "batch_size": batch_size, "epochs": epochs,
-               "dtype": dtype, "cost": cost, "lmbda": lmbda, "init": init}
+               "dtype": dtype, "cost": cost, "lmbda": lmbda, "init": init, "layers": layers or None,
+               "activation": activation, "dropout": dropout}
     for value, name in ((trials, "--trials"), (seeds, "--seeds"), (workers, "--workers")):
         if value is not None and value < 1:
             raise click.BadParameter(f"must be at least 1, got {value}", param_hint=name)

@@ -418,6 +418,7 @@ class Network:
                 if math.isnan(cost):
                     raise ValueError(f"training diverged at mini-batch {iteration}: try a smaller eta (it was {eta})")
             validation_accuracy = self._batch_accuracy(validation_data, m)
+            self.last_validation_accuracy = validation_accuracy  # for callers that track every epoch (sweeps)
             yield f"Epoch {epoch}: validation accuracy {validation_accuracy:.2%}"
             if validation_accuracy >= best_validation:
                 yield "This is the best validation accuracy to date."

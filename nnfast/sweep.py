@@ -285,6 +285,14 @@ def _load(data):
 def _compile(space, points, n_classes, validation):
     """Compile (or load from numba's cache) each dtype's kernels before any worker starts."""
     from . import training
+    if any(p.name == "layers" for p in space.params):
+        import numpy as np
+        for spec in space["layers"].values:  # one step of each net compiles its convolution kernels
+            base = {p.name: (p.values[0] if p.values else p.low) for p in space.params}
+            net = _sweep_trial.network3_of({**base, "layers": spec})
+            m = net.mini_batch_size
+            net._step(np.zeros((m, 784), np.float32), np.zeros(m, np.int64), 0.1, 0.0, 1)
+        return
     dtypes = space["dtype"].values
     costs = space["cost"].values
     for dtype in dtypes:
@@ -467,8 +475,14 @@ class _Sweep:
         if best is not None:
             net = self._best_network(best)
             X, labels = self._installed()["test"]
-            test_accuracy = float(np.mean(net.predict_rows(X) == labels)) if len(labels) else None
-            if self.save_path:
+            predict = net.predict if best.params.get("layers") else net.predict_rows
+            test_accuracy = float(np.mean(predict(X) == labels)) if len(labels) else None
+            if self.save_path and best.params.get("layers"):
+                net.save(self.save_path, sweep={"validation_accuracy": best.validation_accuracy,
+                                                "test_accuracy": test_accuracy, "trial": best.number,
+                                                "seeds": self.seeds, "params": best.params})
+                saved = str(self.save_path)
+            elif self.save_path:
                 settings = _sweep_trial.settings_of(best.params, run_seed(_point_of(best), 0, self.seed),
                                                     len(self.dataset.classes), self.validation)
                 net.save(self.save_path, training={**dataclasses.asdict(settings), "data": None}, epochs_done=settings.epochs,
@@ -497,6 +511,12 @@ class _Sweep:
             result = _sweep_trial.run({"params": best.params, "seed": seed0, "validation": self.validation,
                                        "keep_weights": True})
             weights, biases = result["weights"]
+        if best.params.get("layers"):
+            net = _sweep_trial.network3_of(best.params)
+            for layer, w, b in zip(net.layers, weights, biases):
+                np.copyto(layer.w, w)  # in place: the network's parameter lists hold these arrays
+                np.copyto(layer.b, b)
+            return net
         settings = _sweep_trial.settings_of(best.params, seed0, len(self.dataset.classes), self.validation)
         net = training.new_network(settings)
         net.weights, net.biases = [w.copy() for w in weights], [b.copy() for b in biases]

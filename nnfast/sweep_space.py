@@ -16,9 +16,14 @@ import math
 from typing import Optional
 
 DEFAULTS = {"hidden": (30,), "sizes": None, "eta": 3.0, "batch_size": 10, "epochs": 30, "dtype": "float64",
-            "cost": "quadratic", "lmbda": 0.0, "init": "large"}
-CHOICES = {"dtype": ("float64", "float32"), "cost": ("quadratic", "cross-entropy"), "init": ("large", "default")}
-FLOATS = ("eta", "lmbda")
+            "cost": "quadratic", "lmbda": 0.0, "init": "large", "layers": None, "activation": "sigmoid",
+            "dropout": 0.0}
+CHOICES = {"dtype": ("float64", "float32"), "cost": ("quadratic", "cross-entropy"), "init": ("large", "default"),
+           "activation": ("sigmoid", "ReLU", "tanh", "linear")}
+FLOATS = ("eta", "lmbda", "dropout")
+DENSE_ONLY = ("hidden", "sizes", "dtype", "cost", "init")  # chapters 1 and 3's networks
+CONV_ONLY = ("activation", "dropout")  # with --layers: chapter 6's network3
+CONV_DEFAULTS = {"eta": 0.1, "epochs": 60}  # the book's chapter 6 runs, as nnfast train --layers
 INTS = ("batch_size", "epochs")
 WIDTHS = ("hidden", "sizes")
 NAMES = tuple(DEFAULTS)
@@ -105,18 +110,45 @@ def parse(options, n_classes=10):
                          f"{', '.join(map(option, NAMES))}")
     if options.get("sizes") is not None and options.get("hidden") is not None:
         raise SpaceError("give --sizes or --hidden, not both")
+    conv = options.get("layers") is not None
+    wrong = [option(n) for n in (DENSE_ONLY if conv else CONV_ONLY) if options.get(n) is not None]
+    if wrong:
+        raise SpaceError(f"{', '.join(wrong)} {'do' if len(wrong) > 1 else 'does'} not go with "
+                         f"{'--layers (chapter 6 nets)' if conv else 'dense nets: give --layers too (chapter 6)'}")
     params = []
     for name in NAMES:
         text = options.get(name)
+        if name == "layers" and text is not None:
+            params.append(_parse_layers(text))
+            continue
         if text is None:
-            if name == "sizes":
+            if name == "sizes" or name in (DENSE_ONLY if conv else CONV_ONLY + ("layers",)):
                 continue
             if name == "hidden" and options.get("sizes") is not None:
                 continue
-            params.append(Param(name, (DEFAULTS[name],)))
+            params.append(Param(name, ((CONV_DEFAULTS if conv else DEFAULTS).get(name, DEFAULTS[name]),)))
             continue
         params.append(_parse_one(name, str(text).strip(), n_classes))
     return Space(tuple(params))
+
+
+def _parse_layers(specs):
+    """Chapter 6 layer specs as ``nnfast train --layers`` takes them, one per alternative (a list, or one text)."""
+    from .training3 import parse_layers
+    specs = [specs] if isinstance(specs, str) else list(specs)
+    if not specs:
+        raise SpaceError("--layers is empty; e.g. conv20x5,pool2,fc100,softmax")
+    values = []
+    for spec in specs:
+        spec = ",".join(t.strip() for t in str(spec).replace(" ", ",").split(",") if t.strip())
+        try:
+            parse_layers(spec, 1, "sigmoid", 0.0)  # checks the spec; the layers it draws are thrown away
+        except ValueError as exc:
+            raise SpaceError(str(exc)) from None
+        values.append(spec)
+    if len(set(values)) != len(values):
+        raise SpaceError("--layers lists a net twice")
+    return Param("layers", tuple(values))
 
 
 def _parse_one(name, text, n_classes):
@@ -169,12 +201,14 @@ def _value(name, item, hint, n_classes):
 
 
 def _check_float(name, value, hint):
+    if name == "dropout" and not (math.isfinite(value) and 0 <= value < 1):
+        raise SpaceError(f"{hint} {value:g} must be at least 0 and below 1")
     if not math.isfinite(value) or value < 0 or (name == "eta" and value == 0):
         raise SpaceError(f"{hint} {value:g} must be a finite number {'> 0' if name == 'eta' else '>= 0'}")
 
 
 def _parse_range(name, text, hint):
-    if name in CHOICES or name == "sizes":
+    if name in CHOICES or name in ("sizes", "layers"):
         raise SpaceError(f"{hint} takes a list of values, not a range")
     parts = text.split(":")
     log = len(parts) == 3 and parts[2].strip() == "log"

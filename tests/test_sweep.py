@@ -404,3 +404,43 @@ def test_a_file_that_is_not_a_sweep_record_is_refused_and_kept(tmp_path, data_fo
                                        "--data", str(data_folder)])
     assert result.exit_code == 1 and "holds no nnfast sweep" in result.output
     assert study.read_text() == "my notes, not a journal {"
+
+
+# -- chapter 6 nets -------------------------------------------------------------------------------------
+
+def test_chapter6_specs_and_their_options():
+    s = sweep_space.parse({"layers": ["fc20,softmax", "conv4x5,pool2,fc20,softmax"], "dropout": "0,0.5"})
+    assert s["layers"].values == ("fc20,softmax", "conv4x5,pool2,fc20,softmax")
+    assert s["eta"].values == (0.1,) and s["epochs"].values == (60,)  # the book's chapter 6 defaults
+    assert {p.name for p in s.params}.isdisjoint({"hidden", "cost", "init", "dtype"})
+    for options, message in [({"layers": ["fc20,softmax"], "hidden": "30"}, "does not go with --layers"),
+                             ({"dropout": "0.5"}, "give --layers too"),
+                             ({"layers": ["fc20,pool2,softmax"]}, "pool must follow a conv"),
+                             ({"layers": ["fc20"]}, "end with softmax"),
+                             ({"layers": ["fc20,softmax"], "dropout": "1"}, "below 1"),
+                             ({"layers": ["fc20,softmax", "fc20, softmax"]}, "twice")]:
+        with pytest.raises(sweep_space.SpaceError, match=message):
+            sweep_space.parse(options)
+
+
+def test_a_chapter6_trial_is_the_books_network3_run_and_workers_agree(dataset):
+    from nnfast import network3
+    import random
+    s = sweep_space.parse({"layers": ["fc20,softmax", "conv4x5,pool2,fc20,softmax"], "epochs": "2",
+                           "activation": "ReLU", "eta": "0.1"})
+    one = sweep.run(s, data=dataset)
+    two = sweep.run(s, data=dataset, workers=2)
+    assert by_params(one) == by_params(two) and all(r.state == "complete" for r in one.trials)
+    trial = next(r for r in one.trials if r.params["layers"].startswith("conv"))
+    seed = sweep.run_seed({k: tuple(v) if isinstance(v, list) else v for k, v in trial.params.items()}, 0)
+    random.seed(seed)
+    np.random.seed(seed)
+    net = network3.Network([network3.ConvPoolLayer((4, 1, 5, 5), (10, 1, 28, 28), activation_fn=network3.ReLU),
+                            network3.FullyConnectedLayer(4 * 12 * 12, 20, network3.ReLU),
+                            network3.SoftmaxLayer(20, 10)], 10)
+    training, validation, _ = _sweep_trial._DATA["training"], _sweep_trial._DATA["validation"], None
+    curve = []
+    for line in net.train(training, 2, 10, 0.1, validation, None):
+        if line.startswith("Epoch "):
+            curve.append(net.last_validation_accuracy)
+    assert trial.accuracies == [curve[-1]] and one.test_accuracy is not None
