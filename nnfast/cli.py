@@ -90,6 +90,18 @@ def _check_save_path(path, hint="--save", example="model.npz"):
     return path
 
 
+def _check_plot_path(path, example):
+    """``--plot``: matplotlib must be there and the file writable, before any training."""
+    if path is None:
+        return None
+    from .plotting import PlotUnavailable, require_matplotlib
+    try:
+        require_matplotlib()
+    except PlotUnavailable as exc:
+        raise click.UsageError(str(exc)) from None
+    return _check_save_path(path, "--plot", example)
+
+
 def _pick(validation, test, on):
     return validation if on == "validation" else test
 
@@ -218,13 +230,7 @@ def train(epochs, sizes, hidden, batch_size, eta, seed, dtype, data_path, save_p
     explicit = {name for name in ("sizes", "hidden", "batch_size", "eta", "dtype", "seed", "eval_on",
                                   "cost", "lmbda", "init", "monitor", "validation")
                 if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE}
-    if plot_path is not None:
-        from .plotting import PlotUnavailable, require_matplotlib
-        try:
-            require_matplotlib()
-        except PlotUnavailable as exc:
-            raise click.UsageError(str(exc)) from None
-        plot_path = _check_save_path(plot_path, "--plot", "curves.png")
+    plot_path = _check_plot_path(plot_path, "curves.png")
     if resume_path is not None:
         if not os.path.exists(resume_path):  # exit 1, as for a damaged file: the option is fine, the file is not
             raise click.ClickException(f"--resume {resume_path}: no such model file")

@@ -6,8 +6,8 @@ import sys
 
 import click
 
-from .cli import (EXIT_SIGINT, EXIT_SIGTERM, Terminated, _check_save_path, _signals_as_exceptions, library_errors,
-                  main)
+from .cli import (EXIT_SIGINT, EXIT_SIGTERM, Terminated, _check_plot_path, _check_save_path, _signals_as_exceptions,
+                  library_errors, main)
 
 def _cores():
     try:
@@ -95,13 +95,7 @@ def sweep_command(hidden, sizes, eta, batch_size, epochs, dtype, cost, lmbda, in
     if sampler == "grid" and space.has_ranges:
         raise click.UsageError("--sampler grid takes lists of values, not LOW:HIGH ranges")
     save_path = _check_save_path(save_path, "--save", "best.npz")
-    if plot_path is not None:
-        from .plotting import PlotUnavailable, require_matplotlib
-        try:
-            require_matplotlib()
-        except PlotUnavailable as exc:
-            raise click.UsageError(str(exc)) from None
-        plot_path = _check_save_path(plot_path, "--plot", "sweep.png")
+    plot_path = _check_plot_path(plot_path, "sweep.png")
     if study_path is not None:
         _check_save_path(study_path, "--study", "sweep.journal")
     workers = workers or (None if scheduler else _cores())

@@ -91,10 +91,5 @@ class Network(reference.Network):
                 rows = jnp.asarray(index[full:])
                 params = step(params, X[rows], Y[rows], eta)
             self._store(params)  # waits for the epoch: the printed line marks its end
-            if test_data:
-                print(f"Epoch {j}: {self.evaluate(test_data)} / {len(test_data)}")
-            else:
-                print(f"Epoch {j} complete")
-        original = list(data)
-        if isinstance(training_data, list):
-            training_data[:] = [original[i] for i in order]
+            self.print_epoch(j, test_data)
+        self.leave_in_order(training_data, data, order)

@@ -35,10 +35,21 @@ class Network:
             random.shuffle(training_data)
             for k in range(0, n, mini_batch_size):
                 self.update_mini_batch(training_data[k:k + mini_batch_size], eta)
-            if test_data:
-                print(f"Epoch {j}: {self.evaluate(test_data)} / {len(test_data)}")
-            else:
-                print(f"Epoch {j} complete")
+            self.print_epoch(j, test_data)
+
+    def print_epoch(self, j, test_data):
+        """The book's line after epoch ``j`` (its peers, numpy_batch, torch_engine, jax_engine, print it too)."""
+        if test_data:
+            print(f"Epoch {j}: {self.evaluate(test_data)} / {len(test_data)}")
+        else:
+            print(f"Epoch {j} complete")
+
+    @staticmethod
+    def leave_in_order(training_data, data, order):
+        """Leave the caller's list in the order ``order`` of ``data``, as the book's in-place shuffles leave it."""
+        if isinstance(training_data, list):
+            original = list(data)
+            training_data[:] = [original[i] for i in order]
 
     def update_mini_batch(self, mini_batch, eta):
         nabla_b = [np.zeros(b.shape) for b in self.biases]

@@ -70,10 +70,5 @@ class Network(reference.Network):
                 cols = index[k:k + mini_batch_size]
                 self._step(weights, biases, X[:, cols], Y[:, cols], eta)
             self._store(weights, biases)
-            if test_data:
-                print(f"Epoch {j}: {self.evaluate(test_data)} / {len(test_data)}")
-            else:
-                print(f"Epoch {j} complete")
-        original = list(data)
-        if isinstance(training_data, list):
-            training_data[:] = [original[i] for i in order]
+            self.print_epoch(j, test_data)
+        self.leave_in_order(training_data, data, order)

@@ -210,17 +210,23 @@ def test_an_interrupted_sweep_continues_without_repeating_a_trial(dataset, tmp_p
     assert again.resumed == 6 and len(seen) == 4 and by_params(again) == by_params(whole)
 
 
+def _stopped_after_one_trial(s, dataset, study_path):
+    """Run the sweep until its first trial is recorded, then stop it; Optuna's storage of the record."""
+    import optuna
+
+    def stop(record, done, *_):
+        raise Stop()
+    with pytest.raises(Stop):
+        sweep.run(s, data=dataset, study_path=study_path, on_trial=stop)
+    return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(study_path)))
+
+
 def test_a_trial_left_running_by_a_killed_sweep_runs_again(dataset, tmp_path):
     import optuna
     study_path = tmp_path / "sweep.journal"
     s = space(eta="1,3", hidden=10, epochs=1)
-
-    def stop_after_one(record, done, *_):
-        raise Stop()
-    with pytest.raises(Stop):
-        sweep.run(s, data=dataset, study_path=study_path, on_trial=stop_after_one)
+    storage = _stopped_after_one_trial(s, dataset, study_path)
     # as if the sweep had then been killed (SIGKILL) while eta 3 ran: its record says RUNNING
-    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(study_path)))
     study = optuna.load_study(study_name=sweep.STUDY_NAME, storage=storage)
     study.enqueue_trial({"eta": 3.0})
     study.ask({"eta": optuna.distributions.CategoricalDistribution([1.0, 3.0])})
@@ -235,13 +241,8 @@ def test_a_point_queued_by_a_stopped_sweep_runs_once(dataset, tmp_path):
     import optuna
     study_path = tmp_path / "sweep.journal"
     s = space(eta="1,2,3", hidden=10, epochs=1)
-
-    def stop_after_one(record, done, *_):
-        raise Stop()
-    with pytest.raises(Stop):
-        sweep.run(s, data=dataset, study_path=study_path, on_trial=stop_after_one)
+    storage = _stopped_after_one_trial(s, dataset, study_path)
     # as if stopped between queueing eta 3 and starting it
-    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(study_path)))
     optuna.load_study(study_name=sweep.STUDY_NAME, storage=storage).enqueue_trial({"eta": 3.0})
     result = sweep.run(s, data=dataset, study_path=study_path)
     assert sorted(r.params["eta"] for r in result.trials) == [1.0, 2.0, 3.0]
