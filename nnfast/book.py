@@ -136,8 +136,10 @@ def _chapter6(build, epochs, eta, lmbda=0.0, expanded=False):
                     now = time.perf_counter()
                     epoch_seconds.append(now - last)
                     last = now
+        from ._dense import compute_threads
         return {"percent": 100.0 * net.test_accuracy, "best_validation": round(100.0 * net.best_validation_accuracy, 2),
-                "best_iteration": net.best_iteration, "epoch_seconds": round(statistics.median(epoch_seconds), 1)}
+                "best_iteration": net.best_iteration, "epoch_seconds": round(statistics.median(epoch_seconds), 1),
+                "threads": compute_threads()}
     return runner
 
 
@@ -257,11 +259,14 @@ def write_results(records, folder):
 
 
 def markdown(records):
-    lines = ["| run | what | measured | book | nnfast | difference | wall time |", "|---|---|---|---:|---:|---:|---:|"]
+    lines = ["| run | what | measured | book | nnfast | difference | wall time | per epoch |",
+             "|---|---|---|---:|---:|---:|---:|---:|"]
     notes = []
     for r in records:
+        per_epoch = (f"{r['epoch_seconds']:.1f} s" + (f" ({r['threads']} thr)" if r.get("threads") else "")
+                     if r.get("epoch_seconds") else "-")
         lines.append(f"| {r['name']} | {r['what']} | {r['measured_on']} | {r['book']:.2f}% | {r['nnfast']:.2f}% | "
-                     f"{r['difference']:+.2f} | {r['seconds']:.0f} s |")
+                     f"{r['difference']:+.2f} | {r['seconds']:.0f} s | {per_epoch} |")
         if "per_seed" in r:
             notes.append(_distribution_note(r))
     return "\n".join(lines + [""] + notes) + "\n"
