@@ -49,7 +49,9 @@ class LocalProcesses:
 
     On Linux they are forked from the sweep after it loaded the data and the
     compiled kernels, so a worker starts in milliseconds and shares the
-    data's pages; elsewhere they are spawned and load both themselves.
+    data's pages; elsewhere they are spawned and load both themselves. (A
+    worker runs only nnfast's kernels and numpy: a library in the sweep's
+    process that warns about fork and threads, as JAX does, is not used there.)
     """
 
     def __init__(self, workers, dataset, validation):

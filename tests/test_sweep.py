@@ -22,6 +22,10 @@ from mnist_fixtures import write_idx_folder  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+# JAX (imported by the engine tests earlier in the session) warns at every fork; the forked workers never
+# touch JAX, so its threads' locks cannot deadlock them.
+pytestmark = pytest.mark.filterwarnings("ignore:os.fork\\(\\) was called:RuntimeWarning")
+
 
 def learnable_digits(n_train=1200, n_test=300, seed=0):
     """MNIST-shaped uint8 digits drawn from ten ink patterns plus noise: a net learns them in an epoch or two."""
