@@ -146,15 +146,20 @@ def test_one_and_two_workers_give_identical_trials(dataset):
 
 
 def test_the_two_workers_are_separate_processes(dataset, monkeypatch):
-    pids = set()
-    s = space(eta="1,2,3,4", hidden=10, epochs=1)
-    original = sweep._Sweep._settle
+    original = _sweep_trial.run
 
-    def settle(self, future):
+    def slow(task):  # long enough that one worker cannot take every trial before the other starts
+        time.sleep(0.3)
+        return original(task)
+    monkeypatch.setattr(_sweep_trial, "run", slow)  # forked workers inherit it
+    pids = set()
+    settle = sweep._Sweep._settle
+
+    def record(self, future):
         pids.add(future.result()["pid"])
-        return original(self, future)
-    monkeypatch.setattr(sweep._Sweep, "_settle", settle)
-    sweep.run(s, workers=2, data=dataset)
+        return settle(self, future)
+    monkeypatch.setattr(sweep._Sweep, "_settle", record)
+    sweep.run(space(eta="1,2,3,4", hidden=10, epochs=1), workers=2, data=dataset)
     assert len(pids) == 2 and os.getpid() not in pids
 
 
@@ -386,7 +391,7 @@ def test_bad_input_is_one_line_and_a_non_zero_exit(args, message):
 
 def test_sigterm_stops_the_sweep_and_the_same_command_continues_it(tmp_path, data_folder):
     study = tmp_path / "s.journal"
-    args = [sys.executable, "-m", "nnfast", "sweep", "--eta", "1,2,3", "--hidden", "10,20", "--epochs", "20",
+    args = [sys.executable, "-m", "nnfast", "sweep", "--eta", "1,2,3", "--hidden", "10,20", "--epochs", "60",
             "--workers", "2", "--study", str(study), "--data", str(data_folder), "--json"]
     proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     for line in proc.stderr:
