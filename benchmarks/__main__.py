@@ -73,6 +73,11 @@ def main(argv=None):
     gflops = {d: limits.matmul_gflops(getattr(np, d)) for d in ("float64", "float32")}
     rows = []
     usable = [e for e in ENGINES if not e.missing()]
+    # The engine tables are one core each: pin this thread (and the threads libraries start from it, such as
+    # XLA's pool, which does not keep to one thread through XLA_FLAGS alone) to one CPU until they are done.
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    if cpus:
+        os.sched_setaffinity(0, {cpus[0]})
     for hidden, batch in configs:
         sizes = [784, hidden, 10]
         print(f"[{'-'.join(map(str, sizes))}, batch {batch}] {rounds} rounds ...", file=sys.stderr, flush=True)
@@ -105,18 +110,19 @@ def main(argv=None):
                    f"the reference timed on {args.slice:,} samples and scaled to {n:,}; "
                    "ratios taken round by round; 'vs best peer' is the fastest other engine's time (numpy-batch, "
                    "PyTorch, JAX, the same dtype) over nnfast's; the matmul peak share counts the multiply-adds of "
-                   "forward and backward passes against numpy's BLAS on one thread."),
+                   "forward and backward passes against numpy's BLAS on one thread; every engine of this table pinned to one core."),
         "limit": {"gflops_float64": gflops["float64"], "gflops_float32": gflops["float32"],
                   "blas_threads": int(os.environ.get("OPENBLAS_NUM_THREADS", "0")),
                   "flops_per_epoch": {"-".join(map(str, [784, h, 10])): limits.flops_per_epoch([784, h, 10], n)
                                       for h, _ in configs}},
         "rows": rows,
     }
+    if cpus:  # chapter 3's monitors evaluate on every core by design; chapter 6, the sweep, whole processes too
+        os.sched_setaffinity(0, set(cpus))
     if not (args.quick or args.no_chapter3):
         result["chapter3"] = chapter3.run(training, validation, rounds, args.slice, gflops)
     if not (args.quick or args.no_chapter6):
-        from nnfast import mnist_loader as _ml
-        result["chapter6"] = chapter6.run(_ml.load_data()[0], min(rounds, 3), gflops)
+        result["chapter6"] = chapter6.run_in_fresh_process(min(rounds, 3), gflops)
     if not (args.quick or args.no_sweep):
         result["sweep"] = sweep.run()
     if not args.no_startup:

@@ -111,3 +111,16 @@ def run(training, rounds, gflops):
                 print(f"  {engine:8s} {secs:8.1f} s/epoch", file=sys.stderr, flush=True)
     os.environ.pop("NNFAST_THREADS", None)
     return {"rows": rows, "engines": engines}
+
+
+def run_in_fresh_process(rounds, gflops):
+    """``run`` in a new process with every core: thread pools started while the engine tables ran pinned to
+    one core (PyTorch's among them) keep that core, which made PyTorch's 2-thread rows twice as slow."""
+    import json
+    import subprocess
+    code = ("import json, sys; from benchmarks import chapter6; from nnfast import mnist_loader; "
+            f"print(json.dumps(chapter6.run(mnist_loader.load_data()[0], {int(rounds)}, {dict(gflops)!r})))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    sys.stderr.write(done.stderr)
+    return json.loads(done.stdout.strip().splitlines()[-1])
