@@ -19,6 +19,7 @@ import numpy as np
 
 from . import _rng
 from ._convert import test_matrices, training_matrices
+from ._input_layout import DENSE_INPUTS, training_inputs
 
 DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
 # Kernel calls in training take whole mini-batches, at most SLICE_SAMPLES samples and about
@@ -244,8 +245,10 @@ class DenseNet:
             raise ValueError(f"{what} has labels outside 0..{self.sizes[-1] - 1}")
         return self._input_rows(X), labels
 
-    def _run(self, params, X, x_rows, Y=None, y_rows=None, batch=None, eta=0.0, decay=1.0, out=None, grads=None):
-        """Call the kernels' single entry point, allocating its scratch (see ``_kernels.run_batches``)."""
+    def _run(self, params, X, x_rows, Y=None, y_rows=None, batch=None, eta=0.0, decay=1.0, out=None, grads=None,
+             layout=None):
+        """Call the kernels' single entry point, allocating its scratch (see ``_kernels.run_batches``);
+        ``layout``: an ``InputLayout`` of X (where its rows are nonzero, its column order)."""
         n_out = self.sizes[-1]
         batch = batch or max(len(x_rows), 1)
         cap = min(batch, max(len(x_rows), 1))
@@ -256,8 +259,9 @@ class DenseNet:
             Y, y_rows = out, x_rows
         lay = self._layout
         grads = np.empty_like(params) if grads is None else grads
+        layout = layout or DENSE_INPUTS
         kernels().run_batches(params, grads, lay.w_off, lay.b_off, lay.sizes, X, x_rows, Y, y_rows, batch, eta,
-                              self._cost_code, float(decay), acts, deltas,
+                              self._cost_code, float(decay), layout.lo, layout.hi, layout.perm, acts, deltas,
                               np.empty((cap, n_out), dtype=self.dtype), out)
         return params
 
@@ -412,6 +416,7 @@ class DenseNet:
         lmbda = check_lmbda(lmbda)
         rows = self._training_rows(data) if rows is None else rows
         X, x_rows, Y, y_rows = rows
+        inputs, layout = training_inputs(X)  # skips MNIST's zero pixels (see nnfast._input_layout)
         n = len(data)
         decay = 1.0 - eta * (lmbda / n) if n else 1.0  # chapter 3's (1 - eta * lmbda / n), as the book computes it
         original = list(data)
@@ -431,7 +436,8 @@ class DenseNet:
                 _rng.shuffle(order)
                 xo, yo = x_rows[order], y_rows[order]
                 for k in range(0, n, step):
-                    self._run(params, X, xo[k:k + step], Y, yo[k:k + step], mini_batch_size, eta, decay)
+                    self._run(params, inputs, xo[k:k + step], Y, yo[k:k + step], mini_batch_size, eta, decay,
+                              layout=layout)
                     if progress is not None:
                         progress(min(k + step, n), n)
                 if not np.all(np.isfinite(params)):

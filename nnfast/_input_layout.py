@@ -1,0 +1,80 @@
+"""Where a training set's rows are nonzero, and a column order that gathers the nonzeros at one end.
+
+MNIST's digits leave 81% of the pixels zero. The kernels skip, for each block
+of four samples, the columns at either end where all four are zero
+(``_kernels._columns``): those products are exactly zero, so the sums are the
+same up to rounding order. In the book's pixel order a block still spans 77% of
+the row (a digit's top and bottom rows are blank, its left and right columns are
+not). Reordering the columns by how often each pixel is nonzero, most often
+first, and ordering each batch's samples by where they end brings that to 57%
+(mini-batch 10) and 53% (mini-batch 100) on MNIST, which is the share of the
+first layer's multiply-adds left to do.
+
+The reordered copy costs memory (one more copy of the training matrix), so it is
+made only up to ``MAX_COPY_BYTES``; above that the rows keep their order and only
+the ends are skipped. The network never sees the order: ``run_batches`` puts the
+first layer's weights in it for a call and back after.
+"""
+
+import weakref
+
+import numpy as np
+
+MAX_DENSITY = 0.5  # skip zeros only when at most this share of the inputs is nonzero (MNIST: 19%)
+MAX_COPY_BYTES = 512 * 2**20  # reorder the columns of training sets up to this size (MNIST's 50,000: 157 MB)
+MIN_ROWS = 64  # smaller sets train too quickly for the layout to pay
+CHUNK = 4096  # rows per step: no full-size temporaries beside the copy
+
+
+class InputLayout:
+    """``lo``/``hi`` (N,) int64: row r of the inputs is zero outside columns lo[r]..hi[r]-1 (both 0
+    for an all-zero row); ``perm`` (n_in,) int64: column k of the inputs is the network's input
+    perm[k]. Empty arrays mean dense rows in the network's order."""
+
+    def __init__(self, lo, hi, perm):
+        self.lo, self.hi, self.perm = lo, hi, perm
+
+
+_EMPTY = np.empty(0, dtype=np.int64)
+DENSE_INPUTS = InputLayout(_EMPTY, _EMPTY, _EMPTY)
+
+_cache = {}  # id(X) -> (weakref to X, inputs, layout): a sweep or a resumed run trains on one X many times
+
+
+def training_inputs(X):
+    """``(inputs, layout)`` for training on the rows of ``X (N, n_in)``: X itself and ``DENSE_INPUTS``
+    when its rows are dense or few; else X (or its columns reordered, most often nonzero first) and
+    where each row is nonzero. Kept for the life of ``X``."""
+    hit = _cache.get(id(X))
+    if hit is not None and hit[0]() is X:
+        return hit[1], hit[2]
+    inputs, layout = _prepare(X)
+    for key in [k for k, (ref, _, _) in _cache.items() if ref() is None]:
+        del _cache[key]
+    try:
+        _cache[id(X)] = (weakref.ref(X), inputs, layout)
+    except TypeError:  # an array subclass without weak references: just not cached
+        pass
+    return inputs, layout
+
+
+def _prepare(X):
+    n, n_in = X.shape
+    if n < MIN_ROWS or n_in == 0:
+        return X, DENSE_INPUTS
+    sample = X[:: max(1, n // 4096)]
+    frequency = np.count_nonzero(sample, axis=0) / len(sample)
+    if frequency.mean() > MAX_DENSITY:
+        return X, DENSE_INPUTS
+    perm = _EMPTY
+    if X.nbytes <= MAX_COPY_BYTES:
+        perm = np.argsort(-frequency, kind="stable").astype(np.int64)
+        X = np.take(X, perm, axis=1)  # C-contiguous; 13x quicker than X[:, perm] on MNIST
+    lo = np.empty(n, dtype=np.int64)
+    hi = np.empty(n, dtype=np.int64)
+    for start in range(0, n, CHUNK):
+        nonzero = X[start:start + CHUNK] != 0
+        some = nonzero.any(axis=1)
+        lo[start:start + CHUNK] = np.where(some, np.argmax(nonzero, axis=1), 0)
+        hi[start:start + CHUNK] = np.where(some, n_in - np.argmax(nonzero[:, ::-1], axis=1), 0)
+    return X, InputLayout(lo, hi, perm)
