@@ -536,6 +536,23 @@ def _batch_rows(x_rows, y_rows, start, m, x_lo, x_hi, ordered, bx, by, blo, bhi)
 
 
 @njit(**JIT_OPTIONS)
+def _load_inputs(X, bx, m, lo, hi, dst):
+    """dst[t] = X[bx[t]] for t < m, cast to dst's dtype; with extents (``lo`` not empty) only the
+    columns the kernels will read: those of the sample's block of four (the last m % 4 samples
+    share one range), which are X's, zeros included, so nothing stale is read."""
+    n_in = dst.shape[1]
+    full = m - m % 4
+    k0, k1 = 0, n_in
+    for t in range(m):
+        if lo.shape[0] > 0 and t % 4 == 0:
+            k0, k1 = _columns(lo, hi, t, 4 if t < full else m - full, n_in)
+        d = dst[t, k0:k1]
+        x = X[bx[t], k0:k1]
+        for k in range(k1 - k0):
+            d[k] = x[k]
+
+
+@njit(**JIT_OPTIONS)
 def _reorder_columns(W, perm, inverse):
     """W[:, k] = W[:, perm[k]] for every row (``inverse``: W[:, perm[k]] = W[:, k])."""
     tmp = np.empty(W.shape[1], W.dtype)
@@ -609,7 +626,7 @@ def run_batches(params, grads, w_off, b_off, sizes, X, x_rows, Y, y_rows, batch,
                 by[t] = y_rows[start + t]
             lo = blo[:0]
             hi = bhi[:0]
-        _load_rows(X, bx[:m], acts[:m * n_in].reshape((m, n_in)))
+        _load_inputs(X, bx, m, lo, hi, acts[:m * n_in].reshape((m, n_in)))
         _forward_layers(params, w_off, b_off, sizes, m, cap, acts, lo, hi)
         if forward_only:
             result = _view(acts, cap * (total - n_out), m, n_out)
