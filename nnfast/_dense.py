@@ -9,6 +9,7 @@ faces choose the cost and what to print. No numba here: ``nnfast._kernels``
 is imported on first use, so ``import nnfast`` stays quick and compiles nothing.
 """
 
+import contextlib
 import math
 import numbers
 import os
@@ -248,7 +249,8 @@ class DenseNet:
     def _run(self, params, X, x_rows, Y=None, y_rows=None, batch=None, eta=0.0, decay=1.0, out=None, grads=None,
              layout=None):
         """Call the kernels' single entry point, allocating its scratch (see ``_kernels.run_batches``);
-        ``layout``: an ``InputLayout`` of X (where its rows are nonzero, its column order)."""
+        ``layout``: an ``InputLayout`` of X (where its rows are nonzero; X's columns must already be in
+        the first layer's order, see ``_inputs_order``)."""
         n_out = self.sizes[-1]
         batch = batch or max(len(x_rows), 1)
         cap = min(batch, max(len(x_rows), 1))
@@ -261,9 +263,26 @@ class DenseNet:
         grads = np.empty_like(params) if grads is None else grads
         layout = layout or DENSE_INPUTS
         kernels().run_batches(params, grads, lay.w_off, lay.b_off, lay.sizes, X, x_rows, Y, y_rows, batch, eta,
-                              self._cost_code, float(decay), layout.lo, layout.hi, layout.perm, acts, deltas,
+                              self._cost_code, float(decay), layout.lo, layout.hi, acts, deltas,
                               np.empty((cap, n_out), dtype=self.dtype), out)
         return params
+
+    @contextlib.contextmanager
+    def _inputs_order(self, params, perm):
+        """The first layer's weights in ``params`` with their columns in the training inputs' order
+        (column k is input perm[k], see ``nnfast._input_layout``) inside the block, and back after it,
+        even on Ctrl-C: ``params`` leaves the block in the network's own order. Exact: it only moves
+        numbers (about 0.1 ms per epoch for 784-100-10)."""
+        if perm.size == 0:
+            yield
+            return
+        lay = self._layout
+        W1 = params[lay.w_off[0]:lay.w_off[0] + self.sizes[1] * self.sizes[0]].reshape(self.sizes[1], self.sizes[0])
+        W1[:] = W1[:, perm]
+        try:
+            yield
+        finally:
+            W1[:, perm] = W1.copy()
 
     def _forward_rows(self, params, X, rows=None, reuse=False):
         """Network outputs ``(n, sizes[-1])`` for input rows ``X[rows]`` (all of ``X (n, sizes[0])`` by default).
@@ -435,11 +454,12 @@ class DenseNet:
             for j in range(first_epoch, epochs):
                 _rng.shuffle(order)
                 xo, yo = x_rows[order], y_rows[order]
-                for k in range(0, n, step):
-                    self._run(params, inputs, xo[k:k + step], Y, yo[k:k + step], mini_batch_size, eta, decay,
-                              layout=layout)
-                    if progress is not None:
-                        progress(min(k + step, n), n)
+                with self._inputs_order(params, layout.perm):
+                    for k in range(0, n, step):
+                        self._run(params, inputs, xo[k:k + step], Y, yo[k:k + step], mini_batch_size, eta, decay,
+                                  layout=layout)
+                        if progress is not None:
+                            progress(min(k + step, n), n)
                 if not np.all(np.isfinite(params)):
                     raise TrainingDiverged(
                         f"training diverged in epoch {j}: weights became NaN or infinite; try a smaller eta "

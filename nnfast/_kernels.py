@@ -72,7 +72,7 @@ def _dot(w, a, k0, k1):
 COLUMN_BLOCK = 16
 
 
-@njit(**JIT_OPTIONS)
+@njit(inline="always", **JIT_OPTIONS)
 def _columns(lo, hi, s, count, n):
     """The columns k0..k1-1 outside which the rows s..s+count-1 of a batch are all zero, widened to
     whole COLUMN_BLOCKs; all n columns when ``lo`` is empty.
@@ -221,7 +221,7 @@ def _dense_rows2(W, b, A_in, A_out, s, count, k0, k1):
             A_out[t, j] = _dot(W[j], A_in[t], k0, k1) + b[j]
 
 
-@njit(**JIT_OPTIONS)
+@njit(inline="always", **JIT_OPTIONS)
 def _dense_sigmoid(W, b, A_in, A_out, lo, hi):
     """A_out[s, j] = sigmoid(W[j] . A_in[s] + b[j]).
 
@@ -245,7 +245,7 @@ def _dense_sigmoid(W, b, A_in, A_out, lo, hi):
     _sigmoid_inplace(A_out)
 
 
-@njit(**JIT_OPTIONS)
+@njit(inline="always", **JIT_OPTIONS)
 def _forward_layers(params, w_off, b_off, sizes, m, cap, acts, lo, hi):
     """Propagate the ``m`` input rows already in layer 0 of ``acts`` through every layer
     (``lo``/``hi``: where the input rows are nonzero, or empty; see ``_columns``)."""
@@ -426,7 +426,7 @@ def _accumulate_row(D, A_prev, T, j, scale, lo, hi):
             g0[k] += d0 * a0[k]
 
 
-@njit(**JIT_OPTIONS)
+@njit(inline="always", **JIT_OPTIONS)
 def _layer_gradient(D, A_prev, gW, gb, W, b, step, decay, lo, hi):
     """With step == 0: gW = sum_s outer(D[s], A_prev[s]) and gb = sum_s D[s].
     With step != 0: the book's update W = decay * W - step * (that sum),
@@ -469,7 +469,7 @@ def _layer_gradient(D, A_prev, gW, gb, W, b, step, decay, lo, hi):
             b[j] -= step * acc
 
 
-@njit(**JIT_OPTIONS)
+@njit(inline="always", **JIT_OPTIONS)
 def _backward_layers(params, grads, w_off, b_off, sizes, m, cap, acts, deltas, Y, step, cost, decay, lo, hi):
     """Summed gradient of the cost (``QUADRATIC`` or ``CROSS_ENTROPY``) over the ``m`` rows
     in ``acts`` into ``grads``; with step != 0 also the step params -= step * grads
@@ -498,16 +498,6 @@ def _backward_layers(params, grads, w_off, b_off, sizes, m, cap, acts, deltas, Y
         _layer_gradient(D, A_prev, _view(grads, w_off[layer - 1], n_out, n_in),
                         grads[b_off[layer - 1]:b_off[layer - 1] + n_out], W,
                         params[b_off[layer - 1]:b_off[layer - 1] + n_out], step, decay, in_lo, in_hi)
-
-
-@njit(**JIT_OPTIONS)
-def _load_rows(src, rows, dst):
-    """dst[i] = src[rows[i]] for each i, casting to dst's dtype."""
-    for i in range(rows.shape[0]):
-        d = dst[i]
-        s = src[rows[i]]
-        for k in range(d.shape[0]):
-            d[k] = s[k]
 
 
 SORT_MAX = 128  # batches up to this size are ordered by where their inputs end (insertion sort: O(m^2))
@@ -553,24 +543,8 @@ def _load_inputs(X, bx, m, lo, hi, dst):
 
 
 @njit(**JIT_OPTIONS)
-def _reorder_columns(W, perm, inverse):
-    """W[:, k] = W[:, perm[k]] for every row (``inverse``: W[:, perm[k]] = W[:, k])."""
-    tmp = np.empty(W.shape[1], W.dtype)
-    for j in range(W.shape[0]):
-        w = W[j]
-        for k in range(w.shape[0]):
-            tmp[k] = w[k]
-        if inverse:
-            for k in range(w.shape[0]):
-                w[perm[k]] = tmp[k]
-        else:
-            for k in range(w.shape[0]):
-                w[k] = tmp[perm[k]]
-
-
-@njit(**JIT_OPTIONS)
 def run_batches(params, grads, w_off, b_off, sizes, X, x_rows, Y, y_rows, batch, eta, cost, decay,
-                x_lo, x_hi, perm, acts, deltas, ybuf, out):
+                x_lo, x_hi, acts, deltas, ybuf, out):
     """The one entry point: every Python call into the kernels comes through here, so a
     process compiles (or loads from the cache) one function per dtype, not three.
 
@@ -588,10 +562,7 @@ def run_batches(params, grads, w_off, b_off, sizes, X, x_rows, Y, y_rows, batch,
     The gradient is that of ``cost`` (``QUADRATIC`` or ``CROSS_ENTROPY``).
 
     ``x_lo``/``x_hi`` (N,): row r of X is zero outside columns x_lo[r]..x_hi[r]-1, and
-    the first layer skips those zeros; empty arrays: every row is dense. ``perm``
-    (sizes[0],) or empty: X's columns are the network's inputs in that order (column k
-    holds input perm[k]); the first layer's weights (and gradient) are put in X's order
-    for the call and back after it.
+    the first layer skips those zeros; empty arrays: every row is dense.
 
     Scratch: ``acts``/``deltas`` of ``cap * sum(sizes)`` with ``cap >= batch``, ``ybuf`` (cap, sizes[-1]).
     """
@@ -606,9 +577,6 @@ def run_batches(params, grads, w_off, b_off, sizes, X, x_rows, Y, y_rows, batch,
     forward_only = out.shape[0] > 0
     extents = x_lo.shape[0] > 0
     ordered = extents and not forward_only and batch <= SORT_MAX
-    W1 = _view(params, w_off[0], sizes[1], n_in)
-    if perm.shape[0] > 0:
-        _reorder_columns(W1, perm, False)
     width = max(min(batch, n), 1)
     bx = np.empty(width, np.int64)  # this batch's rows of X and Y
     by = np.empty(width, np.int64)
@@ -635,12 +603,9 @@ def run_batches(params, grads, w_off, b_off, sizes, X, x_rows, Y, y_rows, batch,
                     out[start + s, j] = result[s, j]
             continue
         Y_batch = ybuf.ravel()[:m * n_out].reshape((m, n_out))
-        _load_rows(Y, by[:m], Y_batch)
+        _load_inputs(Y, by, m, lo[:0], hi[:0], Y_batch)
         _backward_layers(params, grads, w_off, b_off, sizes, m, cap, acts, deltas, Y_batch, eta / m, cost, decay,
                          lo, hi)
-    if perm.shape[0] > 0:
-        _reorder_columns(W1, perm, True)
-        _reorder_columns(_view(grads, w_off[0], sizes[1], n_in), perm, True)
 
 
 @njit(**JIT_OPTIONS)
