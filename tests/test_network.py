@@ -173,6 +173,24 @@ def test_kernel_sigmoid_is_safe_at_extremes():
     assert out.tolist() == [[0.0, 0.5, 1.0]]
 
 
+@pytest.mark.parametrize("dtype,underflow", [(np.float32, 87.3), (np.float64, 708.3)])
+def test_kernel_sigmoid_is_within_a_few_ulp_of_the_true_sigmoid(dtype, underflow):
+    from nnfast import _kernels
+    rng = np.random.default_rng(0)
+    z = np.concatenate([np.linspace(-2 * underflow, 2 * underflow, 400_001), rng.standard_normal(100_000) * 5,
+                        [0.0, -0.0, 1e-30, -1e-30]]).astype(dtype)
+    out = z.copy()[None]
+    _kernels._sigmoid_inplace(out)
+    truth = 1 / (1 + np.exp(-z.astype(np.longdouble)))
+    ulp = np.spacing(truth.astype(dtype)).astype(np.longdouble)
+    normal = np.abs(z) < underflow  # below that exp is taken as 0 instead of a denormal
+    assert np.max(np.abs(out[0][normal] - truth[normal]) / ulp[normal]) <= 3
+    assert np.all(np.abs(out[0][~normal] - truth[~normal]) <= 2 * np.finfo(dtype).tiny)
+    special = np.array([[np.nan, np.inf, -np.inf, 1e30, -1e30]], dtype=dtype)
+    _kernels._sigmoid_inplace(special)
+    assert np.isnan(special[0, 0]) and special[0, 1:].tolist() == [1.0, 0.0, 1.0, 0.0]
+
+
 def test_cost_derivative_is_a_minus_y():
     fast, _ = twins([3, 2])
     a, y = np.array([[0.5], [0.25]]), np.array([[1.0], [0.0]])
