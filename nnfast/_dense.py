@@ -161,6 +161,9 @@ class DenseNet:
     """
 
     _cost_code = QUADRATIC
+    # Training skips the first layer's products with zero inputs (MNIST's blank pixels; nnfast._input_layout).
+    # False runs it on every input: the same network up to rounding, for comparing the kernels alone.
+    skip_zero_inputs = True
 
     def _setup(self, sizes, dtype):
         self.sizes = check_sizes(sizes)
@@ -435,7 +438,7 @@ class DenseNet:
         lmbda = check_lmbda(lmbda)
         rows = self._training_rows(data) if rows is None else rows
         X, x_rows, Y, y_rows = rows
-        inputs, layout = training_inputs(X)  # skips MNIST's zero pixels (see nnfast._input_layout)
+        inputs, layout = training_inputs(X) if self.skip_zero_inputs else (X, DENSE_INPUTS)
         n = len(data)
         decay = 1.0 - eta * (lmbda / n) if n else 1.0  # chapter 3's (1 - eta * lmbda / n), as the book computes it
         original = list(data)

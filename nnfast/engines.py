@@ -30,10 +30,12 @@ def _numpy_batch(sizes):
     return numpy_batch.Network(sizes)
 
 
-def _nnfast(dtype):
+def _nnfast(dtype, skip_zero_inputs=True):
     def make(sizes):
         from . import network
-        return network.Network(sizes, dtype=dtype)
+        net = network.Network(sizes, dtype=dtype)
+        net.skip_zero_inputs = skip_zero_inputs
+        return net
     return make
 
 
@@ -78,6 +80,9 @@ ENGINES = (
     Engine("numpy-batch", "float64", "plain numpy, one matrix per mini-batch", _numpy_batch, 1e-9),
     Engine("nnfast", "float64", "numba kernels, whole mini-batches", _nnfast(np.float64), 1e-9),
     Engine("nnfast", "float32", "numba kernels, whole mini-batches", _nnfast(np.float32), 1e-4),
+    # the same kernels on every pixel: what they do on dense inputs, and how much skipping zeros saves
+    Engine("nnfast-dense", "float64", "nnfast without skipping zero inputs", _nnfast(np.float64, False), 1e-9),
+    Engine("nnfast-dense", "float32", "nnfast without skipping zero inputs", _nnfast(np.float32, False), 1e-4),
     Engine("torch", "float64", "PyTorch CPU, one matrix per mini-batch", _torch(np.float64), 1e-9, _torch_missing),
     Engine("torch", "float32", "PyTorch CPU, one matrix per mini-batch", _torch(np.float32), 1e-4, _torch_missing),
     Engine("jax", "float64", "JAX CPU, each epoch one jitted lax.scan", _jax_engine(np.float64), 1e-9, _jax_missing),
