@@ -102,6 +102,13 @@ def _sigmoid_inplace(Z):
 
 
 @njit(**JIT_OPTIONS)
+def _span(M, i, k0, k1):
+    """Row i of 2-D ``M``, columns k0..k1-1: one compiled slice that every kernel calls (dozens of
+    inline slices were a second of numba's type inference and lowering at the first call)."""
+    return M[i, k0:k1]
+
+
+@njit(**JIT_OPTIONS)
 def _view(buf, offset, rows, cols):
     """The ``(rows, cols)`` row-major block of 1-D ``buf`` starting at ``offset``."""
     return buf[offset:offset + rows * cols].reshape((rows, cols))
@@ -122,26 +129,38 @@ COLUMN_BLOCK = 16
 
 
 @njit(inline="always", **JIT_OPTIONS)
-def _columns(lo, hi, s, count, n):
-    """The columns k0..k1-1 outside which the rows s..s+count-1 of a batch are all zero, widened to
-    whole COLUMN_BLOCKs; all n columns when ``lo`` is empty.
-
-    ``lo[t]``/``hi[t]`` bound row t's nonzero inputs (MNIST's digits leave about a third of each
-    row zero at its ends). Skipping zeros skips products that are exactly zero: the sums are the
-    same up to rounding order.
-    """
+def _columns(lo, hi, s, n):
+    """The columns k0..k1-1 that row s of a batch may be nonzero in: those of its block of four
+    rows (rows 4b..4b+3, the last block shorter), lo[b]..hi[b]-1 (see ``_block_columns``); all n
+    when ``lo`` is empty (dense rows). Inlined: a call per block cost 4-14% of an epoch."""
     if lo.shape[0] == 0:
         return 0, n
-    k0 = lo[s]
-    k1 = hi[s]
-    for t in range(s + 1, s + count):
-        k0 = min(k0, lo[t])
-        k1 = max(k1, hi[t])
-    if k1 <= k0:
-        return 0, 0
-    k0 -= k0 % COLUMN_BLOCK
-    k1 = min(n, k1 + (-k1) % COLUMN_BLOCK)
-    return k0, k1
+    return lo[s >> 2], hi[s >> 2]
+
+
+@njit(**JIT_OPTIONS)
+def _block_columns(row_lo, row_hi, m, n, lo, hi):
+    """lo[b]..hi[b]-1: the columns outside which rows 4b..4b+3 (of m) are all zero, given each
+    row's bounds, widened to whole COLUMN_BLOCKs.
+
+    MNIST's digits leave a third of each row zero at its ends in the book's pixel order, and about
+    half once the columns are reordered (``nnfast._input_layout``). Skipping zeros skips products
+    that are exactly zero: the sums are the same up to rounding order.
+    """
+    for b in range((m + 3) // 4):
+        s = 4 * b
+        k0 = row_lo[s]
+        k1 = row_hi[s]
+        for t in range(s + 1, min(s + 4, m)):
+            k0 = min(k0, row_lo[t])
+            k1 = max(k1, row_hi[t])
+        if k1 <= k0:
+            k0 = k1 = 0
+        else:
+            k0 -= k0 % COLUMN_BLOCK
+            k1 = min(n, k1 + (-k1) % COLUMN_BLOCK)
+        lo[b] = k0
+        hi[b] = k1
 
 
 @njit(**JIT_OPTIONS)
@@ -157,16 +176,16 @@ def _dense_rows4(W, b, A_in, A_out, s, k0, k1):
     n_out = W.shape[0]
     n = k1 - k0  # loops run over 0..n-1 of slices: numba drops its negative-index check only then
     zero = W.dtype.type(0)
-    a0 = A_in[s, k0:k1]
-    a1 = A_in[s + 1, k0:k1]
-    a2 = A_in[s + 2, k0:k1]
-    a3 = A_in[s + 3, k0:k1]
-    j = 0
+    a0 = _span(A_in, s, k0, k1)
+    a1 = _span(A_in, s + 1, k0, k1)
+    a2 = _span(A_in, s + 2, k0, k1)
+    a3 = _span(A_in, s + 3, k0, k1)
+    j = 0 * n_out  # an int64, not a literal 0 (see _accumulate_rows4)
     while j + 4 <= n_out:  # four weight rows by four samples: 16 sums share 8 loads
-        w0 = W[j, k0:k1]
-        w1 = W[j + 1, k0:k1]
-        w2 = W[j + 2, k0:k1]
-        w3 = W[j + 3, k0:k1]
+        w0 = _span(W, j, k0, k1)
+        w1 = _span(W, j + 1, k0, k1)
+        w2 = _span(W, j + 2, k0, k1)
+        w3 = _span(W, j + 3, k0, k1)
         c00 = c01 = c02 = c03 = c10 = c11 = c12 = c13 = zero
         c20 = c21 = c22 = c23 = c30 = c31 = c32 = c33 = zero
         for k in range(n):
@@ -208,8 +227,8 @@ def _dense_rows4(W, b, A_in, A_out, s, k0, k1):
         A_out[s + 3, j + 3] = c33 + b[j + 3]
         j += 4
     while j + 2 <= n_out:
-        w0 = W[j, k0:k1]
-        w1 = W[j + 1, k0:k1]
+        w0 = _span(W, j, k0, k1)
+        w1 = _span(W, j + 1, k0, k1)
         c00 = c01 = c02 = c03 = c10 = c11 = c12 = c13 = zero
         for k in range(n):
             x = w0[k]
@@ -247,12 +266,12 @@ def _dense_rows2(W, b, A_in, A_out, s, count, k0, k1):
     n_out = W.shape[0]
     n = k1 - k0
     zero = W.dtype.type(0)
-    a0 = A_in[s, k0:k1]
-    a1 = A_in[s + count - 1, k0:k1]
-    j = 0
+    a0 = _span(A_in, s, k0, k1)
+    a1 = _span(A_in, s + count - 1, k0, k1)
+    j = 0 * n_out  # an int64, not a literal 0 (see _accumulate_rows4)
     while j + 2 <= n_out:
-        w0 = W[j, k0:k1]
-        w1 = W[j + 1, k0:k1]
+        w0 = _span(W, j, k0, k1)
+        w1 = _span(W, j + 1, k0, k1)
         c00 = c01 = c10 = c11 = zero
         for k in range(n):
             c00 += w0[k] * a0[k]
@@ -274,8 +293,8 @@ def _dense_rows2(W, b, A_in, A_out, s, count, k0, k1):
 def _dense_sigmoid(W, b, A_in, A_out, lo, hi):
     """A_out[s, j] = sigmoid(W[j] . A_in[s] + b[j]).
 
-    W (n_out, n_in), b (n_out,), A_in (m, n_in), A_out (m, n_out); ``lo``/``hi``
-    (m,) bound each input row's nonzero columns, or are empty (see ``_columns``).
+    W (n_out, n_in), b (n_out,), A_in (m, n_in), A_out (m, n_out); ``lo``/``hi``:
+    the columns each block of four input rows may be nonzero in, or empty (see ``_columns``).
     """
     m = A_in.shape[0]
     n_in = A_in.shape[1]
@@ -283,12 +302,12 @@ def _dense_sigmoid(W, b, A_in, A_out, lo, hi):
     # range() keeps the block index an ordinary int64: a literal 0 would make
     # numba compile a second, constant-specialised copy of each kernel.
     for s in range(0, full, 4):
-        k0, k1 = _columns(lo, hi, s, 4, n_in)
+        k0, k1 = _columns(lo, hi, s, n_in)
         _dense_rows4(W, b, A_in, A_out, s, k0, k1)
     s = full
     while s < m:  # the last 1-3 samples, two at a time
         count = min(2, m - s)
-        k0, k1 = _columns(lo, hi, s, count, n_in)
+        k0, k1 = _columns(lo, hi, s, n_in)
         _dense_rows2(W, b, A_in, A_out, s, count, k0, k1)
         s += count
     _sigmoid_inplace(A_out)
@@ -297,7 +316,7 @@ def _dense_sigmoid(W, b, A_in, A_out, lo, hi):
 @njit(inline="always", **JIT_OPTIONS)
 def _forward_layers(params, w_off, b_off, sizes, m, cap, acts, lo, hi):
     """Propagate the ``m`` input rows already in layer 0 of ``acts`` through every layer
-    (``lo``/``hi``: where the input rows are nonzero, or empty; see ``_columns``)."""
+    (``lo``/``hi``: the columns each block of four input rows may be nonzero in, or empty; see ``_columns``)."""
     a_off = 0 * cap  # an int64 from the start: a literal 0 would compile _view twice
     for layer in range(sizes.shape[0] - 1):
         n_in = sizes[layer]
@@ -306,10 +325,8 @@ def _forward_layers(params, w_off, b_off, sizes, m, cap, acts, lo, hi):
         b = params[b_off[layer]:b_off[layer] + n_out]
         A_in = _view(acts, a_off, m, n_in)
         a_off += cap * n_in
-        if layer == 0:
-            _dense_sigmoid(W, b, A_in, _view(acts, a_off, m, n_out), lo, hi)
-        else:  # hidden activations are dense
-            _dense_sigmoid(W, b, A_in, _view(acts, a_off, m, n_out), lo[:0], hi[:0])
+        in_lo, in_hi = (lo, hi) if layer == 0 else (lo[:0], hi[:0])  # hidden activations are dense
+        _dense_sigmoid(W, b, A_in, _view(acts, a_off, m, n_out), in_lo, in_hi)  # one call site: one copy of it
 
 
 # Cost codes shared with nnfast._dense (plain ints: one compiled kernel serves both costs).
@@ -370,14 +387,14 @@ def _accumulate_rows4(D, A_prev, T, j, scale, lo, hi):
     """
     n_in = T.shape[1]
     m = D.shape[0]
-    s = 0
+    s = 0 * m  # an int64, not a literal 0: that would compile _columns and _span twice
     while s + 4 <= m:
-        k0, k1 = _columns(lo, hi, s, 4, n_in)
-        g0, g1, g2, g3 = T[j, k0:k1], T[j + 1, k0:k1], T[j + 2, k0:k1], T[j + 3, k0:k1]
-        a0 = A_prev[s, k0:k1]
-        a1 = A_prev[s + 1, k0:k1]
-        a2 = A_prev[s + 2, k0:k1]
-        a3 = A_prev[s + 3, k0:k1]
+        k0, k1 = _columns(lo, hi, s, n_in)
+        g0, g1, g2, g3 = _span(T, j, k0, k1), _span(T, j + 1, k0, k1), _span(T, j + 2, k0, k1), _span(T, j + 3, k0, k1)
+        a0 = _span(A_prev, s, k0, k1)
+        a1 = _span(A_prev, s + 1, k0, k1)
+        a2 = _span(A_prev, s + 2, k0, k1)
+        a3 = _span(A_prev, s + 3, k0, k1)
         d00, d01, d02, d03 = scale * D[s, j], scale * D[s + 1, j], scale * D[s + 2, j], scale * D[s + 3, j]
         d10, d11, d12, d13 = (scale * D[s, j + 1], scale * D[s + 1, j + 1],
                               scale * D[s + 2, j + 1], scale * D[s + 3, j + 1])
@@ -396,10 +413,10 @@ def _accumulate_rows4(D, A_prev, T, j, scale, lo, hi):
             g3[k] += d30 * x0 + d31 * x1 + d32 * x2 + d33 * x3
         s += 4
     if s + 2 <= m:
-        k0, k1 = _columns(lo, hi, s, 2, n_in)
-        g0, g1, g2, g3 = T[j, k0:k1], T[j + 1, k0:k1], T[j + 2, k0:k1], T[j + 3, k0:k1]
-        a0 = A_prev[s, k0:k1]
-        a1 = A_prev[s + 1, k0:k1]
+        k0, k1 = _columns(lo, hi, s, n_in)
+        g0, g1, g2, g3 = _span(T, j, k0, k1), _span(T, j + 1, k0, k1), _span(T, j + 2, k0, k1), _span(T, j + 3, k0, k1)
+        a0 = _span(A_prev, s, k0, k1)
+        a1 = _span(A_prev, s + 1, k0, k1)
         d00, d01 = scale * D[s, j], scale * D[s + 1, j]
         d10, d11 = scale * D[s, j + 1], scale * D[s + 1, j + 1]
         d20, d21 = scale * D[s, j + 2], scale * D[s + 1, j + 2]
@@ -413,9 +430,9 @@ def _accumulate_rows4(D, A_prev, T, j, scale, lo, hi):
             g3[k] += d30 * x0 + d31 * x1
         s += 2
     if s < m:
-        k0, k1 = _columns(lo, hi, s, 1, n_in)
-        g0, g1, g2, g3 = T[j, k0:k1], T[j + 1, k0:k1], T[j + 2, k0:k1], T[j + 3, k0:k1]
-        a0 = A_prev[s, k0:k1]
+        k0, k1 = _columns(lo, hi, s, n_in)
+        g0, g1, g2, g3 = _span(T, j, k0, k1), _span(T, j + 1, k0, k1), _span(T, j + 2, k0, k1), _span(T, j + 3, k0, k1)
+        a0 = _span(A_prev, s, k0, k1)
         d0, d1, d2, d3 = scale * D[s, j], scale * D[s, j + 1], scale * D[s, j + 2], scale * D[s, j + 3]
         for k in range(k1 - k0):
             x0 = a0[k]
@@ -436,12 +453,12 @@ def _accumulate_rows2(D, A_prev, T, j, scale, lo, hi):
     m = D.shape[0]
     full = m - m % 4
     for s in range(0, full, 4):
-        k0, k1 = _columns(lo, hi, s, 4, n_in)
-        g0, g1 = T[j, k0:k1], T[j + 1, k0:k1]
-        a0 = A_prev[s, k0:k1]
-        a1 = A_prev[s + 1, k0:k1]
-        a2 = A_prev[s + 2, k0:k1]
-        a3 = A_prev[s + 3, k0:k1]
+        k0, k1 = _columns(lo, hi, s, n_in)
+        g0, g1 = _span(T, j, k0, k1), _span(T, j + 1, k0, k1)
+        a0 = _span(A_prev, s, k0, k1)
+        a1 = _span(A_prev, s + 1, k0, k1)
+        a2 = _span(A_prev, s + 2, k0, k1)
+        a3 = _span(A_prev, s + 3, k0, k1)
         d00, d01, d02, d03 = scale * D[s, j], scale * D[s + 1, j], scale * D[s + 2, j], scale * D[s + 3, j]
         d10, d11, d12, d13 = (scale * D[s, j + 1], scale * D[s + 1, j + 1],
                               scale * D[s + 2, j + 1], scale * D[s + 3, j + 1])
@@ -453,9 +470,9 @@ def _accumulate_rows2(D, A_prev, T, j, scale, lo, hi):
             g0[k] += d00 * x0 + d01 * x1 + d02 * x2 + d03 * x3
             g1[k] += d10 * x0 + d11 * x1 + d12 * x2 + d13 * x3
     for s in range(full, m):
-        k0, k1 = _columns(lo, hi, s, 1, n_in)
-        g0, g1 = T[j, k0:k1], T[j + 1, k0:k1]
-        a0 = A_prev[s, k0:k1]
+        k0, k1 = _columns(lo, hi, s, n_in)
+        g0, g1 = _span(T, j, k0, k1), _span(T, j + 1, k0, k1)
+        a0 = _span(A_prev, s, k0, k1)
         d00 = scale * D[s, j]
         d10 = scale * D[s, j + 1]
         for k in range(k1 - k0):
@@ -467,9 +484,9 @@ def _accumulate_rows2(D, A_prev, T, j, scale, lo, hi):
 def _accumulate_row(D, A_prev, T, j, scale, lo, hi):
     """T[j] += scale * sum_s D[s, j] * A_prev[s]: the rows left over after blocks of four."""
     for s in range(D.shape[0]):
-        k0, k1 = _columns(lo, hi, s, 1, T.shape[1])
-        g0 = T[j, k0:k1]
-        a0 = A_prev[s, k0:k1]
+        k0, k1 = _columns(lo, hi, s, T.shape[1])
+        g0 = _span(T, j, k0, k1)
+        a0 = _span(A_prev, s, k0, k1)
         d0 = scale * D[s, j]
         for k in range(k1 - k0):
             g0[k] += d0 * a0[k]
@@ -482,8 +499,8 @@ def _layer_gradient(D, A_prev, gW, gb, W, b, step, decay, lo, hi):
     b -= step * gb, without materialising gW (each sample's term is added to W
     pre-scaled by -step: the same update up to rounding, and no extra passes
     over memory). ``decay`` is chapter 3's L2 factor 1 - eta * lmbda / n
-    (1.0 without regularisation: then W is not touched by it). ``lo``/``hi``: where
-    the rows of A_prev are nonzero, or empty (see ``_columns``).
+    (1.0 without regularisation: then W is not touched by it). ``lo``/``hi``: the
+    columns each block of four rows of A_prev may be nonzero in, or empty (see ``_columns``).
 
     D (m, n_out), A_prev (m, n_in), gW and W (n_out, n_in), gb and b (n_out,).
     """
@@ -526,7 +543,7 @@ def _backward_layers(params, grads, w_off, b_off, sizes, m, cap, acts, deltas, Y
 
     Needs ``acts`` filled by ``_forward_layers`` and targets ``Y`` (m, n_out).
     Each layer's delta for the layer below is computed before its weights move.
-    ``lo``/``hi``: where the input rows are nonzero, or empty (see ``_columns``).
+    ``lo``/``hi``: the columns each block of four input rows may be nonzero in, or empty (see ``_columns``).
     """
     n_layers = sizes.shape[0]
     offsets = [0] * n_layers  # start of each layer's block in acts / deltas
@@ -576,17 +593,14 @@ def _batch_rows(x_rows, y_rows, start, m, x_lo, x_hi, ordered, bx, by, blo, bhi)
 
 @njit(**JIT_OPTIONS)
 def _load_inputs(X, bx, m, lo, hi, dst):
-    """dst[t] = X[bx[t]] for t < m, cast to dst's dtype; with extents (``lo`` not empty) only the
-    columns the kernels will read: those of the sample's block of four (the last m % 4 samples
-    share one range), which are X's, zeros included, so nothing stale is read."""
+    """dst[t] = X[bx[t]] for t < m, cast to dst's dtype; with column ranges (``lo`` not empty, see
+    ``_columns``) only the columns of the row's block of four, the ones the kernels read (X's
+    zeros included, so nothing stale is read)."""
     n_in = dst.shape[1]
-    full = m - m % 4
-    k0, k1 = 0, n_in
     for t in range(m):
-        if lo.shape[0] > 0 and t % 4 == 0:
-            k0, k1 = _columns(lo, hi, t, 4 if t < full else m - full, n_in)
-        d = dst[t, k0:k1]
-        x = X[bx[t], k0:k1]
+        k0, k1 = _columns(lo, hi, t, n_in)
+        d = _span(dst, t, k0, k1)
+        x = _span(X, bx[t], k0, k1)
         for k in range(k1 - k0):
             d[k] = x[k]
 
@@ -631,18 +645,21 @@ def run_batches(params, grads, w_off, b_off, sizes, X, x_rows, Y, y_rows, batch,
     by = np.empty(width, np.int64)
     blo = np.empty(width, x_lo.dtype)  # and where each is nonzero
     bhi = np.empty(width, x_lo.dtype)
+    block_lo = np.empty((width + 3) // 4, x_lo.dtype)  # and each block of four
+    block_hi = np.empty((width + 3) // 4, x_lo.dtype)
     for start in range(0, n, batch):
         m = min(batch, n - start)
         if extents:
             _batch_rows(x_rows, y_rows, start, m, x_lo, x_hi, ordered, bx, by, blo, bhi)
-            lo = blo[:m]
-            hi = bhi[:m]
+            _block_columns(blo, bhi, m, n_in, block_lo, block_hi)
+            lo = block_lo[:(m + 3) // 4]
+            hi = block_hi[:(m + 3) // 4]
         else:
             for t in range(m):
                 bx[t] = x_rows[start + t]
                 by[t] = y_rows[start + t]
-            lo = blo[:0]
-            hi = bhi[:0]
+            lo = block_lo[:0]
+            hi = block_hi[:0]
         _load_inputs(X, bx, m, lo, hi, acts[:m * n_in].reshape((m, n_in)))
         _forward_layers(params, w_off, b_off, sizes, m, cap, acts, lo, hi)
         if forward_only:
