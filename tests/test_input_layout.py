@@ -119,3 +119,29 @@ def test_an_infinite_weight_on_a_blank_pixel_still_stops_training():
     with pytest.raises(TrainingDiverged):
         for _ in net._epochs(list(data), 1, 10, 3.0):
             pass
+
+
+def test_ctrl_c_mid_epoch_leaves_the_weights_in_the_networks_own_column_order(monkeypatch):
+    """The first layer's columns are in the training matrix's order only while an epoch runs."""
+    from nnfast import _dense
+    monkeypatch.setattr(_dense, "SLICE_SAMPLES", 100)  # progress (and so Ctrl-C) after every 100 samples
+    data = sparse_digits(400, seed=5)
+    results = []
+    for skip in (True, False):
+        np.random.seed(4)
+        net = network.Network([784, 12, 10])
+        net.skip_zero_inputs = skip
+        calls = []
+
+        def progress(done, n):
+            calls.append(done)
+            if len(calls) == 2:
+                raise KeyboardInterrupt
+
+        net.progress = progress
+        import random
+        random.seed(6)
+        with pytest.raises(KeyboardInterrupt):
+            net.SGD(list(data), 1, 10, 3.0)
+        results.append(net.weights + net.biases)
+    assert max_rel_diff(results[0], results[1]) <= 1e-10
