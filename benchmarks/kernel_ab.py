@@ -24,6 +24,8 @@ import numpy as np
 
 from nnfast import network
 
+_NONE = np.empty(0, dtype=np.int64)  # no column ranges: every row dense (the random inputs here are)
+
 
 def _load(path, name):
     spec = importlib.util.spec_from_file_location(name, path)
@@ -58,8 +60,11 @@ def main(argv=None):
             def epoch(k):
                 params = net._pack()
                 run = kernels[k].run_batches
-                # kernels from before chapter 3 take no cost code and decay: pass them only when asked for
-                extra = (0, 1.0) if run.py_func.__code__.co_argcount > 15 else ()
+                # older kernels lack some of these parameters (the cost code and decay came with chapter 3,
+                # the column ranges and input scale with zero skipping): pass each one only where it exists
+                optional = {"cost": 0, "decay": 1.0, "x_lo": _NONE, "x_hi": _NONE, "x_scale": 1.0}
+                names = run.py_func.__code__.co_varnames[:run.py_func.__code__.co_argcount]
+                extra = [optional[name] for name in names if name in optional]
                 run(params, np.empty_like(params), lay.w_off, lay.b_off, lay.sizes, X, order,
                     Yd, order, batch, 3.0, *extra, acts, deltas, ybuf, out)
 

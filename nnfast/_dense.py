@@ -266,7 +266,7 @@ class DenseNet:
         grads = np.empty_like(params) if grads is None else grads
         layout = layout or DENSE_INPUTS
         kernels().run_batches(params, grads, lay.w_off, lay.b_off, lay.sizes, X, x_rows, Y, y_rows, batch, eta,
-                              self._cost_code, float(decay), layout.lo, layout.hi, acts, deltas,
+                              self._cost_code, float(decay), layout.lo, layout.hi, float(layout.scale), acts, deltas,
                               np.empty((cap, n_out), dtype=self.dtype), out)
         return params
 

@@ -592,22 +592,23 @@ def _batch_rows(x_rows, y_rows, start, m, x_lo, x_hi, ordered, bx, by, blo, bhi)
 
 
 @njit(**JIT_OPTIONS)
-def _load_inputs(X, bx, m, lo, hi, dst):
-    """dst[t] = X[bx[t]] for t < m, cast to dst's dtype; with column ranges (``lo`` not empty, see
-    ``_columns``) only the columns of the row's block of four, the ones the kernels read (X's
-    zeros included, so nothing stale is read)."""
+def _load_inputs(X, bx, m, lo, hi, dst, scale):
+    """dst[t] = X[bx[t]] * scale for t < m, in dst's dtype (X may hold bytes, scale 1/256: exact); with
+    column ranges (``lo`` not empty, see ``_columns``) only the columns of the row's block of four, the
+    ones the kernels read (X's zeros included, so nothing stale is read)."""
     n_in = dst.shape[1]
+    s = dst.dtype.type(scale)
     for t in range(m):
         k0, k1 = _columns(lo, hi, t, n_in)
         d = _span(dst, t, k0, k1)
         x = _span(X, bx[t], k0, k1)
         for k in range(k1 - k0):
-            d[k] = x[k]
+            d[k] = x[k] * s
 
 
 @njit(**JIT_OPTIONS)
 def run_batches(params, grads, w_off, b_off, sizes, X, x_rows, Y, y_rows, batch, eta, cost, decay,
-                x_lo, x_hi, acts, deltas, ybuf, out):
+                x_lo, x_hi, x_scale, acts, deltas, ybuf, out):
     """The one entry point: every Python call into the kernels comes through here, so a
     process compiles (or loads from the cache) one function per dtype, not three.
 
@@ -625,7 +626,8 @@ def run_batches(params, grads, w_off, b_off, sizes, X, x_rows, Y, y_rows, batch,
     The gradient is that of ``cost`` (``QUADRATIC`` or ``CROSS_ENTROPY``).
 
     ``x_lo``/``x_hi`` (N,): row r of X is zero outside columns x_lo[r]..x_hi[r]-1, and
-    the first layer skips those zeros; empty arrays: every row is dense.
+    the first layer skips those zeros; empty arrays: every row is dense. The inputs are X's
+    values times ``x_scale`` (1.0, or 1/256 for X holding bytes).
 
     Scratch: ``acts``/``deltas`` of ``cap * sum(sizes)`` with ``cap >= batch``, ``ybuf`` (cap, sizes[-1]).
     """
@@ -660,7 +662,7 @@ def run_batches(params, grads, w_off, b_off, sizes, X, x_rows, Y, y_rows, batch,
                 by[t] = y_rows[start + t]
             lo = block_lo[:0]
             hi = block_hi[:0]
-        _load_inputs(X, bx, m, lo, hi, acts[:m * n_in].reshape((m, n_in)))
+        _load_inputs(X, bx, m, lo, hi, acts[:m * n_in].reshape((m, n_in)), x_scale)
         _forward_layers(params, w_off, b_off, sizes, m, cap, acts, lo, hi)
         if forward_only:
             result = _view(acts, cap * (total - n_out), m, n_out)
@@ -669,7 +671,7 @@ def run_batches(params, grads, w_off, b_off, sizes, X, x_rows, Y, y_rows, batch,
                     out[start + s, j] = result[s, j]
             continue
         Y_batch = ybuf.ravel()[:m * n_out].reshape((m, n_out))
-        _load_inputs(Y, by, m, lo[:0], hi[:0], Y_batch)
+        _load_inputs(Y, by, m, lo[:0], hi[:0], Y_batch, 1.0)
         _backward_layers(params, grads, w_off, b_off, sizes, m, cap, acts, deltas, Y_batch, eta / m, cost, decay,
                          lo, hi)
 

@@ -42,7 +42,8 @@ def test_the_layout_bounds_every_rows_nonzeros_and_orders_columns_by_how_often_t
     inputs, layout = _input_layout.training_inputs(X)
     perm = layout.perm
     assert sorted(perm.tolist()) == list(range(784))
-    np.testing.assert_array_equal(inputs, X[:, perm])
+    assert inputs.dtype == np.uint8 and layout.scale == 1 / 256  # the pixels are bytes / 256: stored as bytes
+    np.testing.assert_array_equal(inputs * np.float32(layout.scale), X[:, perm])
     counts = np.count_nonzero(X[:, perm], axis=0)
     assert counts[0] == counts.max() and counts[-1] == counts.min()
     for r in range(len(X)):
@@ -52,6 +53,26 @@ def test_the_layout_bounds_every_rows_nonzeros_and_orders_columns_by_how_often_t
         else:
             assert (layout.lo[r], layout.hi[r]) == (nonzero[0], nonzero[-1] + 1)
     assert _input_layout.training_inputs(X)[0] is inputs  # made once per training matrix
+
+
+def test_inputs_that_are_not_whole_256ths_keep_a_float_copy():
+    X = np.vstack([x.T for x, _ in sparse_digits(300, seed=6)])
+    X[5, np.flatnonzero(X[5])[0]] = 0.3  # not k / 256
+    inputs, layout = _input_layout.training_inputs(X)
+    assert inputs.dtype == X.dtype and layout.scale == 1.0
+    np.testing.assert_array_equal(inputs, X[:, layout.perm])
+
+
+def test_sgd_on_inputs_that_are_not_whole_256ths_tracks_the_books_per_sample_algorithm():
+    data = sparse_digits(300, seed=7)
+    data[10][0][np.flatnonzero(data[10][0])[0]] = 0.3
+    fast, ref = twins(network, reference, [784, 20, 10])
+    import random
+    random.seed(8)
+    fast.SGD(list(data), 2, 10, 3.0)
+    random.seed(8)
+    ref.SGD(list(data), 2, 10, 3.0)
+    assert max_rel_diff(fast.weights + fast.biases, ref.weights + ref.biases) <= 1e-9
 
 
 def test_dense_or_few_rows_keep_the_matrix_as_it_is():
