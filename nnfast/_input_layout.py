@@ -53,10 +53,9 @@ def training_inputs(X):
     if hit is not None and hit[0]() is X:
         return hit[1], hit[2]
     inputs, layout = _prepare(X)
-    for key in [k for k, (ref, _, _) in _cache.items() if ref() is None]:
-        del _cache[key]
     try:
         _cache[id(X)] = (weakref.ref(X), inputs, layout)
+        weakref.finalize(X, _cache.pop, id(X), None)  # the copy goes when X goes
     except TypeError:  # an array subclass without weak references: just not cached
         pass
     return inputs, layout

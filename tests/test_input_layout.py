@@ -166,3 +166,14 @@ def test_ctrl_c_mid_epoch_leaves_the_weights_in_the_networks_own_column_order(mo
             net.SGD(list(data), 1, 10, 3.0)
         results.append(net.weights + net.biases)
     assert max_rel_diff(results[0], results[1]) <= 1e-10
+
+
+def test_the_reordered_copy_is_freed_with_its_training_matrix():
+    import gc
+    X = np.vstack([x.T for x, _ in sparse_digits(200, seed=8)])
+    key = id(X)
+    _input_layout.training_inputs(X)
+    assert key in _input_layout._cache
+    del X
+    gc.collect()
+    assert key not in _input_layout._cache
