@@ -20,7 +20,7 @@ import numpy as np
 
 from . import _rng
 from ._convert import test_matrices, training_matrices
-from ._input_layout import DENSE_INPUTS, training_inputs
+from ._input_layout import DENSE_INPUTS, prepared_inputs
 
 DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
 # Kernel calls in training take whole mini-batches, at most SLICE_SAMPLES samples and about
@@ -33,8 +33,8 @@ QUADRATIC, CROSS_ENTROPY = 0, 1  # the kernels' cost codes (nnfast._kernels.QUAD
 
 
 MIN_ROWS_PER_THREAD = 4096  # below this a second thread costs more than it saves
-SPARSE_MIN_ROWS = 2048  # a set evaluated every epoch gets a sparse copy from this size on ...
-SPARSE_MAX_DENSITY = 0.5  # ... when at most this share of its pixels is nonzero (MNIST: 19%)
+# What the kernels read the input matrix's bytes as (nnfast._kernels.BYTES, FLOAT32, FLOAT64)
+INPUT_KINDS = {np.dtype(np.uint8): 0, np.dtype(np.float32): 1, np.dtype(np.float64): 2}
 
 
 def compute_threads():
@@ -45,7 +45,7 @@ def compute_threads():
     a process among many, such as a sweep's worker, sets NNFAST_THREADS=1).
     Measured on a 2-core machine, a forward pass over 50,000 images,
     1 -> 2 threads: 784-30-10 0.044 -> 0.022 s, 784-100-10 0.106 -> 0.058 s
-    (the sparse first layer: 0.032 -> 0.021 s and 0.073 -> 0.038 s).
+    (before zero skipping).
     """
     value = os.environ.get("NNFAST_THREADS", "").strip()
     if not value:
@@ -265,9 +265,10 @@ class DenseNet:
         lay = self._layout
         grads = np.empty_like(params) if grads is None else grads
         layout = layout or DENSE_INPUTS
-        kernels().run_batches(params, grads, lay.w_off, lay.b_off, lay.sizes, X, x_rows, Y, y_rows, batch, eta,
-                              self._cost_code, float(decay), layout.lo, layout.hi, float(layout.scale), acts, deltas,
-                              np.empty((cap, n_out), dtype=self.dtype), out)
+        X = np.ascontiguousarray(X)  # its bytes are what the kernels read
+        kernels().run_batches(params, grads, lay.w_off, lay.b_off, lay.sizes, X.view(np.uint8), INPUT_KINDS[X.dtype],
+                              x_rows, Y, y_rows, batch, eta, self._cost_code, float(decay), layout.lo, layout.hi,
+                              float(layout.scale), acts, deltas, np.empty((cap, n_out), dtype=self.dtype), out)
         return params
 
     @contextlib.contextmanager
@@ -290,77 +291,63 @@ class DenseNet:
     def _forward_rows(self, params, X, rows=None, reuse=False):
         """Network outputs ``(n, sizes[-1])`` for input rows ``X[rows]`` (all of ``X (n, sizes[0])`` by default).
 
-        ``reuse=True`` (a set evaluated every epoch) keeps a sparse copy of
-        mostly-zero inputs for the rest of the training call and runs the first
-        layer over the nonzero pixels only (``sparse_inputs``). Large sets are
-        split over ``compute_threads()`` threads: the kernels release the GIL
-        and every sample is independent, so the outputs do not depend on it.
+        ``reuse=True`` (a set evaluated every epoch) evaluates mostly-zero inputs
+        the way training runs them (``nnfast._input_layout``: columns reordered,
+        each block of four rows' zero ends skipped), its rows taken in order of
+        where they end, so that blocks of four span few columns; the outputs come
+        back in the caller's order. Large sets are split over ``compute_threads()``
+        threads: the kernels release the GIL and every sample is independent, so
+        the outputs do not depend on it.
         """
-        rows = np.arange(X.shape[0], dtype=np.int64) if rows is None else rows
+        all_rows = rows is None
+        rows = np.arange(X.shape[0], dtype=np.int64) if all_rows else rows
         n = len(rows)
-        sparse = self._sparse_inputs(X, rows) if reuse else None
-        if sparse is not None:
-            return self._forward_sparse(params, sparse)
+        inputs, layout = prepared_inputs(X) if reuse else (X, DENSE_INPUTS)
+        order = None
+        if layout.lo.size:
+            order = self._eval_order(X, None if all_rows else rows, layout)
+            rows = rows[order]
+            params = self._in_inputs_order(params, layout.perm)
         out = np.empty((n, self.sizes[-1]), dtype=self.dtype)
         threads = min(compute_threads(), n // MIN_ROWS_PER_THREAD)
         if threads <= 1:
             if n:
-                self._run(params, X, rows, batch=EVAL_CHUNK, out=out)
+                self._run(params, inputs, rows, batch=EVAL_CHUNK, out=out, layout=layout)
+        else:
+            cuts = [n * t // threads for t in range(threads + 1)]
+            parts = [(lo, hi) for lo, hi in zip(cuts[:-1], cuts[1:])]
+            list(_pool(threads).map(lambda part: self._run(params, inputs, rows[part[0]:part[1]], batch=EVAL_CHUNK,
+                                                           out=out[part[0]:part[1]], layout=layout), parts))
+        if order is None:
             return out
-        cuts = [n * t // threads for t in range(threads + 1)]
-        parts = [(lo, hi) for lo, hi in zip(cuts[:-1], cuts[1:])]
-        list(_pool(threads).map(lambda part: self._run(params, X, rows[part[0]:part[1]], batch=EVAL_CHUNK,
-                                                       out=out[part[0]:part[1]]), parts))
-        return out
+        result = np.empty_like(out)
+        result[order] = out
+        return result
 
-    def _sparse_inputs(self, X, rows):
-        """``(data, indices, indptr)`` of the rows ``X[rows]`` when at most half their pixels are nonzero
-        and there are enough of them to pay for the copy, else None; kept until training ends."""
-        cache = self.__dict__.setdefault("_sparse_cache", {})
-        key = (id(X), id(rows))
-        if key in cache and cache[key][0] is X and cache[key][1] is rows:
-            return cache[key][2]
-        sparse = None
-        n = len(rows)
-        if n >= SPARSE_MIN_ROWS and self.sizes[0] < 2**15:
-            sample = X[rows[:: max(1, n // 512)]]
-            if np.count_nonzero(sample) <= SPARSE_MAX_DENSITY * sample.size:
-                data, indices, counts = [], [], []
-                for k in range(0, n, 4096):  # a chunk at a time: no dense copy of the whole set
-                    block = X[rows[k:k + 4096]]
-                    r, c = np.nonzero(block)
-                    data.append(block[r, c])
-                    indices.append(c.astype(np.int16))
-                    counts.append(np.bincount(r, minlength=len(block)))
-                indptr = np.zeros(n + 1, dtype=np.int64)
-                np.cumsum(np.concatenate(counts), out=indptr[1:])
-                sparse = (np.concatenate(data), np.concatenate(indices), indptr)
-        cache[key] = (X, rows, sparse)
-        return sparse
+    def _eval_order(self, X, rows, layout):
+        """The order of ``rows`` by where each row's nonzeros end, kept until training ends (a set
+        evaluated every epoch is sorted once)."""
+        cache = self.__dict__.setdefault("_eval_orders", {})
+        key = (id(X), id(rows))  # rows None: all of X's rows
+        hit = cache.get(key)
+        if hit is not None and hit[0] is X and hit[1] is rows:
+            return hit[2]
+        order = np.argsort(layout.hi if rows is None else layout.hi[rows], kind="stable")
+        cache[key] = (X, rows, order)
+        return order
 
-    def _forward_sparse(self, params, sparse):
-        """Outputs for the sparse rows ``(data, indices, indptr)``, split over ``compute_threads()`` threads."""
-        data, indices, indptr = sparse
-        n = len(indptr) - 1
+    def _in_inputs_order(self, params, perm):
+        """A copy of ``params`` whose first layer's weight columns are in the inputs' order (``perm``)."""
+        if perm.size == 0:
+            return params
+        params = params.copy()
         lay = self._layout
-        WT = np.ascontiguousarray(params[:lay.sizes[1] * lay.sizes[0]].reshape(lay.sizes[1], lay.sizes[0]).T)
-        out = np.empty((n, self.sizes[-1]), dtype=self.dtype)
+        W1 = params[lay.w_off[0]:lay.w_off[0] + self.sizes[1] * self.sizes[0]].reshape(self.sizes[1], self.sizes[0])
+        W1[:] = W1[:, perm]
+        return params
 
-        def part(lo, hi):  # indptr holds absolute offsets into data: a slice of it is a valid sub-matrix
-            acts = np.empty(EVAL_CHUNK * (lay.n_units - self.sizes[0]), dtype=self.dtype)
-            kernels().forward_sparse(params, lay.w_off, lay.b_off, lay.sizes, data, indices, indptr[lo:hi + 1], WT,
-                                     acts, out[lo:hi])
-        threads = min(compute_threads(), n // MIN_ROWS_PER_THREAD)
-        if threads <= 1:
-            if n:
-                part(0, n)
-            return out
-        cuts = [n * t // threads for t in range(threads + 1)]
-        list(_pool(threads).map(lambda lo_hi: part(*lo_hi), list(zip(cuts[:-1], cuts[1:]))))
-        return out
-
-    def _forget_sparse_inputs(self):
-        self.__dict__.pop("_sparse_cache", None)
+    def _forget_eval_orders(self):
+        self.__dict__.pop("_eval_orders", None)
 
     def _count_correct(self, params, X, labels, reuse=False):
         if X.shape[0] == 0:
@@ -438,7 +425,7 @@ class DenseNet:
         lmbda = check_lmbda(lmbda)
         rows = self._training_rows(data) if rows is None else rows
         X, x_rows, Y, y_rows = rows
-        inputs, layout = training_inputs(X) if self.skip_zero_inputs else (X, DENSE_INPUTS)
+        inputs, layout = prepared_inputs(X) if self.skip_zero_inputs else (X, DENSE_INPUTS)
         n = len(data)
         decay = 1.0 - eta * (lmbda / n) if n else 1.0  # chapter 3's (1 - eta * lmbda / n), as the book computes it
         original = list(data)
@@ -471,5 +458,5 @@ class DenseNet:
                 yield j, params, order.copy(), rows
         finally:
             self._unpack(params)
-            self._forget_sparse_inputs()
+            self._forget_eval_orders()
             data[:] = [original[i] for i in order.tolist()]

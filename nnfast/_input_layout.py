@@ -42,13 +42,15 @@ class InputLayout:
 _EMPTY = np.empty(0, dtype=np.int64)
 DENSE_INPUTS = InputLayout(_EMPTY, _EMPTY, _EMPTY)
 
-_cache = {}  # id(X) -> (weakref to X, inputs, layout): a sweep or a resumed run trains on one X many times
+_cache = {}  # id(X) -> (weakref to X, inputs, layout): made once per matrix, used every epoch (and by every
+# trial of a sweep)
 
 
-def training_inputs(X):
-    """``(inputs, layout)`` for training on the rows of ``X (N, n_in)``: X itself and ``DENSE_INPUTS``
-    when its rows are dense or few; else X (or its columns reordered, most often nonzero first) and
-    where each row is nonzero. Kept for the life of ``X``."""
+def prepared_inputs(X):
+    """``(inputs, layout)`` for training on, or evaluating every epoch, the rows of ``X (N, n_in)``: X
+    itself and ``DENSE_INPUTS`` when its rows are dense or few; else X's columns reordered, most often
+    nonzero first (as bytes when they are whole 256ths), or X itself when that copy would be too large,
+    and where each row is nonzero. Kept for the life of ``X``."""
     hit = _cache.get(id(X))
     if hit is not None and hit[0]() is X:
         return hit[1], hit[2]

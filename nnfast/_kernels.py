@@ -591,29 +591,56 @@ def _batch_rows(x_rows, y_rows, start, m, x_lo, x_hi, ordered, bx, by, blo, bhi)
         bhi[u] = key
 
 
+# What the bytes of the input matrix hold (``run_batches``'s ``x_kind``): the kernels take every input
+# matrix as bytes, so one compiled run_batches per parameter dtype serves float32, float64 and byte
+# inputs (each input dtype was a whole compilation of it, about 6 s, and nnfast train compiled two).
+BYTES, FLOAT32, FLOAT64 = 0, 1, 2
+
+
 @njit(**JIT_OPTIONS)
-def _load_inputs(X, bx, m, lo, hi, dst, scale):
-    """dst[t] = X[bx[t]] * scale for t < m, in dst's dtype (X may hold bytes, scale 1/256: exact); with
-    column ranges (``lo`` not empty, see ``_columns``) only the columns of the row's block of four, the
-    ones the kernels read (X's zeros included, so nothing stale is read)."""
+def _load_inputs(Xb, x_kind, bx, m, lo, hi, dst, scale):
+    """dst[t] = input row bx[t] * scale for t < m, in dst's dtype; the input matrix's rows are the
+    rows of ``Xb`` (bytes) read as ``x_kind`` (bytes with scale 1/256 are exact). With column
+    ranges (``lo`` not empty, see ``_columns``) only the columns of the row's block of four, the
+    ones the kernels read (the input's zeros included, so nothing stale is read)."""
     n_in = dst.shape[1]
     s = dst.dtype.type(scale)
     for t in range(m):
         k0, k1 = _columns(lo, hi, t, n_in)
         d = _span(dst, t, k0, k1)
-        x = _span(X, bx[t], k0, k1)
-        for k in range(k1 - k0):
-            d[k] = x[k] * s
+        row = Xb[bx[t]]
+        if x_kind == FLOAT32:
+            x = row.view(np.float32)[k0:k1]
+            for k in range(k1 - k0):
+                d[k] = x[k] * s
+        elif x_kind == FLOAT64:
+            x64 = row.view(np.float64)[k0:k1]
+            for k in range(k1 - k0):
+                d[k] = x64[k] * s
+        else:
+            x8 = row[k0:k1]
+            for k in range(k1 - k0):
+                d[k] = x8[k] * s
 
 
 @njit(**JIT_OPTIONS)
-def run_batches(params, grads, w_off, b_off, sizes, X, x_rows, Y, y_rows, batch, eta, cost, decay,
+def _load_rows(src, rows, m, dst):
+    """dst[t] = src[rows[t]] for t < m (targets: already in dst's dtype)."""
+    for t in range(m):
+        d = dst[t]
+        r = src[rows[t]]
+        for k in range(d.shape[0]):
+            d[k] = r[k]
+
+
+@njit(**JIT_OPTIONS)
+def run_batches(params, grads, w_off, b_off, sizes, Xb, x_kind, x_rows, Y, y_rows, batch, eta, cost, decay,
                 x_lo, x_hi, x_scale, acts, deltas, ybuf, out):
     """The one entry point: every Python call into the kernels comes through here, so a
     process compiles (or loads from the cache) one function per dtype, not three.
 
-    Sample i is input X[x_rows[i]] (X (N, sizes[0])) with target Y[y_rows[i]]
-    (Y (N', sizes[-1])); the samples are cut into consecutive batches of
+    Sample i is input X[x_rows[i]] (X (N, sizes[0]), passed as its bytes ``Xb`` (N, sizes[0] * itemsize)
+    with ``x_kind`` BYTES, FLOAT32 or FLOAT64) with target Y[y_rows[i]] (Y (N', sizes[-1])); the samples are cut into consecutive batches of
     ``batch`` (the last may be shorter). For each batch:
 
     - ``out.shape[0] > 0`` (forward only): out[i] = the network's output for sample i;
@@ -662,7 +689,7 @@ def run_batches(params, grads, w_off, b_off, sizes, X, x_rows, Y, y_rows, batch,
                 by[t] = y_rows[start + t]
             lo = block_lo[:0]
             hi = block_hi[:0]
-        _load_inputs(X, bx, m, lo, hi, acts[:m * n_in].reshape((m, n_in)), x_scale)
+        _load_inputs(Xb, x_kind, bx, m, lo, hi, acts[:m * n_in].reshape((m, n_in)), x_scale)
         _forward_layers(params, w_off, b_off, sizes, m, cap, acts, lo, hi)
         if forward_only:
             result = _view(acts, cap * (total - n_out), m, n_out)
@@ -671,65 +698,9 @@ def run_batches(params, grads, w_off, b_off, sizes, X, x_rows, Y, y_rows, batch,
                     out[start + s, j] = result[s, j]
             continue
         Y_batch = ybuf.ravel()[:m * n_out].reshape((m, n_out))
-        _load_inputs(Y, by, m, lo[:0], hi[:0], Y_batch, 1.0)
+        _load_rows(Y, by, m, Y_batch)
         _backward_layers(params, grads, w_off, b_off, sizes, m, cap, acts, deltas, Y_batch, eta / m, cost, decay,
                          lo, hi)
-
-
-@njit(**JIT_OPTIONS)
-def forward_sparse(params, w_off, b_off, sizes, data, indices, indptr, WT, acts, out):
-    """out[i] = the network's output for sample i, whose input row is sparse: its nonzero pixels are
-    ``data[indptr[i]:indptr[i+1]]`` at columns ``indices[...]`` (MNIST's rows are ~80% zeros).
-
-    The first layer adds, for each nonzero pixel, that pixel times its row of ``WT`` (the first
-    weight matrix transposed, (sizes[0], sizes[1]) contiguous) to the bias: a fifth of the
-    multiply-adds of the dense product, the same sums in another order. The other layers are
-    the dense kernels. ``acts`` holds ``cap * sum(sizes[1:])`` with cap = len(acts) // that;
-    out (n, sizes[-1]).
-    """
-    n = indptr.shape[0] - 1
-    n_layers = sizes.shape[0]
-    n1 = sizes[1]
-    total = 0
-    for layer in range(1, n_layers):
-        total += sizes[layer]
-    cap = acts.shape[0] // total
-    b1 = params[b_off[0]:b_off[0] + n1]
-    for start in range(0, n, cap):
-        m = min(cap, n - start)
-        A = _view(acts, 0 * cap, m, n1)
-        for s in range(m):
-            row = A[s]
-            for j in range(n1):
-                row[j] = b1[j]
-            p = indptr[start + s]
-            end = indptr[start + s + 1]
-            while p + 4 <= end:  # four pixels per pass: a quarter of the loads and stores of the row
-                v0, v1, v2, v3 = data[p], data[p + 1], data[p + 2], data[p + 3]
-                w0, w1, w2, w3 = WT[indices[p]], WT[indices[p + 1]], WT[indices[p + 2]], WT[indices[p + 3]]
-                for j in range(n1):
-                    row[j] += (v0 * w0[j] + v1 * w1[j]) + (v2 * w2[j] + v3 * w3[j])
-                p += 4
-            while p < end:
-                v = data[p]
-                w = WT[indices[p]]
-                for j in range(n1):
-                    row[j] += v * w[j]
-                p += 1
-        _sigmoid_inplace(A)
-        a_off = 0 * cap
-        for layer in range(1, n_layers - 1):
-            n_in = sizes[layer]
-            n_out = sizes[layer + 1]
-            W = _view(params, w_off[layer], n_out, n_in)
-            b = params[b_off[layer]:b_off[layer] + n_out]
-            A_in = _view(acts, a_off, m, n_in)
-            a_off += cap * n_in
-            _dense_sigmoid(W, b, A_in, _view(acts, a_off, m, n_out), indptr[:0], indptr[:0])
-        result = _view(acts, a_off, m, sizes[n_layers - 1])
-        for s in range(m):
-            for j in range(result.shape[1]):
-                out[start + s, j] = result[s, j]
 
 
 @njit(**JIT_OPTIONS)

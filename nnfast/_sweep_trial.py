@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from . import _rng
-from ._input_layout import training_inputs
+from ._input_layout import prepared_inputs
 
 _DATA = {}  # "training", "validation", "test": (X float32, labels); "classes"; "token": identity of the data
 _ONE_AT_A_TIME = threading.Lock()  # Python's random is per process: runs in one process take turns
@@ -43,7 +43,7 @@ def install(dataset, validation=None, token=None):
     training, valid, test = mnist_loader.split(dataset, validation)
     # the dense nets' zero-skipping copy of the training matrix, made here once: workers forked after
     # this share it instead of each making its own (nnfast._input_layout; 39 MB for MNIST)
-    training_inputs(training[0])
+    prepared_inputs(training[0])
     _DATA.update(training=training, validation=valid, test=test, classes=len(dataset.classes), token=token,
                  name=dataset.name, matrices={})
 

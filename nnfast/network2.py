@@ -114,8 +114,7 @@ class Network(DenseNet):
             out = np.zeros((1, self.sizes[-1]), dtype=self.dtype)
             kernels().cost_sum(out, np.eye(self.sizes[-1], dtype=self.dtype), np.zeros(1, dtype=np.int64),
                                self._cost_code)
-            empty = (np.zeros(0, np.float32), np.zeros(0, np.int16), np.zeros(2, np.int64))
-            self._forward_sparse(self._pack(), empty)
+            # (the monitors' forward passes are run_batches, compiled by super().warm_up() already)
         return time.perf_counter() - start
 
     @property

@@ -39,7 +39,7 @@ def max_rel_diff(a_list, b_list):
 def test_the_layout_bounds_every_rows_nonzeros_and_orders_columns_by_how_often_they_are_inked():
     data = sparse_digits(500)
     X = np.vstack([x.T for x, _ in data])
-    inputs, layout = _input_layout.training_inputs(X)
+    inputs, layout = _input_layout.prepared_inputs(X)
     perm = layout.perm
     assert sorted(perm.tolist()) == list(range(784))
     assert inputs.dtype == np.uint8 and layout.scale == 1 / 256  # the pixels are bytes / 256: stored as bytes
@@ -52,13 +52,13 @@ def test_the_layout_bounds_every_rows_nonzeros_and_orders_columns_by_how_often_t
             assert layout.lo[r] == layout.hi[r] == 0
         else:
             assert (layout.lo[r], layout.hi[r]) == (nonzero[0], nonzero[-1] + 1)
-    assert _input_layout.training_inputs(X)[0] is inputs  # made once per training matrix
+    assert _input_layout.prepared_inputs(X)[0] is inputs  # made once per training matrix
 
 
 def test_inputs_that_are_not_whole_256ths_keep_a_float_copy():
     X = np.vstack([x.T for x, _ in sparse_digits(300, seed=6)])
     X[5, np.flatnonzero(X[5])[0]] = 0.3  # not k / 256
-    inputs, layout = _input_layout.training_inputs(X)
+    inputs, layout = _input_layout.prepared_inputs(X)
     assert inputs.dtype == X.dtype and layout.scale == 1.0
     np.testing.assert_array_equal(inputs, X[:, layout.perm])
 
@@ -78,15 +78,15 @@ def test_sgd_on_inputs_that_are_not_whole_256ths_tracks_the_books_per_sample_alg
 def test_dense_or_few_rows_keep_the_matrix_as_it_is():
     rng = np.random.default_rng(0)
     dense = rng.random((500, 50)).astype(np.float32)
-    assert _input_layout.training_inputs(dense) == (dense, _input_layout.DENSE_INPUTS)
+    assert _input_layout.prepared_inputs(dense) == (dense, _input_layout.DENSE_INPUTS)
     few = np.zeros((10, 50), dtype=np.float32)
-    assert _input_layout.training_inputs(few)[1] is _input_layout.DENSE_INPUTS
+    assert _input_layout.prepared_inputs(few)[1] is _input_layout.DENSE_INPUTS
 
 
 def test_a_matrix_too_large_to_copy_keeps_its_column_order_and_still_skips_zeros(monkeypatch):
     monkeypatch.setattr(_input_layout, "MAX_COPY_BYTES", 1000)
     X = np.vstack([x.T for x, _ in sparse_digits(300, seed=1)])
-    inputs, layout = _input_layout.training_inputs(X)
+    inputs, layout = _input_layout.prepared_inputs(X)
     assert inputs is X and layout.perm.size == 0 and layout.lo.size == len(X)
 
 
@@ -172,7 +172,7 @@ def test_the_reordered_copy_is_freed_with_its_training_matrix():
     import gc
     X = np.vstack([x.T for x, _ in sparse_digits(200, seed=8)])
     key = id(X)
-    _input_layout.training_inputs(X)
+    _input_layout.prepared_inputs(X)
     assert key in _input_layout._cache
     del X
     gc.collect()

@@ -321,24 +321,27 @@ def test_damaged_or_hostile_json_models_are_refused(tmp_path, damage, message):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_the_sparse_first_layer_gives_the_dense_outputs(dtype, monkeypatch):
-    """Sets evaluated every epoch run their first layer over nonzero pixels only: the same outputs."""
-    import nnfast._dense as dense
-    monkeypatch.setattr(dense, "SPARSE_MIN_ROWS", 10)
+def test_sets_evaluated_every_epoch_skip_zeros_and_give_the_dense_outputs_in_the_callers_order(dtype):
+    """Sets evaluated every epoch run their first layer as training does (reordered columns, zero ends
+    skipped, rows sorted by where they end): the same outputs, in the order asked for."""
+    from nnfast._input_layout import prepared_inputs
     rng = np.random.default_rng(12)
     X = (rng.random((203, 50)) * (rng.random((203, 50)) < 0.2)).astype(np.float32)
     X[5] = 0.0  # a blank row
-    X[6, :7] = 0.5  # 7 nonzeros: not a multiple of the four pixels a pass takes
+    X[6, :7] = 0.5
+    X[7, -1] = 0.25  # inked only at the end
     np.random.seed(1)
     net = network2.Network([50, 13, 9, 10], dtype=dtype)
     params = net._pack()
     rows = rng.permutation(203).astype(np.int64)
-    assert net._sparse_inputs(X, rows) is not None
-    sparse = net._forward_rows(params, X, rows, reuse=True)
+    assert prepared_inputs(X)[1].lo.size == 203
+    skipping = net._forward_rows(params, X, rows, reuse=True)
     dense = net._forward_rows(params, X, rows)
-    np.testing.assert_allclose(sparse, dense, rtol=1e-12 if dtype == np.float64 else 1e-5, atol=1e-7)
+    np.testing.assert_allclose(skipping, dense, rtol=1e-12 if dtype == np.float64 else 1e-5, atol=1e-7)
+    np.testing.assert_allclose(net._forward_rows(params, X, reuse=True), net._forward_rows(params, X),
+                               rtol=1e-12 if dtype == np.float64 else 1e-5, atol=1e-7)
     full = np.ones((203, 50), dtype=np.float32)  # dense inputs keep the dense kernels
-    assert net._sparse_inputs(full, rows) is None
+    assert prepared_inputs(full)[1].lo.size == 0
 
 
 def test_total_cost_of_soft_targets_equals_the_twins():
