@@ -99,7 +99,9 @@ def _byte_codes(X, perm):
     codes = np.empty((n, n_in), dtype=np.uint8)
     for start in range(0, n, CHUNK):
         block = np.take(X[start:start + CHUNK], perm, axis=1) * 256  # exact: a power of two
-        if not (np.array_equal(block, np.floor(block)) and block.min() >= 0 and block.max() <= 255):
+        part = codes[start:start + CHUNK]
+        with np.errstate(invalid="ignore"):  # an out-of-range value may warn as it is cast: it is refused below
+            part[:] = block  # bytes: a fraction, a negative or a value over 255 does not come back equal
+        if not np.array_equal(part, block):
             return None
-        codes[start:start + CHUNK] = block
     return codes

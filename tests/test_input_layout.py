@@ -177,3 +177,11 @@ def test_the_reordered_copy_is_freed_with_its_training_matrix():
     del X
     gc.collect()
     assert key not in _input_layout._cache
+
+
+@pytest.mark.parametrize("odd", [-1 / 256, 1.0, 255.5 / 256, 2.0])
+def test_only_whole_256ths_in_0_1_are_stored_as_bytes(odd):
+    X = np.vstack([x.T for x, _ in sparse_digits(200, seed=9)])
+    X[3, np.flatnonzero(X[3])[0]] = odd
+    inputs, layout = _input_layout.prepared_inputs(X)
+    assert inputs.dtype == X.dtype and layout.scale == 1.0
