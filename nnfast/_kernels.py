@@ -639,9 +639,10 @@ def run_batches(params, grads, w_off, b_off, sizes, Xb, x_kind, x_rows, Y, y_row
     """The one entry point: every Python call into the kernels comes through here, so a
     process compiles (or loads from the cache) one function per dtype, not three.
 
-    Sample i is input X[x_rows[i]] (X (N, sizes[0]), passed as its bytes ``Xb`` (N, sizes[0] * itemsize)
-    with ``x_kind`` BYTES, FLOAT32 or FLOAT64) with target Y[y_rows[i]] (Y (N', sizes[-1])); the samples are cut into consecutive batches of
-    ``batch`` (the last may be shorter). For each batch:
+    Sample i is input X[x_rows[i]] (X (N, sizes[0]), passed as its bytes ``Xb`` (N, sizes[0] *
+    itemsize) with ``x_kind`` BYTES, FLOAT32 or FLOAT64) with target Y[y_rows[i]] (Y (N',
+    sizes[-1])); the samples are cut into consecutive batches of ``batch`` (the last may be
+    shorter). For each batch:
 
     - ``out.shape[0] > 0`` (forward only): out[i] = the network's output for sample i;
       Y, y_rows, grads, deltas and ybuf are not touched;
@@ -653,8 +654,10 @@ def run_batches(params, grads, w_off, b_off, sizes, Xb, x_kind, x_rows, Y, y_row
     The gradient is that of ``cost`` (``QUADRATIC`` or ``CROSS_ENTROPY``).
 
     ``x_lo``/``x_hi`` (N,): row r of X is zero outside columns x_lo[r]..x_hi[r]-1, and
-    the first layer skips those zeros; empty arrays: every row is dense. The inputs are X's
-    values times ``x_scale`` (1.0, or 1/256 for X holding bytes).
+    the first layer skips those zeros; empty arrays: every row is dense. With them, a
+    training batch of up to SORT_MAX samples is taken in order of x_hi (its gradient is a
+    sum: only rounding changes). The inputs are X's values times ``x_scale`` (1.0, or 1/256
+    for X holding bytes).
 
     Scratch: ``acts``/``deltas`` of ``cap * sum(sizes)`` with ``cap >= batch``, ``ybuf`` (cap, sizes[-1]).
     """
