@@ -302,7 +302,7 @@ class DenseNet:
         all_rows = rows is None
         rows = np.arange(X.shape[0], dtype=np.int64) if all_rows else rows
         n = len(rows)
-        inputs, layout = prepared_inputs(X) if reuse else (X, DENSE_INPUTS)
+        inputs, layout = self._prepared(X) if reuse else (X, DENSE_INPUTS)
         order = None
         if layout.lo.size:
             order = self._eval_order(X, None if all_rows else rows, layout)
@@ -323,6 +323,17 @@ class DenseNet:
         result = np.empty_like(out)
         result[order] = out
         return result
+
+    def _prepared(self, X):
+        """``nnfast._input_layout.prepared_inputs(X)``, made once per training call (the sets it trains
+        on and evaluates every epoch do not change during it; they may between calls)."""
+        cache = self.__dict__.setdefault("_prepared_inputs", {})
+        hit = cache.get(id(X))
+        if hit is not None and hit[0] is X:
+            return hit[1], hit[2]
+        inputs, layout = prepared_inputs(X)
+        cache[id(X)] = (X, inputs, layout)
+        return inputs, layout
 
     def _eval_order(self, X, rows, layout):
         """The order of ``rows`` by where each row's nonzeros end, kept until training ends (a set
@@ -346,7 +357,9 @@ class DenseNet:
         W1[:] = W1[:, perm]
         return params
 
-    def _forget_eval_orders(self):
+    def _forget_training_caches(self):
+        """Drop what a training call prepared once (``_prepared``, ``_eval_order``)."""
+        self.__dict__.pop("_prepared_inputs", None)
         self.__dict__.pop("_eval_orders", None)
 
     def _count_correct(self, params, X, labels, reuse=False):
@@ -425,7 +438,7 @@ class DenseNet:
         lmbda = check_lmbda(lmbda)
         rows = self._training_rows(data) if rows is None else rows
         X, x_rows, Y, y_rows = rows
-        inputs, layout = prepared_inputs(X) if self.skip_zero_inputs else (X, DENSE_INPUTS)
+        inputs, layout = self._prepared(X) if self.skip_zero_inputs else (X, DENSE_INPUTS)
         n = len(data)
         decay = 1.0 - eta * (lmbda / n) if n else 1.0  # chapter 3's (1 - eta * lmbda / n), as the book computes it
         original = list(data)
@@ -458,5 +471,5 @@ class DenseNet:
                 yield j, params, order.copy(), rows
         finally:
             self._unpack(params)
-            self._forget_eval_orders()
+            self._forget_training_caches()
             data[:] = [original[i] for i in order.tolist()]

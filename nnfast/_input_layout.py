@@ -42,25 +42,32 @@ class InputLayout:
 _EMPTY = np.empty(0, dtype=np.int64)
 DENSE_INPUTS = InputLayout(_EMPTY, _EMPTY, _EMPTY)
 
-_cache = {}  # id(X) -> (weakref to X, inputs, layout): made once per matrix, used every epoch (and by every
-# trial of a sweep)
+_kept = {}  # id(X) -> (weakref to X, inputs, layout): matrices a process promises not to change (keep)
 
 
 def prepared_inputs(X):
     """``(inputs, layout)`` for training on, or evaluating every epoch, the rows of ``X (N, n_in)``: X
     itself and ``DENSE_INPUTS`` when its rows are dense or few; else X's columns reordered, most often
     nonzero first (as bytes when they are whole 256ths), or X itself when that copy would be too large,
-    and where each row is nonzero. Kept for the life of ``X``."""
-    hit = _cache.get(id(X))
+    and where each row is nonzero.
+
+    Made afresh on each call (a training call makes it once: ``DenseNet._prepared``), so a matrix
+    changed in place between two training calls is seen as it is now; except for a matrix passed
+    to ``keep``."""
+    hit = _kept.get(id(X))
     if hit is not None and hit[0]() is X:
         return hit[1], hit[2]
+    return _prepare(X)
+
+
+def keep(X):
+    """Prepare ``X`` once for the life of the process (a sweep's training and validation matrices,
+    which every trial reads and none changes); the copy goes when X goes."""
+    if id(X) in _kept and _kept[id(X)][0]() is X:
+        return
     inputs, layout = _prepare(X)
-    try:
-        _cache[id(X)] = (weakref.ref(X), inputs, layout)
-        weakref.finalize(X, _cache.pop, id(X), None)  # the copy goes when X goes
-    except TypeError:  # an array subclass without weak references: just not cached
-        pass
-    return inputs, layout
+    _kept[id(X)] = (weakref.ref(X), inputs, layout)
+    weakref.finalize(X, _kept.pop, id(X), None)
 
 
 def _prepare(X):

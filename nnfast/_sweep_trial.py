@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from . import _rng
-from ._input_layout import prepared_inputs
+from . import _input_layout
 
 _DATA = {}  # "training", "validation", "test": (X float32, labels); "classes"; "token": identity of the data
 _ONE_AT_A_TIME = threading.Lock()  # Python's random is per process: runs in one process take turns
@@ -41,9 +41,11 @@ def install(dataset, validation=None, token=None):
     if _DATA.get("token") == token:
         return
     training, valid, test = mnist_loader.split(dataset, validation)
-    # the dense nets' zero-skipping copy of the training matrix, made here once: workers forked after
-    # this share it instead of each making its own (nnfast._input_layout; 39 MB for MNIST)
-    prepared_inputs(training[0])
+    # the dense nets' zero-skipping copies of the training and validation matrices, made here once
+    # for the process (trials never change them): workers forked after this share them instead of
+    # each making its own (nnfast._input_layout; 39 MB for MNIST's training images)
+    _input_layout.keep(training[0])
+    _input_layout.keep(valid[0])
     _DATA.update(training=training, validation=valid, test=test, classes=len(dataset.classes), token=token,
                  name=dataset.name, matrices={})
 
@@ -146,7 +148,7 @@ def run(task):
                 # the loop of nnfast train (training._epochs) on the whole matrices: the same draws, batches, net
                 for _, params, _, _ in net._epochs(data, settings.epochs, settings.batch_size, settings.eta,
                                                    settings.lmbda if settings.chapter3 else 0.0, rows=rows):
-                    curve.append(net._count_correct(params, X_val, labels) / len(labels))
+                    curve.append(net._count_correct(params, X_val, labels, reuse=True) / len(labels))
                     if should_prune is not None and len(curve) < settings.epochs and should_prune(curve):
                         state = "pruned"
                         break

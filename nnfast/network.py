@@ -78,7 +78,7 @@ class Network(DenseNet):
                 test = self._labelled_rows(test_data, "test_data")
         for j, params, order, _ in self._epochs(data, epochs, mini_batch_size, eta,
                                                 first_epoch=first_epoch, order=order):
-            correct = self._count_correct(params, *test) if test is not None else None
+            correct = self._count_correct(params, *test, reuse=True) if test is not None else None
             yield EpochResult(j, correct, len(test_data) if test is not None else None, order)
 
     def update_mini_batch(self, mini_batch, eta):
