@@ -8,6 +8,8 @@ light paper (inverted), a slightly noisy background (removed), any size, not
 centred.
 """
 
+import struct
+
 import numpy as np
 
 FIELD = 28
@@ -56,7 +58,8 @@ def read_grey(path):
         raise ImageError(f"{path}: no such file") from None
     except UnidentifiedImageError:
         raise ImageError(f"{path}: not an image Pillow can read") from None
-    except (OSError, ValueError, MemoryError) as exc:
+    except (OSError, ValueError, MemoryError, EOFError, SyntaxError, struct.error) as exc:
+        # Pillow reports some damaged files as SyntaxError ("broken PNG file") or struct.error
         raise ImageError(f"{path}: cannot read the image ({exc})") from None
     finally:
         Image.MAX_IMAGE_PIXELS = old_limit
