@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 
 import nnfast  # noqa: E402
 from nnfast import mnist_loader  # noqa: E402
-from nnfast.engines import chapter, engine_id  # noqa: E402
+from nnfast.peers.engines import chapter, engine_id  # noqa: E402
 
 ENGINES = chapter(1)
 

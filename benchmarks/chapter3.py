@@ -15,7 +15,7 @@ Two measurements, each side by side in one process:
 import statistics
 import sys
 
-from nnfast.engines import chapter, engine_id
+from nnfast.peers.engines import chapter, engine_id
 
 from . import limits, timing
 

@@ -69,7 +69,8 @@ def _time(engine, name, X, y, threads):
         net = network3.Network(_layers(network3, name), 10)
         step = lambda i: net._step(X[i:i + 10], y[i:i + 10], 0.03, 0.0, 5000)  # noqa: E731
     elif engine == "twin":
-        from nnfast import network3, reference3
+        from nnfast import network3
+        from nnfast.twins import network3 as reference3
         twin = reference3.layers_of(network3.Network(_layers(network3, name), 10))
         rng = np.random.RandomState(0)
         X64 = X.astype(np.float64)

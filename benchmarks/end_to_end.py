@@ -5,7 +5,8 @@ import sys
 
 # The book's chapter-1 run, per-sample, on the same cached MNIST.
 _REFERENCE = """
-from nnfast import mnist_loader, reference
+from nnfast import mnist_loader
+from nnfast.twins import network as reference
 training_data, validation_data, test_data = mnist_loader.load_data_wrapper()
 net = reference.Network([784, 30, 10])
 net.SGD(training_data, {epochs}, 10, 3.0, test_data=test_data)

@@ -1,7 +1,7 @@
-"""A/B two versions of nnfast/_kernels.py in one process, alternating, on a 50,000-sample epoch.
+"""A/B two versions of the kernel folder nnfast/engine/kernels in one process, alternating, on a 50,000-sample epoch.
 
-    git show HEAD~1:nnfast/_kernels.py > /tmp/old_kernels.py
-    python -m benchmarks.kernel_ab /tmp/old_kernels.py nnfast/_kernels.py [--hidden 30]
+    mkdir -p /tmp/old && git archive HEAD~1 nnfast/engine/kernels | tar -x -C /tmp/old
+    python -m benchmarks.kernel_ab /tmp/old/nnfast/engine/kernels nnfast/engine/kernels [--hidden 30]
 
 Prints the median seconds of each and the median of the per-round ratios new/old, for float64 and
 float32 at mini-batch 10 and 100, and for a forward pass over all 50,000 (evaluation and chapter 3's
@@ -27,11 +27,15 @@ from nnfast import network
 _NONE = np.empty(0, dtype=np.int64)  # no column ranges: every row dense (the random inputs here are)
 
 
-def _load(path, name):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def _load(folder, name):
+    """The kernel folder at ``folder`` imported as the package ``name``; its ``run_batches``."""
+    import sys
+    spec = importlib.util.spec_from_file_location(name, os.path.join(folder, "__init__.py"),
+                                                  submodule_search_locations=[os.path.abspath(folder)])
+    package = importlib.util.module_from_spec(spec)
+    sys.modules[name] = package
+    spec.loader.exec_module(package)
+    return importlib.import_module(f"{name}.batches")
 
 
 def main(argv=None):
@@ -60,13 +64,17 @@ def main(argv=None):
             def epoch(k):
                 params = net._pack()
                 run = kernels[k].run_batches
-                # older kernels lack some of these parameters (the cost code and decay came with chapter 3,
-                # the column ranges and input scale with zero skipping): pass each one only where it exists
-                optional = {"cost": 0, "decay": 1.0, "x_lo": _NONE, "x_hi": _NONE, "x_scale": 1.0}
-                names = run.py_func.__code__.co_varnames[:run.py_func.__code__.co_argcount]
-                extra = [optional[name] for name in names if name in optional]
-                run(params, np.empty_like(params), lay.w_off, lay.b_off, lay.sizes, X, order,
-                    Yd, order, batch, 3.0, *extra, acts, deltas, ybuf, out)
+                # older kernels lack some parameters (the cost code and decay came with chapter 3, the column
+                # ranges and input scale with zero skipping, the input kind with byte inputs) and newer ones
+                # read the input matrix as bytes: pass each argument by the kernel's own parameter names
+                code = run.py_func.__code__
+                names = code.co_varnames[:code.co_argcount]
+                args = {"params": params, "grads": np.empty_like(params), "w_off": lay.w_off, "b_off": lay.b_off,
+                        "sizes": lay.sizes, "X": X, "Xb": X.view(np.uint8), "x_kind": 1, "x_rows": order,
+                        "Y": Yd, "y_rows": order, "batch": batch, "eta": 3.0, "cost": 0,
+                        "decay": 1.0, "x_lo": _NONE, "x_hi": _NONE, "x_scale": 1.0, "acts": acts, "deltas": deltas,
+                        "ybuf": ybuf, "out": out}
+                run(*[args[name] for name in names])
 
             epoch("old"), epoch("new")  # compile both
             times = {"old": [], "new": []}

@@ -29,7 +29,7 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 from nnfast import mnist_loader  # noqa: E402
-from nnfast.engines import chapter, engine_id  # noqa: E402
+from nnfast.peers.engines import chapter, engine_id  # noqa: E402
 
 CONFIGS = [(30, 10), (30, 100), (100, 10), (100, 100)]
 ETA = 3.0

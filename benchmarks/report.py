@@ -42,7 +42,7 @@ def markdown(result):
                      f"{secs} | {_fmt_ratio(row['vs_reference']) if row['vs_reference'] else '-'} | "
                      f"{peer} | {share} |")
     lines += ["", "nnfast skips the first layer's products with zero inputs (MNIST's blank pixels, about half of "
-              "them; `nnfast/_input_layout.py`); nnfast-dense is the same kernels on every pixel. The peak share "
+              "them; `nnfast/engine/input_layout.py`); nnfast-dense is the same kernels on every pixel. The peak share "
               "counts the multiply-adds of the dense network for every engine, so nnfast's is what a dense engine "
               "would need to match its time; the work its kernels do is nnfast-dense's share.",
               "", "How well each engine learns is a separate table over seeds (`make bench-quality`, "

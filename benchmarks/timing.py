@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from nnfast.engines import engine_id
+from nnfast.peers.engines import engine_id
 
 
 class EpochClock:

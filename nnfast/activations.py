@@ -1,8 +1,8 @@
 """The book's sigmoid and its derivative, in numpy, safe for any float input.
 
 Shared by ``nnfast.network`` (the public module-level functions) and
-``nnfast.reference`` (the per-sample yardstick). The kernels in
-``nnfast._kernels`` have their own scalar twin, compiled by numba.
+``nnfast.twins.network`` (the per-sample yardstick). The kernels in
+``nnfast.engine.kernels`` have their own scalar twin, compiled by numba.
 """
 
 import numpy as np

@@ -173,30 +173,3 @@ def read_book_json(path):
                 raise ModelError(f"{path}: {name}[{i}] holds NaN or infinity")
             out.append(a.reshape(shapes[0]))
     return sizes, weights, biases, cost
-
-
-def load_network(path):
-    """Any saved network, for ``nnfast eval`` and ``predict``: nnfast's ``.npz`` of a chapter 1 or 3
-    network or of a chapter 6 ``network3`` one, or a network2 JSON file (the book's or nnfast's)."""
-    from . import network, network2, network3
-    if is_json(path):
-        return network2.load(path)
-    try:
-        with np.load(os.fspath(path), allow_pickle=False) as z:
-            if "network3" in z.files:
-                return network3.load(path)
-    except (*ARCHIVE_ERRORS, KeyError):
-        pass  # network.load names what is wrong with it
-    return network.load(path)
-
-
-def predict_classes(net, X):
-    """The predicted class of each row of ``X (n, 784)`` for any loaded network."""
-    return net.predict_rows(X) if hasattr(net, "predict_rows") else net.predict(X)
-
-
-def outputs(net, column):
-    """The output layer's activations ``(classes,)`` for one ``(784, 1)`` input, for any loaded network."""
-    if hasattr(net, "predict_rows"):
-        return net.feedforward(column).ravel()
-    return net.feedforward(column.T)[0]

@@ -3,7 +3,7 @@
 A drop-in for chapter 1's module: the same names, arguments, printed lines and
 random draws, so ``random.seed`` / ``np.random.seed`` give the book's network.
 This module validates, converts the book's lists of columns into one matrix
-per call, and delegates the arithmetic to ``nnfast._kernels`` (imported on
+per call, and delegates the arithmetic to ``nnfast.engine.kernels`` (imported on
 first use, so ``import nnfast`` stays quick and compiles nothing).
 """
 
@@ -11,8 +11,8 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
-from ._convert import test_matrices
-from ._dense import DenseNet, Layout, TrainingDiverged, as_list
+from .engine.convert import test_matrices
+from .engine.dense import DenseNet, Layout, TrainingDiverged, as_list
 from .activations import sigmoid, sigmoid_prime
 
 __all__ = ["EpochResult", "Network", "TrainingDiverged", "load", "sigmoid", "sigmoid_prime"]

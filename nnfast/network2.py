@@ -5,7 +5,7 @@ the 1/sqrt(n_in) weight initialisation, per-epoch monitoring, early stopping
 and the book's JSON files. The same names, arguments, printed lines, return
 values and random draws as the book's module, so ``random.seed`` /
 ``np.random.seed`` give the book's network. The engine under it is chapter
-1's (``nnfast._dense``): the cost picks the output error, the L2 decay folds
+1's (``nnfast.engine.dense``): the cost picks the output error, the L2 decay folds
 into the update pass, and monitoring evaluates whole data sets in the kernels.
 """
 
@@ -14,7 +14,7 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
-from ._dense import (CROSS_ENTROPY, QUADRATIC, DenseNet, TrainingDiverged, as_list, check_eta, check_int,
+from .engine.dense import (CROSS_ENTROPY, QUADRATIC, DenseNet, TrainingDiverged, as_list, check_eta, check_int,
                      check_lmbda, kernels)
 from .activations import sigmoid, sigmoid_prime
 

@@ -7,7 +7,7 @@ numpy's global RNG as each layer is built), its fixed-order mini-batches and its
 What the book leaves as problems is here too: ``net.save`` / ``network3.load`` (no pickle),
 ``net.accuracy(data)``, ``net.feedforward(X)`` and ``net.predict(X)``.
 
-Convolution and pooling run in ``nnfast._conv_kernels`` (numba, every core); the fully connected
+Convolution and pooling run in ``nnfast.engine.kernels.conv`` (numba, every core); the fully connected
 and softmax layers are matrix products (numpy's BLAS). Everything is float32, as the book's
 Theano code (``dtype=np.float64`` on ``Network`` is for tests and gradient checks).
 """
@@ -147,7 +147,7 @@ class ConvPoolLayer:
 
         The convolution is one matrix product: every filter-sized patch of the input as a row
         (im2col, numba) times the flipped filters (numpy's BLAS), then pooling (numba)."""
-        from . import _conv_kernels as ck
+        from .engine.kernels import conv as ck
         m = x.shape[0]
         F, C, fh, fw = self.filter_shape
         _, _, H, W = self.image_shape
@@ -166,7 +166,7 @@ class ConvPoolLayer:
 
     def backward(self, cache, d_out, want_dx):
         """``(dw, db, dx or None)`` from the gradient ``d_out (m, n_out)`` at this layer's output."""
-        from . import _conv_kernels as ck
+        from .engine.kernels import conv as ck
         cols, Kflat, arg, out = cache
         F, C, fh, fw = self.filter_shape
         _, _, H, W = self.image_shape
@@ -272,7 +272,7 @@ _BLAS_LIMIT = None
 def _one_blas_thread():
     """numpy's BLAS on ``compute_threads()`` threads (threadpoolctl finds whichever BLAS numpy was built with)."""
     global _BLAS_LIMIT
-    from ._dense import compute_threads
+    from .engine.dense import compute_threads
     if _BLAS_LIMIT is None:
         from threadpoolctl import ThreadpoolController
         _BLAS_LIMIT = ThreadpoolController()

@@ -66,7 +66,7 @@ def plot_sweep(records, space, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .sweep_space import _text
+    from .sweep.space import format_value
     swept = space.swept or [space.params[0]]
     shown = [r for r in records if r.validation_accuracy is not None]
     fig, axes = plt.subplots(1, len(swept), figsize=(4.5 * len(swept), 3.8), squeeze=False, sharey=True)
@@ -79,8 +79,8 @@ def plot_sweep(records, space, path):
             if param.is_range:
                 xs = [v[0] if isinstance(v, list) else v for v in values]  # a width range: one hidden layer
             else:
-                categories = [_text(v) for v in param.values]
-                xs = [categories.index(_text(tuple(v) if isinstance(v, list) else v)) for v in values]
+                categories = [format_value(v) for v in param.values]
+                xs = [categories.index(format_value(tuple(v) if isinstance(v, list) else v)) for v in values]
             ax.scatter(xs, [100 * r.validation_accuracy for r in points], marker=marker, alpha=0.8,
                        label=f"{state} ({len(points)})")
         if param.is_range and param.log:
@@ -92,7 +92,7 @@ def plot_sweep(records, space, path):
         if param.is_range:
             ax.set_xlim(param.low, param.high)
         if not param.is_range:
-            ax.set_xticks(range(len(param.values)), [_text(v) for v in param.values])
+            ax.set_xticks(range(len(param.values)), [format_value(v) for v in param.values])
         ax.set_xlabel("--" + param.name.replace("_", "-"))
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("validation accuracy (%)")

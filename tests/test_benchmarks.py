@@ -6,7 +6,7 @@ import numpy as np
 
 from benchmarks import limits, report, timing
 from conftest import synthetic_digits
-from nnfast.engines import ENGINES, engine_id
+from nnfast.peers.engines import ENGINES, engine_id
 
 
 def test_compare_and_report_on_a_tiny_config(tmp_path):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from nnfast import mnist_loader
-from nnfast._convert import stack_columns
+from nnfast.engine.convert import stack_columns
 from mnist_fixtures import book_pickle_gz, small_digits
 
 

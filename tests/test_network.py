@@ -1,4 +1,4 @@
-"""nnfast.network against nnfast.reference (the book's per-sample algorithm) and against calculus."""
+"""nnfast.network against nnfast.twins.network (the book's per-sample algorithm) and against calculus."""
 
 import random
 import warnings
@@ -8,7 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nnfast import network, reference
+from nnfast import network
+from nnfast.twins import network as reference
 from conftest import synthetic_digits
 
 
@@ -175,7 +176,7 @@ def test_kernel_sigmoid_is_safe_at_extremes():
 
 @pytest.mark.parametrize("dtype,underflow", [(np.float32, 87.3), (np.float64, 708.3)])
 def test_kernel_sigmoid_is_within_a_few_ulp_of_the_true_sigmoid(dtype, underflow):
-    from nnfast import _kernels
+    from nnfast.engine.kernels import activation as _kernels
     rng = np.random.default_rng(0)
     z = np.concatenate([np.linspace(-2 * underflow, 2 * underflow, 400_001), rng.standard_normal(100_000) * 5,
                         [0.0, -0.0, 1e-30, -1e-30]]).astype(dtype)

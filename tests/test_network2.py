@@ -1,4 +1,4 @@
-"""nnfast.network2 against nnfast.reference2 (the book's chapter 3 per-sample algorithm) and against calculus."""
+"""nnfast.network2 against nnfast.twins.network2 (the book's chapter 3 per-sample algorithm) and against calculus."""
 
 import json
 import random
@@ -7,7 +7,9 @@ import re
 import numpy as np
 import pytest
 
-from nnfast import models, network2, reference2
+from nnfast import models, network2
+from nnfast.runs import inference
+from nnfast.twins import network2 as reference2
 from conftest import synthetic_digits
 
 COSTS = ["QuadraticCost", "CrossEntropyCost"]
@@ -290,7 +292,7 @@ def test_npz_save_keeps_the_cost_and_dtype(tmp_path):
     assert back.cost is network2.CrossEntropyCost and back.dtype == np.float32
     for a, b in zip(params(fast), params(back)):
         np.testing.assert_array_equal(a, b)
-    assert models.load_network(tmp_path / "net.npz").sizes == [20, 7, 10]
+    assert inference.load_network(tmp_path / "net.npz").sizes == [20, 7, 10]
 
 
 def _good_json():
@@ -324,7 +326,7 @@ def test_damaged_or_hostile_json_models_are_refused(tmp_path, damage, message):
 def test_sets_evaluated_every_epoch_skip_zeros_and_give_the_dense_outputs_in_the_callers_order(dtype):
     """Sets evaluated every epoch run their first layer as training does (reordered columns, zero ends
     skipped, rows sorted by where they end): the same outputs, in the order asked for."""
-    from nnfast._input_layout import prepared_inputs
+    from nnfast.engine.input_layout import prepared_inputs
     rng = np.random.default_rng(12)
     X = (rng.random((203, 50)) * (rng.random((203, 50)) < 0.2)).astype(np.float32)
     X[5] = 0.0  # a blank row

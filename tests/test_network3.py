@@ -6,7 +6,8 @@ import re
 import numpy as np
 import pytest
 
-from nnfast import network3, reference3
+from nnfast import network3
+from nnfast.twins import network3 as reference3
 from nnfast.network3 import ConvPoolLayer, FullyConnectedLayer, Network, ReLU, SoftmaxLayer, linear, sigmoid, tanh
 
 

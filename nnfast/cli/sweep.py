@@ -6,8 +6,9 @@ import sys
 
 import click
 
-from .cli import (EXIT_SIGINT, EXIT_SIGTERM, Terminated, _check_plot_path, _check_save_path, _signals_as_exceptions,
-                  library_errors, main)
+from .common import (EXIT_SIGINT, EXIT_SIGTERM, Terminated, check_plot_path, check_save_path, library_errors,
+                     signals_as_exceptions)
+
 
 def _cores():
     try:
@@ -25,7 +26,7 @@ def _accuracy(record):
     return text + (f" ± {100 * record.sd:.2f}" if record.sd is not None else "")
 
 
-@main.command("sweep")
+@click.command("sweep")
 @click.option("--hidden", default=None, help="Hidden widths: 30,100 (a grid), 100-30 (two layers), 10:200 (a range).")
 @click.option("--sizes", default=None, help="Whole networks instead of --hidden: 784-30-10,784-100-10.")
 @click.option("--eta", default=None, help="Learning rates: 0.5,1,3 or 0.1:10:log.  [default: 3.0]")
@@ -75,7 +76,8 @@ def sweep_command(hidden, sizes, eta, batch_size, epochs, dtype, cost, lmbda, in
       nnfast sweep --eta 1,3 --hidden 30,100 --scheduler tcp://10.0.0.5:8786
       nnfast sweep --layers fc100,softmax --layers conv20x5,pool2,fc100,softmax --eta 0.03,0.1 --epochs 5
     """
-    from . import sweep, sweep_space
+    from .. import sweep
+    from ..sweep import space as sweep_space
 
     options = {"hidden": hidden, "sizes": sizes, "eta": eta, "batch_size": batch_size, "epochs": epochs,
                "dtype": dtype, "cost": cost, "lmbda": lmbda, "init": init, "layers": layers or None,
@@ -94,10 +96,10 @@ def sweep_command(hidden, sizes, eta, batch_size, epochs, dtype, cost, lmbda, in
         raise click.UsageError("a LOW:HIGH range is sampled: give --trials N (how many points to try)")
     if sampler == "grid" and space.has_ranges:
         raise click.UsageError("--sampler grid takes lists of values, not LOW:HIGH ranges")
-    save_path = _check_save_path(save_path, "--save", "best.npz")
-    plot_path = _check_plot_path(plot_path, "sweep.png")
+    save_path = check_save_path(save_path, "--save", "best.npz")
+    plot_path = check_plot_path(plot_path, "sweep.png")
     if study_path is not None:
-        _check_save_path(study_path, "--study", "sweep.journal")
+        check_save_path(study_path, "--study", "sweep.journal")
     workers = workers or (None if scheduler else _cores())
     swept = [p.name for p in space.swept]
     say = (lambda text: click.echo(text, err=True)) if as_json else click.echo
@@ -123,7 +125,7 @@ def sweep_command(hidden, sizes, eta, batch_size, epochs, dtype, cost, lmbda, in
         say(f"[{done}/{total}] #{record.number} {point}: {outcome} in {record.seconds:.1f} s; {best_text}; "
             f"~{_duration(left)} left")
 
-    with library_errors(), _signals_as_exceptions():
+    with library_errors(), signals_as_exceptions():
         try:
             result = sweep.run(space, trials=trials, sampler=sampler, seeds=seeds, workers=workers or 1,
                                scheduler=scheduler, study_path=study_path, prune=prune, data=data_path,
@@ -135,7 +137,7 @@ def sweep_command(hidden, sizes, eta, batch_size, epochs, dtype, cost, lmbda, in
                                          " Without --study nothing was kept."), err=True)
             sys.exit(EXIT_SIGTERM if isinstance(exc, Terminated) else EXIT_SIGINT)
         if plot_path and result.trials:
-            from .plotting import plot_sweep
+            from ..plotting import plot_sweep
             plot_sweep(result.trials, space, plot_path)
     if as_json:
         click.echo(json.dumps(_document(result)))
@@ -164,7 +166,7 @@ def _document(result):
 
 
 def _table(result, swept):
-    from .sweep_space import label
+    from ..sweep.space import label
     click.echo("")
     click.echo(f"{'rank':>4}  {'trial':>5}  {'validation':>16}  {'state':<8}  {'seconds':>7}  parameters")
     for rank, r in enumerate(result.trials, 1):

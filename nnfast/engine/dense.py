@@ -5,7 +5,7 @@ weights and biases in one flat buffer for the kernels, converts the book's
 lists of columns to matrices once per call, runs the epochs (the book's
 ``random.shuffle`` draws, mini-batches, L2 decay, Ctrl-C between kernel
 calls) and evaluates outputs, accuracy and cost over whole data sets. The
-faces choose the cost and what to print. No numba here: ``nnfast._kernels``
+faces choose the cost and what to print. No numba here: ``nnfast.engine.kernels``
 is imported on first use, so ``import nnfast`` stays quick and compiles nothing.
 """
 
@@ -18,9 +18,9 @@ import warnings
 
 import numpy as np
 
-from . import _rng
-from ._convert import test_matrices, training_matrices
-from ._input_layout import DENSE_INPUTS, prepared_inputs
+from . import rng as _rng
+from .convert import test_matrices, training_matrices
+from .input_layout import DENSE_INPUTS, prepared_inputs
 
 DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
 # Kernel calls in training take whole mini-batches, at most SLICE_SAMPLES samples and about
@@ -29,11 +29,11 @@ DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
 SLICE_SAMPLES = 10_000
 SLICE_FLOPS = 4e9
 EVAL_CHUNK = 1024  # rows per forward pass when evaluating: scratch stays in L2
-QUADRATIC, CROSS_ENTROPY = 0, 1  # the kernels' cost codes (nnfast._kernels.QUADRATIC / CROSS_ENTROPY)
+QUADRATIC, CROSS_ENTROPY = 0, 1  # the kernels' cost codes (nnfast.engine.kernels.costs.QUADRATIC / CROSS_ENTROPY)
 
 
 MIN_ROWS_PER_THREAD = 4096  # below this a second thread costs more than it saves
-# What the kernels read the input matrix's bytes as (nnfast._kernels.BYTES, FLOAT32, FLOAT64)
+# What the kernels read the input matrix's bytes as (nnfast.engine.kernels.batches.BYTES, FLOAT32, FLOAT64)
 INPUT_KINDS = {np.dtype(np.uint8): 0, np.dtype(np.float32): 1, np.dtype(np.float64): 2}
 
 
@@ -73,9 +73,23 @@ def _pool(threads):
     return _POOLS[threads]
 
 
+class _Kernels:
+    """The two kernels the dense nets call from Python (``run_batches``, ``cost_sum``), imported on first use:
+    importing numba costs ~0.3 s."""
+
+    def __init__(self):
+        from .kernels.batches import run_batches
+        from .kernels.costs import cost_sum
+        self.run_batches, self.cost_sum = run_batches, cost_sum
+
+
+_KERNELS = []
+
+
 def kernels():
-    from . import _kernels as k  # deferred: importing numba costs ~0.3 s
-    return k
+    if not _KERNELS:
+        _KERNELS.append(_Kernels())
+    return _KERNELS[0]
 
 
 def check_sizes(sizes):
@@ -161,7 +175,7 @@ class DenseNet:
     """
 
     _cost_code = QUADRATIC
-    # Training skips the first layer's products with zero inputs (MNIST's blank pixels; nnfast._input_layout).
+    # Training skips the first layer's products with zero inputs (MNIST's blank pixels; nnfast.engine.input_layout).
     # False runs it on every input: the same network up to rounding, for comparing the kernels alone.
     skip_zero_inputs = True
 
@@ -251,7 +265,7 @@ class DenseNet:
 
     def _run(self, params, X, x_rows, Y=None, y_rows=None, batch=None, eta=0.0, decay=1.0, out=None, grads=None,
              layout=None):
-        """Call the kernels' single entry point, allocating its scratch (see ``_kernels.run_batches``);
+        """Call the kernels' single entry point, allocating its scratch (see ``kernels.batches.run_batches``);
         ``layout``: an ``InputLayout`` of X (where its rows are nonzero; X's columns must already be in
         the first layer's order, see ``_inputs_order``)."""
         n_out = self.sizes[-1]
@@ -274,7 +288,7 @@ class DenseNet:
     @contextlib.contextmanager
     def _inputs_order(self, params, perm):
         """The first layer's weights in ``params`` with their columns in the training inputs' order
-        (column k is input perm[k], see ``nnfast._input_layout``) inside the block, and back after it,
+        (column k is input perm[k], see ``nnfast.engine.input_layout``) inside the block, and back after it,
         even on Ctrl-C: ``params`` leaves the block in the network's own order. Exact: it only moves
         numbers (about 0.1 ms per epoch for 784-100-10)."""
         if perm.size == 0:
@@ -292,7 +306,7 @@ class DenseNet:
         """Network outputs ``(n, sizes[-1])`` for input rows ``X[rows]`` (all of ``X (n, sizes[0])`` by default).
 
         ``reuse=True`` (a set evaluated every epoch) evaluates mostly-zero inputs
-        the way training runs them (``nnfast._input_layout``: columns reordered,
+        the way training runs them (``nnfast.engine.input_layout``: columns reordered,
         each block of four rows' zero ends skipped), its rows taken in order of
         where they end, so that blocks of four span few columns; the outputs come
         back in the caller's order. Large sets are split over ``compute_threads()``
@@ -325,7 +339,7 @@ class DenseNet:
         return result
 
     def _prepared(self, X):
-        """``nnfast._input_layout.prepared_inputs(X)``, made once per training call (the sets it trains
+        """``nnfast.engine.input_layout.prepared_inputs(X)``, made once per training call (the sets it trains
         on and evaluates every epoch do not change during it; they may between calls)."""
         cache = self.__dict__.setdefault("_prepared_inputs", {})
         hit = cache.get(id(X))

@@ -2,7 +2,7 @@
 
 MNIST's digits leave 81% of the pixels zero. The kernels skip, for each block
 of four samples, the columns at either end where all four are zero
-(``_kernels._columns``): those products are exactly zero, so the sums are the
+(``kernels.forward._columns``): those products are exactly zero, so the sums are the
 same up to rounding order. In the book's pixel order a block still spans 77% of
 the row (a digit's top and bottom rows are blank, its left and right columns are
 not). Reordering the columns by how often each pixel is nonzero, most often

@@ -39,7 +39,7 @@ def shuffle(order):
         source.shuffle(shuffled)
         order[:] = shuffled
         return
-    from ._kernels import shuffle_like_python  # deferred: numba loads on first use, not at import
+    from .kernels.shuffle import shuffle_like_python  # deferred: numba loads on first use, not at import
     mt = np.array(internal[:624], dtype=np.uint64)
     pos = shuffle_like_python(mt, np.int64(internal[624]), order)
     source.setstate((version, tuple(mt.tolist()) + (int(pos),), gauss))

@@ -21,7 +21,7 @@ class Engine(NamedTuple):
 
 
 def _reference(sizes):
-    from . import reference
+    from ..twins import network as reference
     return reference.Network(sizes)
 
 
@@ -32,7 +32,7 @@ def _numpy_batch(sizes):
 
 def _nnfast(dtype, skip_zero_inputs=True):
     def make(sizes):
-        from . import network
+        from .. import network
         net = network.Network(sizes, dtype=dtype)
         net.skip_zero_inputs = skip_zero_inputs
         return net
@@ -40,13 +40,13 @@ def _nnfast(dtype, skip_zero_inputs=True):
 
 
 def _reference2(sizes):
-    from . import reference2
+    from ..twins import network2 as reference2
     return reference2.Network(sizes, cost=reference2.CrossEntropyCost)
 
 
 def _nnfast2(dtype):
     def make(sizes):
-        from . import network2
+        from .. import network2
         return network2.Network(sizes, cost=network2.CrossEntropyCost, dtype=dtype)
     return make
 

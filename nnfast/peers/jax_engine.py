@@ -13,7 +13,7 @@ import random
 
 import numpy as np
 
-from . import reference
+from ..twins import network as reference
 
 
 @functools.lru_cache(maxsize=1)

@@ -1,14 +1,14 @@
 """The plain numpy matrix-batch port of the book: what public "matrix-based" versions do.
 
 Each mini-batch is stacked into ``(784, m)`` matrices and pushed through numpy
-(BLAS) in one go; everything else is the book's code (``nnfast.reference``).
+(BLAS) in one go; everything else is the book's code (``nnfast.twins.network``).
 It is an engine to compare against, not part of nnfast's fast path.
 """
 
 import numpy as np
 
-from . import reference
-from .activations import sigmoid_prime
+from ..twins import network as reference
+from ..activations import sigmoid_prime
 
 
 class Network(reference.Network):

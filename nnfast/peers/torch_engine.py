@@ -11,7 +11,7 @@ import random
 
 import numpy as np
 
-from . import reference
+from ..twins import network as reference
 
 
 class Network(reference.Network):

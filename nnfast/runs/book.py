@@ -43,7 +43,7 @@ def _best(accuracies, total):
 
 def _chapter1(hidden, epochs=30, eta=3.0, seeds=None):
     def runner(data, seed):
-        from . import network
+        from .. import network
         training, _, test = data[:3]
         per_seed = []
         for s in (seeds or [seed]):
@@ -67,7 +67,8 @@ def _distribution(values, seeds):
 
 def _chapter1_100_with_twin(data, seed, seeds=tuple(range(1, 11)), twin_seeds=(1, 2), twin_epochs=10):
     """Chapter 1's [784, 100, 10] over ``seeds``; the book's per-sample loop on a few; chapter 3's init beside."""
-    from . import network2, reference
+    from .. import network2
+    from ..twins import network as reference
     training, _, test = data[:3]
     nnfast_runs = _chapter1(100, seeds=list(seeds))(data, seed)
     fixed = []
@@ -95,7 +96,7 @@ def _chapter1_100_with_twin(data, seed, seeds=tuple(range(1, 11)), twin_seeds=(1
 
 def _chapter3(hidden, epochs, eta, lmbda, init, on="test"):
     def runner(data, seed):
-        from . import network2
+        from .. import network2
         training, validation, test = data[:3]
         _seed(seed)
         net = network2.Network([784, hidden, 10], cost=network2.CrossEntropyCost)
@@ -111,7 +112,8 @@ def _chapter3(hidden, epochs, eta, lmbda, init, on="test"):
 
 def _baseline(kind, gamma="auto"):
     def runner(data, seed):
-        from . import baselines, mnist_loader
+        from .. import mnist_loader
+        from . import baselines
         training, _, test = mnist_loader.load_data(data[3])
         correct = baselines.darkness(training, test) if kind == "darkness" else baselines.svm(training, test, gamma)
         return {"percent": 100.0 * correct / len(test[1]), "correct": correct}
@@ -124,7 +126,7 @@ def _chapter6(build, epochs, eta, lmbda=0.0, expanded=False):
         import contextlib
         import io
 
-        from . import network3
+        from .. import network3
         _seed(seed)
         training, validation, test = network3.load_data_shared(data[3], expanded=expanded)
         net = network3.Network(build(network3, 10), 10)
@@ -136,7 +138,7 @@ def _chapter6(build, epochs, eta, lmbda=0.0, expanded=False):
                     now = time.perf_counter()
                     epoch_seconds.append(now - last)
                     last = now
-        from ._dense import compute_threads
+        from ..engine.dense import compute_threads
         return {"percent": 100.0 * net.test_accuracy, "best_validation": round(100.0 * net.best_validation_accuracy, 2),
                 "best_iteration": net.best_iteration, "epoch_seconds": round(statistics.median(epoch_seconds), 1),
                 "threads": compute_threads()}
@@ -213,7 +215,7 @@ def run(name, seed=1, data_path=None, data=None, seeds=1):
     one lucky number). Each run starts from the loader's order of the training
     list, as the book's scripts do (SGD shuffles the list it is given in place).
     """
-    from . import mnist_loader
+    from .. import mnist_loader
     book_run = BY_NAME[name]
     if data is None:
         data = (*mnist_loader.load_data_wrapper(data_path), data_path)
@@ -238,7 +240,7 @@ def write_results(records, folder):
     import json
     import os
 
-    from ._files import write_atomically
+    from .._files import write_atomically
     path = os.path.join(folder, "book.json")
     saved = {}
     if os.path.exists(path):

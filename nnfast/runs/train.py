@@ -14,8 +14,8 @@ from typing import Optional
 
 import numpy as np
 
-from . import datasets, mnist_loader, network, network2
-from .network2 import EarlyStopping
+from .. import datasets, mnist_loader, network, network2
+from ..network2 import EarlyStopping
 
 
 @dataclasses.dataclass
@@ -90,7 +90,7 @@ _CHAPTER3 = ("cost", "lmbda", "init", "early_stop", "monitor")
 
 def _resume_state(path, settings, explicit):
     """(net, settings, history, order) to continue the run saved at ``path``."""
-    from . import models
+    from .. import models
     meta = models.read(path)[0] if not models.is_json(path) else {}
     saved = meta.get("training")
     chapter3 = isinstance(saved, dict) and TrainSettings(**{k: saved[k] for k in _CHAPTER3 if k in saved}).chapter3

@@ -37,7 +37,7 @@ class Settings3:
 
 def parse_layers(spec, batch_size, activation, dropout, classes=10):
     """The book's layer objects for ``spec`` (see the module docstring); ValueError naming the bad item."""
-    from . import network3
+    from .. import network3
     act = network3._BY_NAME[activation]
     items = [t.strip() for t in str(spec).replace(" ", ",").split(",") if t.strip()]
     if not items:
@@ -86,7 +86,7 @@ def parse_layers(spec, batch_size, activation, dropout, classes=10):
 
 def run(settings, save_path=None, resume_path=None, report=None):
     """Train as ``settings`` say, reporting each line with the epoch's time; returns the network."""
-    from . import network3
+    from .. import network3
     started = time.perf_counter()
     done, best, meta = 0, (0.0, 0, 0.0), {}
     if resume_path:

@@ -60,11 +60,11 @@ class Param:
 
     def describe(self):
         if self.is_range:
-            return f"{_text(self.low)}:{_text(self.high)}{':log' if self.log else ''}"
-        return ",".join(_text(v) for v in self.values)
+            return f"{format_value(self.low)}:{format_value(self.high)}{':log' if self.log else ''}"
+        return ",".join(format_value(v) for v in self.values)
 
 
-def _text(value, digits=12):
+def format_value(value, digits=12):
     if isinstance(value, tuple):
         return "-".join(map(str, value))
     if isinstance(value, float):
@@ -134,7 +134,7 @@ def parse(options, n_classes=10):
 
 def _parse_layers(specs):
     """Chapter 6 layer specs as ``nnfast train --layers`` takes them, one per alternative (a list, or one text)."""
-    from .training3 import parse_layers
+    from ..runs.train_conv import parse_layers
     specs = [specs] if isinstance(specs, str) else list(specs)
     if not specs:
         raise SpaceError("--layers is empty; e.g. conv20x5,pool2,fc100,softmax")
@@ -248,5 +248,5 @@ def as_json(params):
 
 def label(params, names):
     """``eta=3 hidden=100`` for the swept parameters of a point."""
-    return " ".join(f"{n}={_text(tuple(params[n]) if isinstance(params[n], list) else params[n], 4)}"
+    return " ".join(f"{n}={format_value(tuple(params[n]) if isinstance(params[n], list) else params[n], 4)}"
                     for n in names)

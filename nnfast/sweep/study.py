@@ -12,7 +12,7 @@ Glue over well-kept libraries (DESIGN §5):
   (its median rule, ``MedianPruner``) and records the sweep (its journal file,
   ``--study FILE``), so the same command continues an interrupted sweep.
 - The runs execute in this process, in local worker processes, or on a Dask
-  ``distributed`` cluster (``nnfast._sweep_workers``).
+  ``distributed`` cluster (``nnfast.sweep.workers``).
 
 A run's seed is derived from its point and seed index (and ``seed``), never
 from its trial number, worker or order, so one worker and many give the same
@@ -31,9 +31,10 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from . import _sweep_trial, _sweep_workers
-from . import sweep_space
-from .sweep_space import Space, as_json
+from . import space as sweep_space
+from . import trial as _sweep_trial
+from . import workers as _sweep_workers
+from .space import Space, as_json
 
 STUDY_NAME = "nnfast-sweep"
 PRUNE_STARTUP = 4  # trials that must finish before the median rule may stop one
@@ -276,7 +277,7 @@ def _connect(address):
 
 
 def _load(data):
-    from . import datasets
+    from .. import datasets
     if data is None or isinstance(data, (str, bytes)) or hasattr(data, "__fspath__"):
         return datasets.load_dataset(data)
     return data
@@ -284,7 +285,7 @@ def _load(data):
 
 def _compile(space, points, n_classes, validation):
     """Compile (or load from numba's cache) each dtype's kernels before any worker starts."""
-    from . import training
+    from ..runs import train as training
     if any(p.name == "layers" for p in space.params):
         import numpy as np
         for spec in space["layers"].values:  # one step of each net compiles its convolution kernels
@@ -500,7 +501,7 @@ class _Sweep:
     def _best_network(self, best):
         """The winner's first-seed network: kept from its run, or trained again here (a run from an earlier
         session; its seed makes it the same network)."""
-        from . import training
+        from ..runs import train as training
         point = _point_of(best)
         seed0 = run_seed(point, 0, self.seed)
         if self.best_weights is not None and self.best_weights[1] == best.number:

@@ -16,8 +16,8 @@ import time
 
 import numpy as np
 
-from . import _rng
-from . import _input_layout
+from ..engine import input_layout as _input_layout
+from ..engine import rng as _rng
 
 _DATA = {}  # "training", "validation", "test": (X float32, labels); "classes"; "token": identity of the data
 _ONE_AT_A_TIME = threading.Lock()  # Python's random is per process: runs in one process take turns
@@ -25,7 +25,7 @@ _ONE_AT_A_TIME = threading.Lock()  # Python's random is per process: runs in one
 
 def limit_threads():
     """One compute thread in this process: a sweep's parallelism is its workers, one core each."""
-    os.environ["NNFAST_THREADS"] = "1"  # nnfast's own evaluation threads (nnfast._dense.compute_threads)
+    os.environ["NNFAST_THREADS"] = "1"  # nnfast's own evaluation threads (nnfast.engine.dense.compute_threads)
     try:
         from threadpoolctl import threadpool_limits
         threadpool_limits(1)  # BLAS (network3's GEMMs, numpy); numba's dense kernels are single-threaded
@@ -36,14 +36,14 @@ def limit_threads():
 def install(dataset, validation=None, token=None):
     """Make ``dataset`` (an ``nnfast.datasets.Dataset``) this process's data, split as ``nnfast train`` splits it:
     float32 matrices ``(n, 784)`` and integer labels, no per-sample lists (a sweep trains on them many times)."""
-    from . import mnist_loader
+    from .. import mnist_loader
     token = token if token is not None else id(dataset)
     if _DATA.get("token") == token:
         return
     training, valid, test = mnist_loader.split(dataset, validation)
     # the dense nets' zero-skipping copies of the training and validation matrices, made here once
     # for the process (trials never change them): workers forked after this share them instead of
-    # each making its own (nnfast._input_layout; 39 MB for MNIST's training images)
+    # each making its own (nnfast.engine.input_layout; 39 MB for MNIST's training images)
     _input_layout.keep(training[0])
     _input_layout.keep(valid[0])
     _DATA.update(training=training, validation=valid, test=test, classes=len(dataset.classes), token=token,
@@ -68,8 +68,8 @@ def _compile_lock():
 
 def settings_of(params, seed, n_classes, validation=None):
     """The ``TrainSettings`` of a point of the space."""
-    from .sweep_space import sizes_of
-    from .training import TrainSettings
+    from .space import sizes_of
+    from ..runs.train import TrainSettings
     return TrainSettings(sizes=sizes_of(params, n_classes), epochs=int(params["epochs"]),
                          batch_size=int(params["batch_size"]), eta=float(params["eta"]), seed=seed,
                          dtype=params["dtype"], eval_on="validation", cost=params["cost"],
@@ -94,7 +94,7 @@ def _seeded_network(settings):
     """``nnfast train --seed``'s network, drawn from a private ``RandomState(seed)`` in the book's order
     (chapter 3: the default draw, then the large one for ``init large``), not numpy's global generator,
     which other threads of this process may also draw from."""
-    from . import training as train_mod
+    from ..runs import train as train_mod
     net = train_mod.new_network(settings)  # its draws are replaced here
     rng = np.random.RandomState(settings.seed)
     if settings.chapter3:
@@ -164,8 +164,8 @@ def run(task):
 def network3_of(params):
     """A chapter 6 net for a point: ``nnfast train --layers``'s layers, drawn from numpy's global generator
     as the book's ``network3`` draws them."""
-    from . import network3
-    from .training3 import parse_layers
+    from .. import network3
+    from ..runs.train_conv import parse_layers
     m = int(params["batch_size"])
     return network3.Network(parse_layers(params["layers"], m, params["activation"], float(params["dropout"]),
                                          _DATA.get("classes", 10)), m)

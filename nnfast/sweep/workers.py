@@ -12,7 +12,7 @@ import multiprocessing
 import sys
 import uuid
 
-from . import _sweep_trial
+from . import trial as _sweep_trial
 
 
 class WorkerDied(RuntimeError):

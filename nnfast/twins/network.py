@@ -11,7 +11,7 @@ import random
 
 import numpy as np
 
-from .activations import sigmoid, sigmoid_prime
+from ..activations import sigmoid, sigmoid_prime
 
 
 class Network:

@@ -13,8 +13,8 @@ import random
 
 import numpy as np
 
-from . import reference
-from .activations import sigmoid_prime
+from . import network as reference
+from ..activations import sigmoid_prime
 
 
 class QuadraticCost:

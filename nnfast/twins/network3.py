@@ -118,7 +118,7 @@ def sgd_step(layers, x, y, eta, lmbda, num_training_batches, mask_rng):
 
 def layers_of(net):
     """A ``network3.Network``'s layers as the dicts ``sgd_step`` takes (copies of its weights)."""
-    from . import network3
+    from .. import network3
     out = []
     for L in net.layers:
         if isinstance(L, network3.ConvPoolLayer):

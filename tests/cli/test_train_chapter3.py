@@ -106,7 +106,7 @@ def test_hidden_widths_may_be_separated_by_spaces(mnist_home, tmp_path, text, si
 
 
 def test_banners_never_count_backwards():
-    from nnfast.training import _epoch_span
+    from nnfast.runs.train import _epoch_span
     assert _epoch_span(0, 30) == "epochs 0..29" and _epoch_span(17, 18) == "epoch 17"
     assert _epoch_span(0, 0) == _epoch_span(18, 18) == "no epochs to train"
 

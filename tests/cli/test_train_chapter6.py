@@ -86,7 +86,7 @@ def test_threads_option_applies_to_the_run_and_is_restored_after(digits_folder, 
     import os
     monkeypatch.delenv("NNFAST_THREADS", raising=False)
     seen = {}
-    from nnfast import _dense
+    from nnfast.engine import dense as _dense
     original = _dense.compute_threads
 
     def spy():

@@ -1,12 +1,12 @@
-"""nnfast._convert: the book's lists become one matrix plus row numbers, without copying the loader's data."""
+"""nnfast.engine.convert: the book's lists become one matrix plus row numbers, without copying the loader's data."""
 
 import random
 
 import numpy as np
 import pytest
 
-from nnfast import _convert  # not 'from ... import test_matrices': pytest would collect it
-from nnfast._convert import stack_columns, training_matrices
+from nnfast.engine import convert as _convert  # not 'from ... import test_matrices': pytest would collect it
+from nnfast.engine.convert import stack_columns, training_matrices
 
 
 def test_views_of_one_matrix_map_to_row_numbers_in_any_order():

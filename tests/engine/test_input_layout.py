@@ -1,10 +1,13 @@
-"""Skipping the zero pixels of MNIST-like inputs (nnfast._input_layout) learns the book's network."""
+"""Skipping the zero pixels of MNIST-like inputs (nnfast.engine.input_layout) learns the book's network."""
 
 import numpy as np
 import pytest
 
-from nnfast import _input_layout, network, network2, reference, reference2
-from nnfast._dense import TrainingDiverged
+from nnfast import network, network2
+from nnfast.engine import input_layout as _input_layout
+from nnfast.twins import network as reference
+from nnfast.twins import network2 as reference2
+from nnfast.engine.dense import TrainingDiverged
 
 
 def sparse_digits(n, n_in=784, seed=0):
@@ -142,7 +145,7 @@ def test_an_infinite_weight_on_a_blank_pixel_still_stops_training():
 
 def test_ctrl_c_mid_epoch_leaves_the_weights_in_the_networks_own_column_order(monkeypatch):
     """The first layer's columns are in the training matrix's order only while an epoch runs."""
-    from nnfast import _dense
+    from nnfast.engine import dense as _dense
     monkeypatch.setattr(_dense, "SLICE_SAMPLES", 100)  # progress (and so Ctrl-C) after every 100 samples
     data = sparse_digits(400, seed=5)
     results = []

@@ -1,11 +1,11 @@
-"""nnfast._rng.shuffle makes exactly the draws of random.shuffle, and leaves the generator where it would."""
+"""nnfast.engine.rng.shuffle makes exactly the draws of random.shuffle, and leaves the generator where it would."""
 
 import random
 
 import numpy as np
 import pytest
 
-from nnfast import _rng
+from nnfast.engine import rng as _rng
 
 
 @pytest.mark.parametrize("n", [0, 1, 2, 3, 17, 1003, 50000])

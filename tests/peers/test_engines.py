@@ -1,9 +1,9 @@
-"""Every engine of nnfast.engines learns what the reference learns (one table feeds tests and benchmarks)."""
+"""Every engine of nnfast.peers.engines learns what the reference learns (one table feeds tests and benchmarks)."""
 
 import numpy as np
 import pytest
 
-from nnfast.engines import ENGINES, chapter, engine_id
+from nnfast.peers.engines import ENGINES, chapter, engine_id
 
 CH1, CH3 = chapter(1), chapter(3)
 

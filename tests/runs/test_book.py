@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from nnfast import baselines, book
+from nnfast.runs import baselines, book
 from nnfast.cli import main
 
 

@@ -15,12 +15,15 @@ pytest.importorskip("optuna", reason="nnfast sweep needs the [sweep] extra (inst
 
 from click.testing import CliRunner  # noqa: E402
 
-from nnfast import _sweep_trial, sweep, sweep_space, training  # noqa: E402
+from nnfast.runs import train as training  # noqa: E402
+from nnfast.sweep import space as sweep_space  # noqa: E402
+from nnfast.sweep import study as sweep  # noqa: E402
+from nnfast.sweep import trial as _sweep_trial  # noqa: E402
 from nnfast.cli import main  # noqa: E402
 from nnfast.datasets import Dataset, Digits  # noqa: E402
 from mnist_fixtures import write_idx_folder  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the checkout
 
 # JAX (imported by the engine tests earlier in the session) warns at every fork; the forked workers never
 # touch JAX, so its threads' locks cannot deadlock them.
@@ -354,8 +357,8 @@ def test_the_command_prints_lines_a_table_and_saves_the_best(tmp_path, data_fold
     assert sum(line.startswith("[") and "/4] #" in line for line in lines) == 4
     assert any(line.startswith("Best: #") and "test " in line for line in lines)
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    from nnfast import models
-    net = models.load_network(str(best))
+    from nnfast.runs import inference
+    net = inference.load_network(str(best))
     assert net.sizes[1] in (10, 20)
 
 

@@ -1,0 +1,12 @@
+"""Every numba function of the engine, one file per job; nothing compiles at import.
+
+- ``batches``: ``run_batches``, the one entry point of the dense nets (training epochs, evaluation);
+- ``forward``: blocked dense layers with the sigmoid, skipping blank input columns;
+- ``gradient``: output and hidden deltas, each layer's gradient fused with decay and update;
+- ``activation``: the sigmoid on matrices, with an exp that vectorises;
+- ``costs``: the cost codes and ``cost_sum``; ``shuffle``: the book's ``random.shuffle`` replayed;
+- ``conv``: chapter 6's im2col, col2im and pooling;
+- ``jit``: the compiler flags and the cache (invalidated when any file here changes).
+
+Kernels write into arrays the caller preallocates; the engine's Python checks shapes first.
+"""

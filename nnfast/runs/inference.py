@@ -1,0 +1,41 @@
+"""Whatever network a model file holds, loaded and run: for ``nnfast eval``, ``predict`` and the draw page.
+
+``nnfast.models`` knows the file formats only; picking the face (chapter 1/3's
+``network``/``network2`` or chapter 6's ``network3``) that rebuilds a file's
+network happens here, above the faces, so no face and the format module import
+each other in a circle.
+"""
+
+import os
+
+import numpy as np
+
+from .. import network, network2, network3
+from ..datasets.formats import ARCHIVE_ERRORS
+from ..models import is_json
+
+
+def load_network(path):
+    """Any saved network, for ``nnfast eval`` and ``predict``: nnfast's ``.npz`` of a chapter 1 or 3
+    network or of a chapter 6 ``network3`` one, or a network2 JSON file (the book's or nnfast's)."""
+    if is_json(path):
+        return network2.load(path)
+    try:
+        with np.load(os.fspath(path), allow_pickle=False) as z:
+            if "network3" in z.files:
+                return network3.load(path)
+    except (*ARCHIVE_ERRORS, KeyError):
+        pass  # network.load names what is wrong with it
+    return network.load(path)
+
+
+def predict_classes(net, X):
+    """The predicted class of each row of ``X (n, 784)`` for any loaded network."""
+    return net.predict_rows(X) if hasattr(net, "predict_rows") else net.predict(X)
+
+
+def outputs(net, column):
+    """The output layer's activations ``(classes,)`` for one ``(784, 1)`` input, for any loaded network."""
+    if hasattr(net, "predict_rows"):
+        return net.feedforward(column).ravel()
+    return net.feedforward(column.T)[0]
