@@ -22,6 +22,9 @@ from .safe_pickle import loads_numpy_pickle
 
 PIXELS = 784
 MAX_DECOMPRESSED = 512 * 1024 * 1024  # MNIST is ~55 MB raw; nothing we read should be near this
+# ... but for the book's pickles: expand_mnist.py's mnist_expanded.pkl.gz (250,000 training images as a list
+# of float32 arrays) unpickles from about 0.8 GB of bytes
+MAX_BOOK_PICKLE = 2 * 1024 ** 3
 
 
 # Everything reading a damaged .npz or .whl can raise (found by fuzzing): zipfile says
@@ -59,17 +62,34 @@ def check_digits(d, where, n_classes=10):
     return Digits(*out)
 
 
-def _decompress(data, where):
-    """gzip-decompressed ``data`` if it is gzip, else ``data``; bounded in size."""
+def _available_memory():
+    """Bytes of memory free now (Linux), or None where the system does not say."""
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _decompress(data, where, limit=MAX_DECOMPRESSED, work_factor=1):
+    """gzip-decompressed ``data`` if it is gzip, else ``data``; bounded in size.
+
+    ``work_factor``: how many times the decompressed size reading it will need in memory; a size
+    (from gzip's trailer) whose work would not fit in the free memory is refused before decompressing.
+    """
     if data[:2] != b"\x1f\x8b":
         return data
+    stated = int.from_bytes(data[-4:], "little") if len(data) >= 18 else 0  # gzip's ISIZE: the size mod 2**32
+    free = _available_memory()
+    if free is not None and stated * work_factor > free:
+        raise DataError(f"{where}: reading it needs about {stated * work_factor / 1e9:.1f} GB of memory "
+                        f"({stated / 1e9:.1f} GB decompressed); {free / 1e9:.1f} GB is free")
     try:
         with gzip.GzipFile(fileobj=io.BytesIO(data)) as f:
-            out = f.read(MAX_DECOMPRESSED + 1)
+            out = f.read(limit + 1)
     except (OSError, EOFError, zlib.error) as exc:
         raise DataError(f"{where}: damaged gzip data ({exc})") from None
-    if len(out) > MAX_DECOMPRESSED:
-        raise DataError(f"{where}: decompresses to more than {MAX_DECOMPRESSED >> 20} MB; not MNIST")
+    if len(out) > limit:
+        raise DataError(f"{where}: decompresses to more than {limit >> 20} MB; not MNIST")
     return out
 
 
@@ -201,7 +221,8 @@ def read_wheel(path):
 
 def parse_book_pickle(data, where):
     """The book's (training, validation, test) float pickle as Digits; training + validation = MNIST's 60,000."""
-    obj = loads_numpy_pickle(_decompress(data, where))
+    # the pickle's bytes, the arrays it builds and the stacked copies: about three times its size
+    obj = loads_numpy_pickle(_decompress(data, where, MAX_BOOK_PICKLE, work_factor=3))
     try:
         (tr_x, tr_y), (va_x, va_y), (te_x, te_y) = obj
     except (TypeError, ValueError):
@@ -279,7 +300,8 @@ def read_any(path):
             return read_wheel(path)
         return read_cache(path)
     data = _read_bytes(path)
-    inner = _decompress(data, path)
+    # a gzip here can only be the book's pickle (mnist_expanded.pkl.gz unpickles from about 0.8 GB)
+    inner = _decompress(data, path, MAX_BOOK_PICKLE, work_factor=3)
     if inner[:1] == b"\x80" or inner[:1] == b"(":
         return parse_book_pickle(inner, path)
     raise DataError(f"{path}: not a format nnfast reads (the book's mnist.pkl.gz, an nnfast .npz, "

@@ -14,10 +14,10 @@ import pickle
 import numpy as np
 
 try:  # numpy >= 2 moved the module; old pickles still name numpy.core
-    from numpy._core.multiarray import _reconstruct
+    from numpy._core.multiarray import _reconstruct, scalar
     from numpy._core.numeric import _frombuffer
 except ImportError:  # pragma: no cover - numpy 1.x
-    from numpy.core.multiarray import _reconstruct
+    from numpy.core.multiarray import _reconstruct, scalar
     from numpy.core.numeric import _frombuffer
 
 _ALLOWED = {
@@ -25,6 +25,10 @@ _ALLOWED = {
     ("_codecs", "encode"): codecs.encode,
     ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
     ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
+    # a numpy scalar from its dtype and raw bytes: the book's expand_mnist.py pickles its labels as
+    # numpy int64 scalars (an object-dtype scalar would be whatever else the stream holds: refused below)
+    ("numpy.core.multiarray", "scalar"): scalar,
+    ("numpy._core.multiarray", "scalar"): scalar,
     # protocol 5 rebuilds an array from its raw buffer, dtype and shape: nothing else
     ("numpy.core.numeric", "_frombuffer"): _frombuffer,
     ("numpy._core.numeric", "_frombuffer"): _frombuffer,
@@ -52,7 +56,7 @@ def _arrays_only(obj):
     if isinstance(obj, (tuple, list)):
         for item in obj:
             _arrays_only(item)
-    elif isinstance(obj, np.ndarray):
+    elif isinstance(obj, (np.ndarray, np.generic)):
         if obj.dtype.hasobject:
             raise UnsafePickleError("refusing to load: the pickle holds an object array")
     else:
@@ -60,7 +64,7 @@ def _arrays_only(obj):
 
 
 def loads_numpy_pickle(data):
-    """Unpickle ``data`` (bytes) that may only contain tuples/lists of numeric numpy arrays.
+    """Unpickle ``data`` (bytes) that may only contain tuples/lists of numeric numpy arrays and scalars.
 
     Python 2 ``str`` payloads are decoded as latin-1, which numpy turns back
     into the original bytes. Raises UnsafePickleError or ValueError.

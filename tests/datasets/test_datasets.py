@@ -76,6 +76,39 @@ def test_a_python3_pickle_of_the_books_arrays_reads_back_exactly(tmp_path, proto
     assert_same(formats.read_any(str(path)), d)
 
 
+@pytest.mark.parametrize("protocol", [0, 2])
+def test_the_books_expanded_file_reads_back_exactly(tmp_path, protocol):
+    """expand_mnist.py's mnist_expanded.pkl.gz: training as [list of (784,) arrays, list of numpy int64
+    scalars] (its zip(*pairs)), validation and test as mnist.pkl.gz's arrays; cPickle's default protocol 0."""
+    d = small_digits()
+    n = len(d.train_labels) - 20
+    X = d.train_images.astype(np.float32) / 256
+    y = d.train_labels.astype(np.int64)
+    training = [[X[i] for i in range(n)], [y[i] for i in range(n)]]
+    assert type(training[1][0]) is np.int64
+    obj = (training, (X[n:], y[n:]), (d.test_images.astype(np.float32) / 256, d.test_labels.astype(np.int64)))
+    path = tmp_path / "mnist_expanded.pkl.gz"
+    path.write_bytes(gzip.compress(pickle.dumps(obj, protocol=protocol)))
+    assert_same(formats.read_any(str(path)), d)
+
+
+def test_a_pickled_object_scalar_is_still_refused():
+    with pytest.raises(UnsafePickleError):
+        loads_numpy_pickle(pickle.dumps(([np.array([1.0])], [np.array(3, dtype=object)[()]]), protocol=2))
+    with pytest.raises(UnsafePickleError):
+        loads_numpy_pickle(pickle.dumps([np.float64(1.0), "text"], protocol=2))
+
+
+def test_a_gzip_whose_stated_size_does_not_fit_in_memory_is_refused_before_decompressing(tmp_path, monkeypatch):
+    monkeypatch.setattr(formats, "_available_memory", lambda: 4 * 1024 ** 3)
+    blob = bytearray(gzip.compress(b"\x80\x02" + b"x" * 1000))
+    blob[-4:] = (3 * 1024 ** 3).to_bytes(4, "little")  # the trailer says 3 GB
+    path = tmp_path / "huge.pkl.gz"
+    path.write_bytes(bytes(blob))
+    with pytest.raises(DataError, match=r"needs about 9\.7 GB of memory.*4\.3 GB is free"):
+        formats.read_any(str(path))
+
+
 def test_a_saved_network_given_as_data_is_named_as_such(tmp_path):
     from nnfast import network
     network.Network([784, 3, 10]).save(tmp_path / "model.npz")
