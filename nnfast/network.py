@@ -7,12 +7,16 @@ per call, and delegates the arithmetic to ``nnfast.engine.kernels`` (imported on
 first use, so ``import nnfast`` stays quick and compiles nothing).
 """
 
+import warnings
 from typing import NamedTuple, Optional
 
 import numpy as np
 
+from . import activations
+from .engine import matrix_path
 from .engine.convert import test_matrices
 from .engine.dense import DenseNet, Layout, TrainingDiverged, as_list
+from .engine.overrides import replaced_functions, replaced_methods
 from .activations import sigmoid, sigmoid_prime
 
 __all__ = ["EpochResult", "Network", "TrainingDiverged", "load", "sigmoid", "sigmoid_prime"]
@@ -25,8 +29,32 @@ class EpochResult(NamedTuple):
     order: np.ndarray  # the permutation of the training list after this epoch's shuffle
 
 
+# What each of the book's steps calls: while a learner's code leaves these as they are, the kernels stand in
+# for the step; once one is overridden (or the module's function replaced), the step runs the book's formulas
+# through the user's code. Overriding feedforward or evaluate leaves training on the kernels.
+_TRAINING_METHODS = ("update_mini_batch", "backprop", "cost_derivative")
+_EVALUATION_METHODS = ("evaluate", "feedforward")
+_FUNCTIONS = {"sigmoid": activations.sigmoid, "sigmoid_prime": activations.sigmoid_prime}
+
+
+class OverridePath(UserWarning):
+    """A learner's override moved a step off nnfast's compiled kernels (it is honoured, more slowly)."""
+
+
+def say_once(message):
+    """``message`` as an ``OverridePath`` warning on stderr. Python's default warning filter shows each
+    distinct message once per process (the location is always this line); ``warnings`` can silence it."""
+    warnings.warn(message, OverridePath, stacklevel=1)
+
+
 class Network(DenseNet):
     """A feedforward sigmoid network trained by mini-batch SGD on the quadratic cost.
+
+    Changing the book's code is honoured: a subclass may override ``update_mini_batch``,
+    ``backprop``, ``cost_derivative``, ``feedforward`` or ``evaluate``, and this module's
+    ``sigmoid`` / ``sigmoid_prime`` may be replaced; each of the book's steps then calls your
+    code exactly as the book's would (saying once on stderr that it left the kernels).
+    Overriding ``feedforward`` or ``evaluate`` keeps training at full speed.
 
     ``Network([784, 30, 10])`` draws the biases, then the weights, from
     ``np.random.randn`` exactly as the book does. ``weights[l]`` is
@@ -74,16 +102,64 @@ class Network(DenseNet):
         test = None
         if test_data is not None:
             test_data = as_list(test_data)
-            if test_data:
+            if test_data and not self._changed(_EVALUATION_METHODS, ("sigmoid",)):
                 test = self._labelled_rows(test_data, "test_data")
-        for j, params, order, _ in self._epochs(data, epochs, mini_batch_size, eta,
-                                                first_epoch=first_epoch, order=order):
-            correct = self._count_correct(params, *test, reuse=True) if test is not None else None
-            yield EpochResult(j, correct, len(test_data) if test is not None else None, order)
+        changed = self._changed(_TRAINING_METHODS, tuple(_FUNCTIONS))
+        if changed:
+            self._note(changed, "training")
+            epochs_run = ((j, None, o) for j, o in self._book_epochs(
+                data, epochs, mini_batch_size, lambda batch: self.update_mini_batch(batch, eta),
+                first_epoch=first_epoch, order=order))
+        else:
+            epochs_run = ((j, params, o) for j, params, o, _ in self._epochs(
+                data, epochs, mini_batch_size, eta, first_epoch=first_epoch, order=order))
+        for j, params, order in epochs_run:
+            if test is not None:
+                correct = (self._count_correct(params, *test, reuse=True) if params is not None
+                           else self._count_correct(self._pack(), *test))
+            elif test_data:
+                correct = self.evaluate(test_data)  # the user's evaluate or feedforward, as the book calls it
+            else:
+                correct = None
+            yield EpochResult(j, correct, len(test_data) if test_data else None, order)
+
+    # -- what a learner's code changed ---------------------------------------------
+
+    def _changed(self, methods, functions):
+        """The overridden ``methods`` and replaced module ``functions`` (names) among those given."""
+        return (replaced_methods(self, Network, methods)
+                + [f"network.{f}" for f in replaced_functions(globals(), {f: _FUNCTIONS[f] for f in functions})])
+
+    def _note(self, changed, what):
+        say_once(f"nnfast: {type(self).__name__}'s {', '.join(changed)} replaced: {what} runs the book's "
+                        f"formulas through your code instead of the compiled kernels (exact, slower). To stay "
+                        f"fast, change only feedforward/evaluate, or build update_mini_batch on "
+                        f"nnfast.engine.matrix_path (see README, 'Changing the book's code').")
 
     def update_mini_batch(self, mini_batch, eta):
         """One gradient step on ``mini_batch`` (a list of ``(x, y)``): params -= eta/len * summed gradient."""
-        self._step(mini_batch, eta)
+        if replaced_methods(self, Network, ("backprop",)):
+            self._note(["backprop"], "update_mini_batch")
+            mini_batch = as_list(mini_batch)
+            if not mini_batch:
+                raise ValueError("mini_batch is empty")
+            nabla_b = [np.zeros(b.shape) for b in self.biases]  # the book's loop: one backprop per sample
+            nabla_w = [np.zeros(w.shape) for w in self.weights]
+            for x, y in mini_batch:
+                delta_nabla_b, delta_nabla_w = self.backprop(x, y)
+                nabla_b = [nb + dnb for nb, dnb in zip(nabla_b, delta_nabla_b)]
+                nabla_w = [nw + dnw for nw, dnw in zip(nabla_w, delta_nabla_w)]
+            self.weights, self.biases = matrix_path.step(self.weights, self.biases, nabla_b, nabla_w, eta,
+                                                         len(mini_batch))
+        elif self._changed(("cost_derivative",), tuple(_FUNCTIONS)):
+            mini_batch = as_list(mini_batch)
+            if not mini_batch:
+                raise ValueError("mini_batch is empty")
+            nabla_b, nabla_w = self.backprop(*matrix_path.columns(mini_batch))
+            self.weights, self.biases = matrix_path.step(self.weights, self.biases, nabla_b, nabla_w, eta,
+                                                         len(mini_batch))
+        else:
+            self._step(mini_batch, eta)
 
     def backprop(self, x, y):
         """Gradient of the quadratic cost ``(nabla_b, nabla_w)``, lists shaped like ``biases`` and ``weights``.
@@ -91,13 +167,34 @@ class Network(DenseNet):
         ``x (sizes[0], 1)`` and ``y (sizes[-1], 1)`` as in the book; a batch
         ``x (sizes[0], m)``, ``y (sizes[-1], m)`` gives the sum over its samples.
         """
-        return self._gradient(x, y)
+        changed = self._changed(("cost_derivative",), tuple(_FUNCTIONS))
+        if not changed:
+            return self._gradient(x, y)
+        self._note(changed, "backprop")
+        sig, sig_prime = globals()["sigmoid"], globals()["sigmoid_prime"]
+        x, y = np.asarray(x), np.asarray(y)
+        x, y = (x.reshape(-1, 1), y.reshape(-1, 1)) if x.ndim == 1 else (x, y)
+        return matrix_path.gradient(self.weights, self.biases, x, y, sig, sig_prime,
+                                    lambda z, a, t: self.cost_derivative(a, t) * sig_prime(z),
+                                    who=f"{type(self).__name__}.cost_derivative")
+
+    def feedforward(self, a):
+        """Output for input ``a``: ``(sizes[0], 1)`` gives ``(sizes[-1], 1)``; a batch ``(sizes[0], m)`` gives ``(sizes[-1], m)``."""
+        if self._changed((), ("sigmoid",)):
+            self._note(["sigmoid"], "feedforward")
+            a = np.asarray(a)
+            out = matrix_path.output(self.weights, self.biases, a.reshape(-1, 1) if a.ndim == 1 else a,
+                                     globals()["sigmoid"])
+            return out.reshape(-1) if a.ndim == 1 else out
+        return super().feedforward(a)
 
     def evaluate(self, test_data):
         """Number of ``(x, label)`` pairs whose output's argmax equals the label (an int)."""
         test_data = as_list(test_data)
         if not test_data:
             return 0
+        if self._changed(("feedforward",), ("sigmoid",)):
+            return sum(int(np.argmax(self.feedforward(x)) == y) for x, y in test_data)  # the book's own line
         X, labels = test_matrices(test_data, self.sizes[0], self.sizes[-1])
         return self._count_correct(self._pack(), self._input_rows(X), labels)
 

@@ -14,9 +14,13 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
+from . import activations
+from .engine import matrix_path
 from .engine.dense import (CROSS_ENTROPY, QUADRATIC, DenseNet, TrainingDiverged, as_list, check_eta, check_int,
-                     check_lmbda, kernels)
+                           check_lmbda, kernels)
+from .engine.overrides import replaced_functions, replaced_methods
 from .activations import sigmoid, sigmoid_prime
+from .network import say_once
 
 __all__ = ["CrossEntropyCost", "EpochResult", "Network", "QuadraticCost", "TrainingDiverged", "load",
            "sigmoid", "sigmoid_prime", "vectorized_result"]
@@ -48,7 +52,26 @@ class CrossEntropyCost:
 
 
 _COSTS = {"QuadraticCost": QuadraticCost, "CrossEntropyCost": CrossEntropyCost}
-_COST_CODES = {QuadraticCost: QUADRATIC, CrossEntropyCost: CROSS_ENTROPY}
+
+
+def builtin_cost_code(cost):
+    """The kernels' code for ``cost`` when it computes one of the book's two costs (the class, an instance,
+    or a subclass that changes neither ``fn`` nor ``delta``); None for any other cost."""
+    for known, code in ((QuadraticCost, QUADRATIC), (CrossEntropyCost, CROSS_ENTROPY)):
+        if getattr(cost, "fn", None) is known.fn and getattr(cost, "delta", None) is known.delta:
+            return code
+    return None
+
+
+def cost_name(cost):
+    """The name a saved file gives the cost: its class's (the book writes ``cost.__name__``)."""
+    return cost.__name__ if isinstance(cost, type) else type(cost).__name__
+
+
+# What each of the book's steps calls (see nnfast.network): while these are the book's, the kernels stand in.
+_TRAINING_METHODS = ("update_mini_batch", "backprop")
+_MONITOR_METHODS = ("total_cost", "accuracy", "feedforward")
+_FUNCTIONS = {"sigmoid": activations.sigmoid, "sigmoid_prime": activations.sigmoid_prime}
 
 
 def vectorized_result(j, n=10):
@@ -94,15 +117,26 @@ class Network(DenseNet):
     initialisation (every bias ``randn(y, 1)``, then every weight
     ``randn(y, x) / sqrt(x)``); ``large_weight_initializer()`` draws again
     without the scaling (chapter 1's). ``cost`` is ``CrossEntropyCost`` or
-    ``QuadraticCost``. ``weights`` and ``biases`` are plain numpy arrays you may
-    read or replace. ``dtype`` may be ``np.float32`` for about twice the speed.
+    ``QuadraticCost`` (the class or an instance), or any cost with the book's
+    ``fn(a, y)`` and ``delta(z, a, y)``. ``weights`` and ``biases`` are plain numpy
+    arrays you may read or replace. ``dtype`` may be ``np.float32`` for about
+    twice the speed.
+
+    Changing the book's code is honoured: a subclass may override
+    ``update_mini_batch``, ``backprop``, ``feedforward``, ``accuracy`` or
+    ``total_cost``, and this module's ``sigmoid`` / ``sigmoid_prime`` may be
+    replaced; each step then calls your code as the book's would (saying once
+    on stderr that it left the kernels). Overriding ``feedforward``,
+    ``accuracy`` or ``total_cost`` keeps training at full speed.
     """
 
     def __init__(self, sizes, cost=CrossEntropyCost, dtype=np.float64):
         self._setup(sizes, dtype)
         self.default_weight_initializer()
+        if not (callable(getattr(cost, "fn", None)) and callable(getattr(cost, "delta", None))):
+            raise TypeError(f"cost must have the book's interface, fn(a, y) and delta(z, a, y) (like "
+                            f"network2.CrossEntropyCost), got {cost!r}")
         self.cost = cost
-        self._cost_code  # a cost nnfast cannot train with is refused here, not in the middle of SGD
 
     def warm_up(self, monitoring=False):
         """Compile the training kernels now (see ``DenseNet.warm_up``); with ``monitoring`` also those the
@@ -113,17 +147,31 @@ class Network(DenseNet):
         if monitoring:
             out = np.zeros((1, self.sizes[-1]), dtype=self.dtype)
             kernels().cost_sum(out, np.eye(self.sizes[-1], dtype=self.dtype), np.zeros(1, dtype=np.int64),
-                               self._cost_code)
+                               self._cost_code or QUADRATIC)
             # (the monitors' forward passes are run_batches, compiled by super().warm_up() already)
         return time.perf_counter() - start
 
     @property
     def _cost_code(self):
-        code = _COST_CODES.get(self.cost)
-        if code is None:
-            raise TypeError(f"cost must be network2.CrossEntropyCost or network2.QuadraticCost "
-                            f"(the kernels compute these two), got {self.cost!r}")
-        return code
+        """The kernels' cost code, or None for a cost of the user's own (trained through its ``delta``)."""
+        return builtin_cost_code(self.cost)
+
+    # -- what a learner's code changed -------------------------------------------------
+
+    def _changed(self, methods, functions, cost=None):
+        """Overridden ``methods``, replaced module ``functions``, and ``cost`` ("delta" or "fn") when the
+        cost is not one the kernels compute: the names, for the note."""
+        changed = replaced_methods(self, Network, methods) + [
+            f"network2.{f}" for f in replaced_functions(globals(), {f: _FUNCTIONS[f] for f in functions})]
+        if cost and self._cost_code is None:
+            changed.append(f"cost {cost_name(self.cost)}.{cost}")
+        return changed
+
+    def _note(self, changed, what):
+        say_once(f"nnfast: {type(self).__name__}'s {', '.join(changed)} replaced: {what} runs the book's "
+                 f"formulas through your code instead of the compiled kernels (exact, slower). To stay fast, "
+                 f"change only what README's 'Changing the book's code' lists as full speed, or build "
+                 f"update_mini_batch on nnfast.engine.matrix_path.")
 
     def default_weight_initializer(self):
         """Biases ~ N(0, 1) and weights ~ N(0, 1/n_in): all biases drawn first, then all weights."""
@@ -198,15 +246,37 @@ class Network(DenseNet):
         lmbda = check_lmbda(lmbda)
         data = as_list(training_data)
         evaluation = None
+        monitors_changed = self._changed(_MONITOR_METHODS, ("sigmoid",), "fn")
         if monitor_evaluation_cost or monitor_evaluation_accuracy:
             if evaluation_data is None:
                 raise ValueError("monitoring evaluation cost or accuracy needs evaluation_data")
             evaluation_data = as_list(evaluation_data)
-            evaluation = self._monitor_rows(evaluation_data, "evaluation_data")
+            if not monitors_changed:
+                evaluation = self._monitor_rows(evaluation_data, "evaluation_data")
+        changed = self._changed(_TRAINING_METHODS, tuple(_FUNCTIONS), "delta")
+        if changed:
+            self._note(changed, "training")
+            eta, n = check_eta(eta), len(data)
+            epochs_run = ((j, None, o, None) for j, o in self._book_epochs(
+                data, epochs, mini_batch_size, lambda batch: self.update_mini_batch(batch, eta, lmbda, n),
+                first_epoch=first_epoch, order=order))
+        else:
+            epochs_run = self._epochs(data, epochs, mini_batch_size, eta, lmbda, first_epoch=first_epoch,
+                                      order=order)
         labels = None
-        for j, params, order, rows in self._epochs(data, epochs, mini_batch_size, eta, lmbda,
-                                                   first_epoch=first_epoch, order=order):
+        for j, params, order, rows in epochs_run:
             t_cost = t_acc = e_cost = e_acc = None
+            if params is None or monitors_changed:  # the book's monitors, through the user's code
+                if monitor_training_cost:
+                    t_cost = self.total_cost(data, lmbda)
+                if monitor_training_accuracy:
+                    t_acc = self.accuracy(data, convert=True)
+                if monitor_evaluation_cost:
+                    e_cost = self.total_cost(evaluation_data, lmbda, convert=True)
+                if monitor_evaluation_accuracy:
+                    e_acc = self.accuracy(evaluation_data)
+                yield EpochResult(j, t_cost, t_acc, e_cost, e_acc, order)
+                continue
             if monitor_training_cost or monitor_training_accuracy:
                 X, x_rows, Y, y_rows = rows
                 if labels is None:
@@ -227,7 +297,26 @@ class Network(DenseNet):
         ``n`` is the size of the whole training set (the L2 term is spread over it).
         """
         eta, lmbda, n = check_eta(eta), check_lmbda(lmbda), check_int(n, "n", 1)
-        self._step(mini_batch, eta, 1.0 - eta * (lmbda / n))
+        decay = 1.0 - eta * (lmbda / n)
+        backprop_changed = replaced_methods(self, Network, ("backprop",))
+        if not (backprop_changed or self._changed((), tuple(_FUNCTIONS), "delta")):
+            self._step(mini_batch, eta, decay)
+            return
+        mini_batch = as_list(mini_batch)
+        if not mini_batch:
+            raise ValueError("mini_batch is empty")
+        if backprop_changed:  # the book's loop: the user's backprop, one sample at a time
+            self._note(backprop_changed, "update_mini_batch")
+            nabla_b = [np.zeros(b.shape) for b in self.biases]
+            nabla_w = [np.zeros(w.shape) for w in self.weights]
+            for x, y in mini_batch:
+                delta_nabla_b, delta_nabla_w = self.backprop(x, y)
+                nabla_b = [nb + dnb for nb, dnb in zip(nabla_b, delta_nabla_b)]
+                nabla_w = [nw + dnw for nw, dnw in zip(nabla_w, delta_nabla_w)]
+        else:  # the whole mini-batch as matrices, through the user's cost and activation
+            nabla_b, nabla_w = self.backprop(*matrix_path.columns(mini_batch))
+        self.weights, self.biases = matrix_path.step(self.weights, self.biases, nabla_b, nabla_w, eta,
+                                                     len(mini_batch), decay)
 
     def backprop(self, x, y):
         """Gradient ``(nabla_b, nabla_w)`` of the cost for ``x (sizes[0], 1)``, ``y (sizes[-1], 1)``.
@@ -235,7 +324,25 @@ class Network(DenseNet):
         The output error is ``cost.delta``; a batch ``(sizes[0], m)``,
         ``(sizes[-1], m)`` gives the sum over its samples.
         """
-        return self._gradient(x, y)
+        changed = self._changed((), tuple(_FUNCTIONS), "delta")
+        if not changed:
+            return self._gradient(x, y)
+        self._note(changed, "backprop")
+        x, y = np.asarray(x), np.asarray(y)
+        x, y = (x.reshape(-1, 1), y.reshape(-1, 1)) if x.ndim == 1 else (x, y)
+        return matrix_path.gradient(self.weights, self.biases, x, y, globals()["sigmoid"],
+                                    globals()["sigmoid_prime"], self.cost.delta,
+                                    who=f"cost {cost_name(self.cost)}.delta")
+
+    def feedforward(self, a):
+        """Output for input ``a``: ``(sizes[0], 1)`` gives ``(sizes[-1], 1)``; a batch ``(sizes[0], m)`` gives ``(sizes[-1], m)``."""
+        if self._changed((), ("sigmoid",)):
+            self._note(["sigmoid"], "feedforward")
+            a = np.asarray(a)
+            out = matrix_path.output(self.weights, self.biases, a.reshape(-1, 1) if a.ndim == 1 else a,
+                                     globals()["sigmoid"])
+            return out.reshape(-1) if a.ndim == 1 else out
+        return super().feedforward(a)
 
     # -- monitoring ----------------------------------------------------------------------
 
@@ -273,6 +380,9 @@ class Network(DenseNet):
         data = as_list(data)
         if not data:
             return 0
+        if self._changed(("feedforward",), ("sigmoid",)):  # the book's own line, through the user's feedforward
+            return sum(int(np.argmax(self.feedforward(x)) == (y if np.ndim(y) == 0 else np.argmax(y)))
+                       for x, y in data)
         X, x_rows, Y, y_rows, labels = self._monitor_rows(data, "data")
         return self._measure(self._pack(), X, x_rows, Y, y_rows, labels, 0.0, with_cost=False)[1]
 
@@ -286,6 +396,14 @@ class Network(DenseNet):
         data = as_list(data)
         if not data:
             raise ValueError("total_cost of an empty data set is undefined (the book divides by len(data))")
+        if self._changed(("feedforward",), ("sigmoid",), "fn"):  # the book's loop, through the user's code
+            cost = 0.0
+            for x, y in data:
+                a = self.feedforward(x)
+                if np.ndim(y) == 0:
+                    y = vectorized_result(y, self.sizes[-1])
+                cost += self.cost.fn(a, y) / len(data)
+            return cost + 0.5 * (lmbda / len(data)) * sum(np.linalg.norm(w) ** 2 for w in self.weights)
         X, x_rows, Y, y_rows, labels = self._monitor_rows(data, "data")
         return self._measure(self._pack(), X, x_rows, Y, y_rows, labels, lmbda)[0]
 
@@ -298,9 +416,9 @@ class Network(DenseNet):
         Both are written atomically: an interrupted save leaves the old file as it was."""
         from . import models
         if os.fspath(filename).lower().endswith(".npz"):
-            models.save(self, filename, extra_arrays, cost=self.cost.__name__, **metadata)
+            models.save(self, filename, extra_arrays, cost=cost_name(self.cost), **metadata)
         else:
-            models.save_book_json(self, filename, self.cost.__name__)
+            models.save_book_json(self, filename, cost_name(self.cost))
 
 
 def load(filename):

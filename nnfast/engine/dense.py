@@ -13,6 +13,7 @@ import contextlib
 import math
 import numbers
 import os
+import random
 import time
 import warnings
 
@@ -431,6 +432,37 @@ class DenseNet:
             raise ValueError("mini_batch is empty")
         X, x_rows, Y, y_rows = self._training_rows(mini_batch)
         self._unpack(self._run(self._pack(), X, x_rows, Y, y_rows, len(x_rows), eta, decay))
+
+    def _book_epochs(self, data, epochs, mini_batch_size, update, first_epoch=0, order=None):
+        """The book's epoch loop itself, for a network whose user code the kernels cannot stand in for.
+
+        Each epoch ``random.shuffle``s the order (the very draws of the book's
+        ``random.shuffle(training_data)``), then calls ``update(mini_batch)``
+        (the face's ``update_mini_batch``, the user's override included) on
+        consecutive slices of ``mini_batch_size`` pairs. Yields ``(j, order)``
+        after each epoch; leaves ``data`` in the order the book leaves it.
+        Raises ``TrainingDiverged`` when a weight becomes NaN or infinite.
+        """
+        epochs = check_int(epochs, "epochs", 0)
+        mini_batch_size = check_int(mini_batch_size, "mini_batch_size", 1)
+        n = len(data)
+        original = list(data)
+        if order is None:
+            order = list(range(n))
+        else:
+            order = [int(i) for i in order]
+            if sorted(order) != list(range(n)):
+                raise ValueError(f"order must be a permutation of the {n} training samples")
+        try:
+            for j in range(first_epoch, epochs):
+                random.shuffle(order)
+                for k in range(0, n, mini_batch_size):
+                    update([original[i] for i in order[k:k + mini_batch_size]])
+                if not all(np.all(np.isfinite(w)) for w in [*self.weights, *self.biases]):
+                    raise TrainingDiverged(f"training diverged in epoch {j}: weights became NaN or infinite")
+                yield j, np.array(order, dtype=np.int64)
+        finally:
+            data[:] = [original[i] for i in order]
 
     def _epochs(self, data, epochs, mini_batch_size, eta, lmbda=0.0, first_epoch=0, order=None, rows=None):
         """Train in place of the book's epoch loop; a generator of ``(j, params, order, rows)`` per epoch.

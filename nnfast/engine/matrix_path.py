@@ -1,0 +1,83 @@
+"""The book's backpropagation over a whole mini-batch as matrices, in numpy, calling the caller's functions.
+
+The numba kernels compute the book's sigmoid network with its two costs. When
+a learner's code changes a piece the kernels hard-wire (the activation, the
+cost's ``delta`` or ``cost_derivative``), the faces come here: the same
+formulas as the book's ``backprop``, with each sample a column of ``(n, m)``
+matrices, and every function the caller passes applied to whole matrices
+(the book's formulas broadcast). The sums over the batch equal the book's
+per-sample sums up to rounding. Chapter 2's own problem, "fully matrix-based
+backpropagation over a mini-batch", is ``gradient``.
+
+Shapes: ``X (sizes[0], m)``, ``Y (sizes[-1], m)``, ``weights[l] (sizes[l+1],
+sizes[l])``, ``biases[l] (sizes[l+1], 1)``; gradients are shaped like the
+parameters and summed over the batch's columns.
+"""
+
+import numpy as np
+
+
+class DeltaShapeError(ValueError):
+    """A user's cost function returned an output error of the wrong shape for a mini-batch."""
+
+
+def forward(weights, biases, X, activation):
+    """``(zs, activations)`` of every layer for the columns of ``X``: ``activations[0]`` is ``X``."""
+    a = X
+    zs, activations = [], [X]
+    for w, b in zip(weights, biases):
+        z = w @ a + b
+        a = activation(z)
+        zs.append(z)
+        activations.append(a)
+    return zs, activations
+
+
+def output(weights, biases, X, activation):
+    """The last layer's activations ``(sizes[-1], m)`` for the columns of ``X``."""
+    a = X
+    for w, b in zip(weights, biases):
+        a = activation(w @ a + b)
+    return a
+
+
+def gradient(weights, biases, X, Y, activation, activation_prime, output_error, who="the cost"):
+    """``(nabla_b, nabla_w)``: the cost's gradient summed over the columns of ``X`` and ``Y``.
+
+    ``output_error(z, a, y)`` is the output layer's delta for matrices (the
+    book's ``cost.delta``, or ``cost_derivative(a, y) * sigmoid_prime(z)``);
+    ``who`` names it in the message when it does not return ``z``'s shape.
+    """
+    zs, activations = forward(weights, biases, X, activation)
+    delta = np.asarray(output_error(zs[-1], activations[-1], Y))
+    if delta.shape != zs[-1].shape:
+        raise DeltaShapeError(
+            f"{who} returned an output error of shape {delta.shape} for a mini-batch of {X.shape[1]}: expected "
+            f"{zs[-1].shape} (outputs x samples). nnfast evaluates it on whole mini-batches, each sample a column, "
+            f"so it must work elementwise on z, a and y of shape {zs[-1].shape}, as the book's own costs do")
+    layers = len(weights)
+    nabla_b, nabla_w = [None] * layers, [None] * layers
+    nabla_b[-1] = delta.sum(axis=1, keepdims=True)
+    nabla_w[-1] = delta @ activations[-2].T
+    for l in range(2, layers + 1):
+        delta = (weights[-l + 1].T @ delta) * activation_prime(zs[-l])
+        nabla_b[-l] = delta.sum(axis=1, keepdims=True)
+        nabla_w[-l] = delta @ activations[-l - 1].T
+    return nabla_b, nabla_w
+
+
+def step(weights, biases, nabla_b, nabla_w, eta, m, decay=1.0):
+    """The book's update for a mini-batch of ``m``: ``w <- decay * w - (eta/m) nabla_w``, ``b <- b - (eta/m) nabla_b``.
+
+    ``decay`` is chapter 3's ``1 - eta * lmbda / n`` (1.0 for chapter 1). New lists of new arrays, as the book makes.
+    """
+    weights = [(decay * w if decay != 1.0 else w) - (eta / m) * nw for w, nw in zip(weights, nabla_w)]
+    biases = [b - (eta / m) * nb for b, nb in zip(biases, nabla_b)]
+    return weights, biases
+
+
+def columns(mini_batch):
+    """``(X, Y)``: the ``(x, y)`` column pairs of a mini-batch side by side, ``(n_in, m)`` and ``(n_out, m)``."""
+    X = np.hstack([np.asarray(x).reshape(-1, 1) for x, _ in mini_batch])
+    Y = np.hstack([np.asarray(y).reshape(-1, 1) for _, y in mini_batch])
+    return X, Y
