@@ -143,12 +143,8 @@ class Network(DenseNet):
             mini_batch = as_list(mini_batch)
             if not mini_batch:
                 raise ValueError("mini_batch is empty")
-            nabla_b = [np.zeros(b.shape) for b in self.biases]  # the book's loop: one backprop per sample
-            nabla_w = [np.zeros(w.shape) for w in self.weights]
-            for x, y in mini_batch:
-                delta_nabla_b, delta_nabla_w = self.backprop(x, y)
-                nabla_b = [nb + dnb for nb, dnb in zip(nabla_b, delta_nabla_b)]
-                nabla_w = [nw + dnw for nw, dnw in zip(nabla_w, delta_nabla_w)]
+            nabla_b, nabla_w = matrix_path.summed_per_sample(self.backprop, mini_batch, self.weights,
+                                                                    self.biases)
             self.weights, self.biases = matrix_path.step(self.weights, self.biases, nabla_b, nabla_w, eta,
                                                          len(mini_batch))
         elif self._changed(("cost_derivative",), tuple(_FUNCTIONS)):
@@ -182,10 +178,7 @@ class Network(DenseNet):
         """Output for input ``a``: ``(sizes[0], 1)`` gives ``(sizes[-1], 1)``; a batch ``(sizes[0], m)`` gives ``(sizes[-1], m)``."""
         if self._changed((), ("sigmoid",)):
             self._note(["sigmoid"], "feedforward")
-            a = np.asarray(a)
-            out = matrix_path.output(self.weights, self.biases, a.reshape(-1, 1) if a.ndim == 1 else a,
-                                     globals()["sigmoid"])
-            return out.reshape(-1) if a.ndim == 1 else out
+            return matrix_path.output(self.weights, self.biases, a, globals()["sigmoid"])
         return super().feedforward(a)
 
     def evaluate(self, test_data):

@@ -307,12 +307,8 @@ class Network(DenseNet):
             raise ValueError("mini_batch is empty")
         if backprop_changed:  # the book's loop: the user's backprop, one sample at a time
             self._note(backprop_changed, "update_mini_batch")
-            nabla_b = [np.zeros(b.shape) for b in self.biases]
-            nabla_w = [np.zeros(w.shape) for w in self.weights]
-            for x, y in mini_batch:
-                delta_nabla_b, delta_nabla_w = self.backprop(x, y)
-                nabla_b = [nb + dnb for nb, dnb in zip(nabla_b, delta_nabla_b)]
-                nabla_w = [nw + dnw for nw, dnw in zip(nabla_w, delta_nabla_w)]
+            nabla_b, nabla_w = matrix_path.summed_per_sample(self.backprop, mini_batch, self.weights,
+                                                                    self.biases)
         else:  # the whole mini-batch as matrices, through the user's cost and activation
             nabla_b, nabla_w = self.backprop(*matrix_path.columns(mini_batch))
         self.weights, self.biases = matrix_path.step(self.weights, self.biases, nabla_b, nabla_w, eta,
@@ -338,10 +334,7 @@ class Network(DenseNet):
         """Output for input ``a``: ``(sizes[0], 1)`` gives ``(sizes[-1], 1)``; a batch ``(sizes[0], m)`` gives ``(sizes[-1], m)``."""
         if self._changed((), ("sigmoid",)):
             self._note(["sigmoid"], "feedforward")
-            a = np.asarray(a)
-            out = matrix_path.output(self.weights, self.biases, a.reshape(-1, 1) if a.ndim == 1 else a,
-                                     globals()["sigmoid"])
-            return out.reshape(-1) if a.ndim == 1 else out
+            return matrix_path.output(self.weights, self.biases, a, globals()["sigmoid"])
         return super().feedforward(a)
 
     # -- monitoring ----------------------------------------------------------------------

@@ -34,11 +34,25 @@ def forward(weights, biases, X, activation):
 
 
 def output(weights, biases, X, activation):
-    """The last layer's activations ``(sizes[-1], m)`` for the columns of ``X``."""
-    a = X
+    """The last layer's activations ``(sizes[-1], m)`` for the columns of ``X``; a 1-D ``X`` (one
+    sample) gives a 1-D output, as the kernels' feedforward does."""
+    X = np.asarray(X)
+    a = X.reshape(-1, 1) if X.ndim == 1 else X
     for w, b in zip(weights, biases):
         a = activation(w @ a + b)
-    return a
+    return a.reshape(-1) if X.ndim == 1 else a
+
+
+def summed_per_sample(backprop, mini_batch, weights, biases):
+    """``(nabla_b, nabla_w)``: the book's ``update_mini_batch`` loop, ``backprop(x, y)`` (the user's) summed
+    one sample at a time from zeros shaped like ``weights`` and ``biases``."""
+    nabla_b = [np.zeros(b.shape) for b in biases]
+    nabla_w = [np.zeros(w.shape) for w in weights]
+    for x, y in mini_batch:
+        delta_nabla_b, delta_nabla_w = backprop(x, y)
+        nabla_b = [nb + dnb for nb, dnb in zip(nabla_b, delta_nabla_b)]
+        nabla_w = [nw + dnw for nw, dnw in zip(nabla_w, delta_nabla_w)]
+    return nabla_b, nabla_w
 
 
 def gradient(weights, biases, X, Y, activation, activation_prime, output_error, who="the cost"):
