@@ -1,8 +1,11 @@
-"""The book's sigmoid and its derivative, in numpy, safe for any float input.
+"""Activation functions on numpy arrays: the book's sigmoid, and those its chapter 3 problems try.
 
-Shared by ``nnfast.network`` (the public module-level functions) and
-``nnfast.twins.network`` (the per-sample yardstick). The kernels in
-``nnfast.engine.kernels`` have their own scalar twin, compiled by numba.
+Each works elementwise on a column ``(n, 1)`` or on a whole mini-batch
+``(n, m)``, one sample per column (``softmax`` normalises each column), so the
+same function serves the book's per-sample code and code built on
+``nnfast.engine.matrix_path``. The sigmoid is shared by ``nnfast.network``
+(the public module-level functions) and ``nnfast.twins.network``; the kernels
+in ``nnfast.engine.kernels`` have their own scalar twin, compiled by numba.
 """
 
 import numpy as np
@@ -28,3 +31,21 @@ def sigmoid_prime(z):
     """Derivative of the sigmoid: sigmoid(z) * (1 - sigmoid(z))."""
     s = sigmoid(z)
     return s * (1 - s)
+
+
+def tanh(z):
+    """Elementwise hyperbolic tangent, the sigmoid's rescaling ``2 sigmoid(2z) - 1`` (chapter 3's problem)."""
+    return np.tanh(z)
+
+
+def tanh_prime(z):
+    """Derivative of tanh: 1 - tanh(z)**2."""
+    t = np.tanh(z)
+    return 1 - t * t
+
+
+def softmax(z):
+    """Chapter 3's softmax of each column of ``z``: ``exp(z_j) / sum_k exp(z_k)``, computed from
+    ``z - max(z)`` so that no exp overflows (the same value)."""
+    e = np.exp(z - np.max(z, axis=0, keepdims=True))
+    return e / np.sum(e, axis=0, keepdims=True)

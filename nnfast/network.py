@@ -54,7 +54,8 @@ class Network(DenseNet):
     ``backprop``, ``cost_derivative``, ``feedforward`` or ``evaluate``, and this module's
     ``sigmoid`` / ``sigmoid_prime`` may be replaced; each of the book's steps then calls your
     code exactly as the book's would (saying once on stderr that it left the kernels).
-    Overriding ``feedforward`` or ``evaluate`` keeps training at full speed.
+    Overriding ``feedforward`` or ``evaluate`` keeps training at full speed, and so does an
+    ``update_mini_batch`` built on ``mini_batch_gradient`` (the kernels' summed gradient).
 
     ``Network([784, 30, 10])`` draws the biases, then the weights, from
     ``np.random.randn`` exactly as the book does. ``weights[l]`` is
@@ -106,9 +107,9 @@ class Network(DenseNet):
                 test = self._labelled_rows(test_data, "test_data")
         changed = self._changed(_TRAINING_METHODS, tuple(_FUNCTIONS))
         if changed:
-            self._note(changed, "training")
+            update = self._book_update(changed, lambda batch: self.update_mini_batch(batch, eta))
             epochs_run = ((j, None, o) for j, o in self._book_epochs(
-                data, epochs, mini_batch_size, lambda batch: self.update_mini_batch(batch, eta),
+                data, epochs, mini_batch_size, update,
                 first_epoch=first_epoch, order=order))
         else:
             epochs_run = ((j, params, o) for j, params, o, _ in self._epochs(
@@ -133,29 +134,38 @@ class Network(DenseNet):
     def _note(self, changed, what):
         say_once(f"nnfast: {type(self).__name__}'s {', '.join(changed)} replaced: {what} runs the book's "
                         f"formulas through your code instead of the compiled kernels (exact, slower). To stay "
-                        f"fast, change only feedforward/evaluate, or build update_mini_batch on "
-                        f"nnfast.engine.matrix_path (see README, 'Changing the book's code').")
+                 f"fast, change only feedforward/evaluate, or build update_mini_batch on "
+                 f"self.mini_batch_gradient(mini_batch) (see README, 'Changing the book's code').")
 
     def update_mini_batch(self, mini_batch, eta):
         """One gradient step on ``mini_batch`` (a list of ``(x, y)``): params -= eta/len * summed gradient."""
-        if replaced_methods(self, Network, ("backprop",)):
-            self._note(["backprop"], "update_mini_batch")
+        if replaced_methods(self, Network, ("backprop", "cost_derivative")) or self._changed((), tuple(_FUNCTIONS)):
             mini_batch = as_list(mini_batch)
-            if not mini_batch:
-                raise ValueError("mini_batch is empty")
-            nabla_b, nabla_w = matrix_path.summed_per_sample(self.backprop, mini_batch, self.weights,
-                                                                    self.biases)
-            self.weights, self.biases = matrix_path.step(self.weights, self.biases, nabla_b, nabla_w, eta,
-                                                         len(mini_batch))
-        elif self._changed(("cost_derivative",), tuple(_FUNCTIONS)):
-            mini_batch = as_list(mini_batch)
-            if not mini_batch:
-                raise ValueError("mini_batch is empty")
-            nabla_b, nabla_w = self.backprop(*matrix_path.columns(mini_batch))
+            nabla_b, nabla_w = self.mini_batch_gradient(mini_batch)
             self.weights, self.biases = matrix_path.step(self.weights, self.biases, nabla_b, nabla_w, eta,
                                                          len(mini_batch))
         else:
             self._step(mini_batch, eta)
+
+    def mini_batch_gradient(self, mini_batch):
+        """``(nabla_b, nabla_w)``: the cost's gradient summed over the ``(x, y)`` pairs of ``mini_batch``.
+
+        What the book's ``update_mini_batch`` adds up one ``backprop`` at a
+        time, in one call to the compiled kernels (chapter 2's "fully
+        matrix-based" backpropagation): the block to build your own
+        ``update_mini_batch`` on at full speed. A replaced ``backprop``,
+        ``cost_derivative`` or module ``sigmoid`` is followed, as the book's
+        loop would follow it.
+        """
+        mini_batch = as_list(mini_batch)
+        if not mini_batch:
+            raise ValueError("mini_batch is empty")
+        if replaced_methods(self, Network, ("backprop",)):  # the book's loop over the user's backprop
+            self._note(["backprop"], "the mini-batch's gradient")
+            return matrix_path.summed_per_sample(self.backprop, mini_batch, self.weights, self.biases)
+        if self._changed(("cost_derivative",), tuple(_FUNCTIONS)):
+            return self.backprop(*matrix_path.columns(mini_batch))
+        return self._batch_gradient(mini_batch)
 
     def backprop(self, x, y):
         """Gradient of the quadratic cost ``(nabla_b, nabla_w)``, lists shaped like ``biases`` and ``weights``.

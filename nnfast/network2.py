@@ -127,7 +127,9 @@ class Network(DenseNet):
     ``total_cost``, and this module's ``sigmoid`` / ``sigmoid_prime`` may be
     replaced; each step then calls your code as the book's would (saying once
     on stderr that it left the kernels). Overriding ``feedforward``,
-    ``accuracy`` or ``total_cost`` keeps training at full speed.
+    ``accuracy`` or ``total_cost`` keeps training at full speed, and so
+    does an ``update_mini_batch`` built on ``mini_batch_gradient`` (the
+    kernels' gradient of a whole mini-batch; see ``examples/``).
     """
 
     def __init__(self, sizes, cost=CrossEntropyCost, dtype=np.float64):
@@ -170,8 +172,8 @@ class Network(DenseNet):
     def _note(self, changed, what):
         say_once(f"nnfast: {type(self).__name__}'s {', '.join(changed)} replaced: {what} runs the book's "
                  f"formulas through your code instead of the compiled kernels (exact, slower). To stay fast, "
-                 f"change only what README's 'Changing the book's code' lists as full speed, or build "
-                 f"update_mini_batch on nnfast.engine.matrix_path.")
+                 f"build update_mini_batch on self.mini_batch_gradient(mini_batch) (see README, 'Changing the "
+                 f"book's code', and examples/).")
 
     def default_weight_initializer(self):
         """Biases ~ N(0, 1) and weights ~ N(0, 1/n_in): all biases drawn first, then all weights."""
@@ -255,10 +257,10 @@ class Network(DenseNet):
                 evaluation = self._monitor_rows(evaluation_data, "evaluation_data")
         changed = self._changed(_TRAINING_METHODS, tuple(_FUNCTIONS), "delta")
         if changed:
-            self._note(changed, "training")
+            update = self._book_update(changed, lambda batch: self.update_mini_batch(batch, eta, lmbda, n))
             eta, n = check_eta(eta), len(data)
             epochs_run = ((j, None, o, None) for j, o in self._book_epochs(
-                data, epochs, mini_batch_size, lambda batch: self.update_mini_batch(batch, eta, lmbda, n),
+                data, epochs, mini_batch_size, update,
                 first_epoch=first_epoch, order=order))
         else:
             epochs_run = self._epochs(data, epochs, mini_batch_size, eta, lmbda, first_epoch=first_epoch,
@@ -298,21 +300,35 @@ class Network(DenseNet):
         """
         eta, lmbda, n = check_eta(eta), check_lmbda(lmbda), check_int(n, "n", 1)
         decay = 1.0 - eta * (lmbda / n)
-        backprop_changed = replaced_methods(self, Network, ("backprop",))
-        if not (backprop_changed or self._changed((), tuple(_FUNCTIONS), "delta")):
+        if not (replaced_methods(self, Network, ("backprop",)) or self._changed((), tuple(_FUNCTIONS), "delta")):
             self._step(mini_batch, eta, decay)
             return
         mini_batch = as_list(mini_batch)
-        if not mini_batch:
-            raise ValueError("mini_batch is empty")
-        if backprop_changed:  # the book's loop: the user's backprop, one sample at a time
-            self._note(backprop_changed, "update_mini_batch")
-            nabla_b, nabla_w = matrix_path.summed_per_sample(self.backprop, mini_batch, self.weights,
-                                                                    self.biases)
-        else:  # the whole mini-batch as matrices, through the user's cost and activation
-            nabla_b, nabla_w = self.backprop(*matrix_path.columns(mini_batch))
+        nabla_b, nabla_w = self.mini_batch_gradient(mini_batch)
         self.weights, self.biases = matrix_path.step(self.weights, self.biases, nabla_b, nabla_w, eta,
                                                      len(mini_batch), decay)
+
+    def mini_batch_gradient(self, mini_batch):
+        """``(nabla_b, nabla_w)``: the cost's gradient summed over the ``(x, y)`` pairs of ``mini_batch``.
+
+        What the book's ``update_mini_batch`` adds up one ``backprop`` at a
+        time, in one call to the compiled kernels (chapter 2's "fully
+        matrix-based" backpropagation): the block to build your own
+        ``update_mini_batch`` on at full speed (momentum, L1, schedules: see
+        ``examples/``). A replaced ``backprop``, cost or module ``sigmoid`` is
+        followed, as the book's loop would follow it. The L2 term is not in
+        it: it is the update's (``(1 - eta * lmbda / n) * w``).
+        """
+        mini_batch = as_list(mini_batch)
+        if not mini_batch:
+            raise ValueError("mini_batch is empty")
+        backprop_changed = replaced_methods(self, Network, ("backprop",))
+        if backprop_changed:  # the book's loop: the user's backprop, one sample at a time
+            self._note(backprop_changed, "the mini-batch's gradient")
+            return matrix_path.summed_per_sample(self.backprop, mini_batch, self.weights, self.biases)
+        if self._changed((), tuple(_FUNCTIONS), "delta"):  # matrices, through the user's cost and activation
+            return self.backprop(*matrix_path.columns(mini_batch))
+        return self._batch_gradient(mini_batch)
 
     def backprop(self, x, y):
         """Gradient ``(nabla_b, nabla_w)`` of the cost for ``x (sizes[0], 1)``, ``y (sizes[-1], 1)``.

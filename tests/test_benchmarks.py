@@ -93,7 +93,7 @@ def test_sweep_rows_run_the_command_on_1_and_2_workers(monkeypatch, tmp_path):
     pytest.importorskip("optuna")
     from benchmarks import sweep
     from mnist_fixtures import write_idx_folder
-    from test_sweep import learnable_digits
+    from sweep.test_sweep import learnable_digits  # tests/sweep/test_sweep.py, run alone or not
     write_idx_folder(tmp_path / "data", learnable_digits(300, 60))
     monkeypatch.setattr(sweep, "GRID", ["--eta", "1,2", "--batch-size", "10,20", "--hidden", "5", "--epochs", "1",
                                         "--data", str(tmp_path / "data")])
@@ -107,3 +107,19 @@ def test_sweep_rows_run_the_command_on_1_and_2_workers(monkeypatch, tmp_path):
               "limit": {"gflops_float64": 1.0, "gflops_float32": 2.0, "blas_threads": 1}, "rows": [], "sweep": out}
     text = report.write(result, tmp_path)
     assert "| 2 |" in text and "own overhead at 1 worker" in text
+
+
+def test_call_cost_and_exercise_rows_time_both_sides_and_report(tmp_path, monkeypatch):
+    from benchmarks import call_cost, exercises
+    training, test = synthetic_digits(120, n_in=784)
+    monkeypatch.setattr(exercises, "SLICE", 40)
+    calls = call_cost.run(training, rounds=1)
+    assert len(calls["rows"]) == 5 and all(r["nnfast_s"] > 0 and r["book_s"] > 0 for r in calls["rows"])
+    ex = exercises.run(training, test, rounds=1)
+    assert {r["problem"].split()[0] for r in ex["rows"]} >= {"momentum", "L1", "tanh", "softmax", "learning-rate"}
+    result = {"when": "now", "machine": {"cpu": "test", "cores": 1}, "method": "tiny",
+              "versions": {"python": "3", "numpy": np.__version__, "numba": "x", "nnfast": "y"},
+              "limit": {"gflops_float64": 1.0, "gflops_float32": 2.0, "blas_threads": 1}, "rows": [],
+              "call_cost": calls, "exercises": ex}
+    text = report.write(result, tmp_path)
+    assert "| fig/generate_gradient.py, one epoch" in text and "| L1 (lmbda 5) |" in text

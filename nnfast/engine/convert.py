@@ -9,8 +9,47 @@ all; any other list (columns the user built) is stacked the ordinary way.
 """
 
 import numbers
+import weakref
 
 import numpy as np
+
+# id(matrix) -> {id(view): (weakref to the view, its row)} for the views ``row_views`` made of that
+# matrix; the table goes with the matrix. A view is only ever taken for its row while it is alive
+# (the weakref still gives that very object), so a reused id can never give a wrong row.
+_row_tables = {}
+
+
+def row_views(X):
+    """``(width, 1)`` views of the rows of the C-contiguous matrix ``X (n, width)`` (or of a block of
+    rows of one), remembered so that ``stack_columns`` finds their rows in a dictionary instead of
+    by pointer arithmetic (50,000 columns: about 10 ms instead of 80)."""
+    views = [row.reshape(-1, 1) for row in X]
+    base = X if X.base is None else X.base
+    if not views or not (isinstance(base, np.ndarray) and base.ndim == 2 and base.flags.c_contiguous):
+        return views
+    first = (X.__array_interface__["data"][0] - base.__array_interface__["data"][0]) // base.strides[0]
+    table = _row_tables.get(id(base))
+    if table is None:
+        table = _row_tables[id(base)] = {}
+        weakref.finalize(base, _row_tables.pop, id(base), None)
+    for row, view in enumerate(views, start=first):
+        table[id(view)] = (weakref.ref(view), row)
+    return views
+
+
+def _remembered_rows(columns, base):
+    """Rows of ``columns`` in ``base`` from ``row_views``' table, or None when any column is not one of its views."""
+    table = _row_tables.get(id(base))
+    if table is None:
+        return None
+    rows = np.empty(len(columns), dtype=np.int64)
+    get = table.get
+    for i, c in enumerate(columns):
+        hit = get(id(c))
+        if hit is None or hit[0]() is not c:
+            return None
+        rows[i] = hit[1]
+    return rows
 
 
 def _shared_base_rows(columns, width):
@@ -24,6 +63,9 @@ def _shared_base_rows(columns, width):
     if not (isinstance(base, np.ndarray) and base.ndim == 2 and base.shape[1] == width
             and base.dtype.kind == "f" and base.flags.c_contiguous):
         return None
+    rows = _remembered_rows(columns, base)
+    if rows is not None:
+        return base, rows
     start = base.__array_interface__["data"][0]
     row_bytes = base.strides[0]
     item = base.itemsize
@@ -69,6 +111,8 @@ def stack_columns(columns, width, what):
 
 
 def _check_pairs(data, what):
+    if all(type(item) is tuple and len(item) == 2 for item in data):  # the loaders' lists: one quick pass
+        return
     for i, item in enumerate(data):
         if not (isinstance(item, (tuple, list)) and len(item) == 2):
             raise TypeError(f"{what} item {i} is {type(item).__name__}; expected an (x, y) pair")

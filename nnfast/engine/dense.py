@@ -20,6 +20,7 @@ import warnings
 import numpy as np
 
 from . import rng as _rng
+from .content_memo import remembered
 from .convert import test_matrices, training_matrices
 from .input_layout import DENSE_INPUTS, prepared_inputs
 
@@ -138,6 +139,16 @@ def as_list(data):
     return data if isinstance(data, list) else list(data)
 
 
+def _largest_input(X):
+    """The largest ``|x|`` of the training inputs ``X``; ValueError if any is NaN or infinite."""
+    check_finite(X, "training inputs")
+    return max(float(X.max()), -float(X.min())) if X.size else 0.0  # no |X| temporary
+
+
+# The largest -z whose exp is finite, per dtype: sigmoid(z) for any smaller z is below 1e-37 anyway.
+_EXP_CAP = {np.dtype(np.float64): 709.0, np.dtype(np.float32): 88.0}
+
+
 class TrainingDiverged(ValueError):
     """A weight became NaN or infinite during training (the learning rate is too large)."""
 
@@ -155,14 +166,15 @@ class Layout:
             pos += n_out
         self.w_off = np.asarray(w_off, dtype=np.int64)
         self.b_off = np.asarray(b_off, dtype=np.int64)
+        self._w_at, self._b_at = w_off, b_off  # as Python ints, for slicing
         self.n_params = pos
         self.n_units = int(sum(sizes))
+        self.shapes = [(int(y), int(x)) for x, y in zip(sizes[:-1], sizes[1:])]  # (n_out, n_in) per layer
 
     def split(self, buf):
         """``(weights, biases)``: lists of ``(n_out, n_in)`` and ``(n_out, 1)`` views of flat ``buf``."""
-        pairs = list(zip(self.sizes[:-1].tolist(), self.sizes[1:].tolist()))
-        weights = [buf[o:o + y * x].reshape(y, x) for o, (x, y) in zip(self.w_off, pairs)]
-        biases = [buf[o:o + y].reshape(y, 1) for o, (_, y) in zip(self.b_off, pairs)]
+        weights = [buf[o:o + y * x].reshape(y, x) for o, (y, x) in zip(self._w_at, self.shapes)]
+        biases = [buf[o:o + y].reshape(y, 1) for o, (y, _) in zip(self._b_at, self.shapes)]
         return weights, biases
 
 
@@ -200,21 +212,19 @@ class DenseNet:
 
     def _pack(self):
         """A fresh flat buffer holding the current ``weights`` and ``biases``."""
-        lay = self._layout
-        if len(self.weights) != self.num_layers - 1 or len(self.biases) != self.num_layers - 1:
-            raise ValueError(f"expected {self.num_layers - 1} weight and bias arrays, "
+        layers = self.num_layers - 1
+        if len(self.weights) != layers or len(self.biases) != layers:
+            raise ValueError(f"expected {layers} weight and bias arrays, "
                              f"got {len(self.weights)} and {len(self.biases)}")
-        params = np.empty(lay.n_params, dtype=self.dtype)
-        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
-            n_out, n_in = self.sizes[i + 1], self.sizes[i]
+        parts = []
+        for i, (w, b, (n_out, n_in)) in enumerate(zip(self.weights, self.biases, self._layout.shapes)):
             w, b = np.asarray(w), np.asarray(b)
             if w.shape != (n_out, n_in):
                 raise ValueError(f"weights[{i}] has shape {w.shape}; expected {(n_out, n_in)}")
             if b.shape != (n_out, 1) and b.shape != (n_out,):
                 raise ValueError(f"biases[{i}] has shape {b.shape}; expected {(n_out, 1)}")
-            params[lay.w_off[i]:lay.w_off[i] + n_out * n_in] = w.reshape(-1)
-            params[lay.b_off[i]:lay.b_off[i] + n_out] = b.reshape(-1)
-        return params
+            parts += (w.reshape(-1), b.reshape(-1))
+        return np.concatenate(parts, dtype=self.dtype, casting="unsafe")  # one pass, as the layout orders them
 
     def _unpack(self, params):
         """Point ``weights`` and ``biases`` at views of ``params``."""
@@ -244,11 +254,11 @@ class DenseNet:
     def _training_rows(self, data):
         """``(X, x_rows, Y, y_rows)`` for the kernels: sample i is X[x_rows[i]], Y[y_rows[i]]."""
         X, x_rows, Y, y_rows = training_matrices(data, self.sizes[0], self.sizes[-1])
-        # A mini-batch of the loader's lists maps into all 60,000 rows: check just its rows.
-        # A whole training list: check the whole matrix (cheaper than gathering its rows).
-        checked = X if 4 * len(x_rows) >= len(X) else X[x_rows]
-        check_finite(checked, "training inputs")
-        largest = max(float(checked.max()), -float(checked.min())) if checked.size else 0.0  # no |X| temporary
+        if 4 * len(x_rows) < len(X):
+            # A slice of the loader's lists (a mini-batch, td[:1000]) maps into all 60,000 rows: take
+            # just its rows, so that neither the checks nor the input layout read the rest.
+            X, x_rows = X[x_rows], np.arange(len(x_rows), dtype=np.int64)
+        largest = remembered(X, "largest finite input", _largest_input)
         if largest > 20:
             warnings.warn(f"training inputs reach {largest:g}: unscaled pixels (0-255) saturate "
                           "the sigmoids and accuracy sticks near 10%; the book's inputs are in [0, 1)",
@@ -408,9 +418,36 @@ class DenseNet:
     def feedforward(self, a):
         """Output for input ``a``: ``(sizes[0], 1)`` gives ``(sizes[-1], 1)``; a batch ``(sizes[0], m)`` gives ``(sizes[-1], m)``."""
         shape = np.shape(a)
+        if len(shape) == 1 or (len(shape) == 2 and shape[1] == 1):
+            return self._feedforward_column(a, shape)
         X = self._as_rows(a, self.sizes[0], "input")
         out = np.ascontiguousarray(self._forward_rows(self._pack(), X).T)
         return out.reshape(-1) if len(shape) == 1 else out
+
+    def _feedforward_column(self, a, shape):
+        """One sample through numpy's matrix-vector products: the kernels' set-up (a flat copy of every
+        weight) costs more than the sample itself. The book's sigmoid, ``1 / (1 + exp(-z))``, with ``-z``
+        capped below the point where exp overflows (what the capped value changes is under 1e-37)."""
+        a = np.asarray(a)
+        if shape[0] != self.sizes[0]:
+            raise ValueError(f"input has shape {shape}; expected ({self.sizes[0]}, 1) or ({self.sizes[0]}, m)")
+        if a.dtype.kind not in "fiub":
+            raise TypeError(f"input must hold numbers, got dtype {a.dtype}")
+        if len(self.weights) != self.num_layers - 1 or len(self.biases) != self.num_layers - 1:
+            self._pack()  # raises the message for a wrong number of layers
+        a = a.reshape(-1, 1).astype(self.dtype, copy=False)
+        cap = _EXP_CAP[self.dtype]
+        for (n_out, n_in), w, b in zip(self._layout.shapes, self.weights, self.biases):
+            if np.shape(w) != (n_out, n_in) or np.size(b) != n_out:
+                self._pack()  # raises the message naming the layer
+            z = np.dot(w, a)
+            z += np.reshape(b, (n_out, 1))
+            np.negative(z, out=z)
+            np.minimum(z, cap, out=z)
+            np.exp(z, out=z)
+            z += 1.0
+            a = np.reciprocal(z, out=z)
+        return a.reshape(-1) if len(shape) == 1 else a
 
     def _gradient(self, x, y):
         """The summed gradient ``(nabla_b, nabla_w)`` of the cost over the columns of ``x`` and ``y``."""
@@ -423,7 +460,56 @@ class DenseNet:
         rows = np.arange(X.shape[0], dtype=np.int64)
         self._run(params, X, rows, Y, rows, eta=0.0, grads=grads)  # eta 0: gradient only
         nabla_w, nabla_b = self._layout.split(grads)
-        return nabla_b, nabla_w
+        # Biases as copies: a script that keeps only nabla_b (fig/generate_gradient.py keeps a thousand)
+        # must not keep every weight gradient's buffer alive with them.
+        return [b.copy() for b in nabla_b], nabla_w
+
+    def _batch_gradient(self, mini_batch):
+        """The kernels' gradient ``(nabla_b, nabla_w)`` summed over the ``(x, y)`` pairs of ``mini_batch``."""
+        mini_batch = as_list(mini_batch)
+        if not mini_batch:
+            raise ValueError("mini_batch is empty")
+        m, n_in, n_out = len(mini_batch), self.sizes[0], self.sizes[-1]
+        try:  # the book's (n, 1) columns: each transposed is a row, so one concatenation gives the rows
+            X = np.concatenate([x.T for x, _ in mini_batch])
+            Y = np.concatenate([y.T for _, y in mini_batch])
+            fits = X.shape == (m, n_in) and Y.shape == (m, n_out) and X.dtype.kind == "f" and Y.dtype.kind == "f"
+        except (AttributeError, TypeError, ValueError):
+            fits = False
+        if fits:
+            if _largest_input(X) > 20:
+                self._training_rows(mini_batch)  # its warning about unscaled pixels
+            check_finite(Y, "training targets")
+            X, Y, x_rows = self._input_rows(X), Y.astype(self.dtype, copy=False), np.arange(m, dtype=np.int64)
+            y_rows = x_rows
+        else:  # anything else, with the general path's checks and messages
+            X, x_rows, Y, y_rows = self._training_rows(mini_batch)
+        params = self._pack()
+        grads = np.empty_like(params)
+        self._run(params, X, x_rows, Y, y_rows, eta=0.0, grads=grads)
+        self._kernel_gradients = self.__dict__.get("_kernel_gradients", 0) + 1  # see _book_update
+        nabla_w, nabla_b = self._layout.split(grads)
+        return [b.copy() for b in nabla_b], nabla_w
+
+    def _book_update(self, changed, update):
+        """``update`` (the face's call of ``update_mini_batch``) for ``_book_epochs``, saying once why
+        training left the kernels (``_note``). An ``update_mini_batch`` of the user's own that is the only
+        change and builds on ``mini_batch_gradient`` (the kernels) is full speed: nothing to say, unless
+        its first mini-batch shows it does not."""
+        if changed != ["update_mini_batch"]:
+            self._note(changed, "training")
+            return update
+        state = {"checked": False}
+
+        def checked_update(batch):
+            if state["checked"]:
+                return update(batch)
+            before = self.__dict__.get("_kernel_gradients", 0)
+            update(batch)
+            state["checked"] = True
+            if self.__dict__.get("_kernel_gradients", 0) == before:
+                self._note(changed, "training")
+        return checked_update
 
     def _step(self, mini_batch, eta, decay=1.0):
         """One gradient step on ``mini_batch`` (a list of ``(x, y)``)."""

@@ -23,6 +23,8 @@ import weakref
 
 import numpy as np
 
+from .content_memo import remembered
+
 MAX_DENSITY = 0.5  # skip zeros only when at most this share of the inputs is nonzero (MNIST: 19%)
 MAX_COPY_BYTES = 512 * 2**20  # the largest reordered copy made (MNIST's 50,000 images: 39 MB of bytes)
 MIN_ROWS = 64  # smaller sets train too quickly for the layout to pay
@@ -51,13 +53,12 @@ def prepared_inputs(X):
     nonzero first (as bytes when they are whole 256ths), or X itself when that copy would be too large,
     and where each row is nonzero.
 
-    Made afresh on each call (a training call makes it once: ``DenseNet._prepared``), so a matrix
-    changed in place between two training calls is seen as it is now; except for a matrix passed
-    to ``keep``."""
+    Made once per content of X (``nnfast.engine.content_memo``: a matrix changed in place between two
+    training calls is seen as it is now) or, for a matrix passed to ``keep``, once."""
     hit = _kept.get(id(X))
     if hit is not None and hit[0]() is X:
         return hit[1], hit[2]
-    return _prepare(X)
+    return remembered(X, "input layout", _prepare)
 
 
 def keep(X):

@@ -21,25 +21,29 @@ class DeltaShapeError(ValueError):
     """A user's cost function returned an output error of the wrong shape for a mini-batch."""
 
 
-def forward(weights, biases, X, activation):
-    """``(zs, activations)`` of every layer for the columns of ``X``: ``activations[0]`` is ``X``."""
+def forward(weights, biases, X, activation, output_activation=None):
+    """``(zs, activations)`` of every layer for the columns of ``X``: ``activations[0]`` is ``X``.
+    ``output_activation`` (default ``activation``) is the last layer's (chapter 3's softmax layer)."""
     a = X
     zs, activations = [], [X]
-    for w, b in zip(weights, biases):
+    last = len(weights) - 1
+    for l, (w, b) in enumerate(zip(weights, biases)):
         z = w @ a + b
-        a = activation(z)
+        a = (output_activation or activation)(z) if l == last else activation(z)
         zs.append(z)
         activations.append(a)
     return zs, activations
 
 
-def output(weights, biases, X, activation):
+def output(weights, biases, X, activation, output_activation=None):
     """The last layer's activations ``(sizes[-1], m)`` for the columns of ``X``; a 1-D ``X`` (one
     sample) gives a 1-D output, as the kernels' feedforward does."""
     X = np.asarray(X)
     a = X.reshape(-1, 1) if X.ndim == 1 else X
-    for w, b in zip(weights, biases):
-        a = activation(w @ a + b)
+    last = len(weights) - 1
+    for l, (w, b) in enumerate(zip(weights, biases)):
+        z = w @ a + b
+        a = (output_activation or activation)(z) if l == last else activation(z)
     return a.reshape(-1) if X.ndim == 1 else a
 
 
@@ -55,14 +59,18 @@ def summed_per_sample(backprop, mini_batch, weights, biases):
     return nabla_b, nabla_w
 
 
-def gradient(weights, biases, X, Y, activation, activation_prime, output_error, who="the cost"):
+def gradient(weights, biases, X, Y, activation, activation_prime, output_error, who="the cost",
+             output_activation=None):
     """``(nabla_b, nabla_w)``: the cost's gradient summed over the columns of ``X`` and ``Y``.
 
     ``output_error(z, a, y)`` is the output layer's delta for matrices (the
     book's ``cost.delta``, or ``cost_derivative(a, y) * sigmoid_prime(z)``);
     ``who`` names it in the message when it does not return ``z``'s shape.
+    ``output_activation``: the last layer's activation when it is not
+    ``activation`` (its derivative is ``output_error``'s business, as with
+    the book's softmax and log-likelihood, whose delta is ``a - y``).
     """
-    zs, activations = forward(weights, biases, X, activation)
+    zs, activations = forward(weights, biases, X, activation, output_activation)
     delta = np.asarray(output_error(zs[-1], activations[-1], Y))
     if delta.shape != zs[-1].shape:
         raise DeltaShapeError(
@@ -92,6 +100,11 @@ def step(weights, biases, nabla_b, nabla_w, eta, m, decay=1.0):
 
 def columns(mini_batch):
     """``(X, Y)``: the ``(x, y)`` column pairs of a mini-batch side by side, ``(n_in, m)`` and ``(n_out, m)``."""
+    try:  # the book's (n, 1) columns: one concatenation
+        return (np.concatenate([x for x, _ in mini_batch], axis=1),
+                np.concatenate([y for _, y in mini_batch], axis=1))
+    except (ValueError, TypeError):
+        pass
     X = np.hstack([np.asarray(x).reshape(-1, 1) for x, _ in mini_batch])
     Y = np.hstack([np.asarray(y).reshape(-1, 1) for _, y in mini_batch])
     return X, Y

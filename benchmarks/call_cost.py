@@ -1,0 +1,117 @@
+"""Call-cost rows of `make bench`: what one call costs, nnfast against the book's own per-sample code.
+
+A learner's script does not only train for thirty epochs. The book's
+``fig/generate_gradient.py`` calls ``backprop(x, y)`` a thousand times and then
+``SGD(td, 1, 1000, 0.1, lmbda=5.0)`` on a 1,000-image slice, five hundred
+times over; other scripts call ``feedforward`` on one image, or ``SGD`` again
+and again. Each row times one such call for nnfast and for the twin
+(``nnfast.twins``, the book's code), alternating them, and gives the medians
+and the ratio twin / nnfast (above 1: nnfast is quicker).
+
+``python -m benchmarks.call_cost`` prints the rows alone.
+"""
+
+import contextlib
+import io
+import random
+import statistics
+import sys
+import time
+
+import numpy as np
+
+from nnfast import network2
+from nnfast.twins import network2 as twin2
+
+GRADIENT_SIZES = [784, 30, 30, 10]  # fig/generate_gradient.py's first net
+
+
+def _seconds_per_call(fn, repeat):
+    """Seconds per call over ``repeat`` calls in a row (as a script makes them: allocation and
+    garbage collection included)."""
+    start = time.perf_counter()
+    for _ in range(repeat):
+        fn()
+    return (time.perf_counter() - start) / repeat
+
+
+def _side_by_side(make_calls, rounds, repeat):
+    """Medians over rounds of the seconds per call (``repeat`` calls a round) for (nnfast, twin), rounds alternating which goes first."""
+    fast, book = make_calls()
+    fast(), book()  # compile / warm caches
+    f_times, b_times = [], []
+    for r in range(rounds):
+        order = ((fast, f_times), (book, b_times)) if r % 2 == 0 else ((book, b_times), (fast, f_times))
+        for fn, out in order:
+            out.append(_seconds_per_call(fn, repeat))
+    return statistics.median(f_times), statistics.median(b_times)
+
+
+def _nets(sizes):
+    np.random.seed(1)
+    fast = network2.Network(sizes)
+    np.random.seed(1)
+    return fast, twin2.Network(sizes)
+
+
+def _quiet(fn):
+    def run():
+        with contextlib.redirect_stdout(io.StringIO()):
+            fn()
+    return run
+
+
+def run(training, rounds=5):
+    td = training[:1000]
+    x, y = td[0]
+    rows = []
+
+    def row(what, calls, rounds=rounds, repeat=1):
+        f, b = _side_by_side(calls, rounds, repeat)
+        rows.append({"call": what, "nnfast_s": f, "book_s": b, "vs_book": b / f})
+        print(f"  {what:58s} nnfast {1e3 * f:9.3f} ms  book {1e3 * b:9.3f} ms  {b / f:6.2f}x",
+              file=sys.stderr, flush=True)
+
+    print(f"[call costs: nnfast against the book's code, {rounds} rounds alternating]", file=sys.stderr, flush=True)
+
+    def one_column():
+        f, b = _nets([784, 30, 10])
+        return (lambda: f.feedforward(x)), (lambda: b.feedforward(x))
+    row("feedforward(x), one image, 784-30-10", one_column, repeat=200)
+
+    def per_sample_backprop():
+        f, b = _nets(GRADIENT_SIZES)
+        return (lambda: f.backprop(x, y)), (lambda: b.backprop(x, y))
+    row("backprop(x, y), one image, 784-30-30-10", per_sample_backprop, repeat=200)
+
+    def slice_sgd():
+        f, b = _nets(GRADIENT_SIZES)
+        data_f, data_b = list(td), list(td)
+        return (_quiet(lambda: f.SGD(data_f, 1, 1000, 0.1, lmbda=5.0)),
+                _quiet(lambda: b.SGD(data_b, 1, 1000, 0.1, lmbda=5.0)))
+    row("SGD(td[:1000], 1, 1000, 0.1, lmbda=5.0), 784-30-30-10", slice_sgd)
+
+    def generate_gradient_epoch():  # one pass of generate_gradient.py's training loop
+        f, b = _nets(GRADIENT_SIZES)
+        data_f, data_b = list(td), list(td)
+
+        def epoch(net, data):
+            def go():
+                [net.backprop(x, y)[0] for x, y in data]
+                net.SGD(data, 1, 1000, 0.1, lmbda=5.0)
+            return _quiet(go)
+        return epoch(f, data_f), epoch(b, data_b)
+    row("fig/generate_gradient.py, one epoch (1,000 backprops + SGD)", generate_gradient_epoch, rounds=3)
+
+    def sgd_one_off():  # SGD for no epochs: the one-off work of a call on the loader's whole list
+        f, b = _nets([784, 30, 10])
+        data_f, data_b = list(training), list(training)
+        return (_quiet(lambda: f.SGD(data_f, 0, 10, 0.5)), _quiet(lambda: b.SGD(data_b, 0, 10, 0.5)))
+    row(f"SGD one-off on the loader's list ({len(training):,} images, 0 epochs)", sgd_one_off, rounds=3)
+    random.seed(0)
+    return {"rounds": rounds, "rows": rows}
+
+
+if __name__ == "__main__":
+    from nnfast import mnist_loader
+    run(mnist_loader.load_data_wrapper()[0])
