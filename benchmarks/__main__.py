@@ -2,7 +2,7 @@
 
 Options: --quick (one configuration, fewer rounds; writes results/quick.*), --rounds N,
 --slice N (reference samples per timed epoch), --out FOLDER, --no-startup, --no-e2e, --no-chapter3,
---no-chapter6, --no-sweep.
+--no-chapter6, --no-sweep, --no-calls (the call-cost and chapter 3 problem rows).
 """
 
 import os
@@ -35,7 +35,7 @@ from nnfast.peers.engines import chapter, engine_id  # noqa: E402
 
 ENGINES = chapter(1)
 
-from . import chapter3, chapter6, chart, end_to_end, limits, report, startup, sweep, timing  # noqa: E402
+from . import call_cost, chapter3, chapter6, chart, end_to_end, exercises, limits, report, startup, sweep, timing  # noqa: E402,E501
 
 CONFIGS = [(30, 10), (30, 100), (100, 10), (100, 100)]
 
@@ -62,6 +62,8 @@ def main(argv=None):
     parser.add_argument("--no-chapter3", action="store_true", help="skip network2's rows")
     parser.add_argument("--no-chapter6", action="store_true", help="skip network3's convolutional rows")
     parser.add_argument("--no-sweep", action="store_true", help="skip the nnfast sweep rows")
+    parser.add_argument("--no-calls", action="store_true",
+                        help="skip the call-cost rows and the chapter 3 problems (examples/) against the book's code")
     args = parser.parse_args(argv)
     rounds = args.rounds or (3 if args.quick else 5)
     configs = CONFIGS[:1] if args.quick else CONFIGS
@@ -121,6 +123,9 @@ def main(argv=None):
         os.sched_setaffinity(0, set(cpus))
     if not (args.quick or args.no_chapter3):
         result["chapter3"] = chapter3.run(training, validation, rounds, args.slice, gflops)
+    if not (args.quick or args.no_calls):
+        result["call_cost"] = call_cost.run(training, rounds)
+        result["exercises"] = exercises.run(training, validation, min(rounds, 3))
     if not (args.quick or args.no_chapter6):
         result["chapter6"] = chapter6.run_in_fresh_process(min(rounds, 3), gflops)
     if not (args.quick or args.no_sweep):

@@ -4,6 +4,10 @@ import json
 import os
 
 
+def _fmt_ms(seconds):
+    return f"{seconds * 1e3:.3f} ms" if seconds < 1 else f"{seconds:.2f} s"
+
+
 def _fmt_ratio(x):
     return f"{x:.1f}x" if x == x else "-"
 
@@ -64,6 +68,26 @@ def markdown(result):
                          f"{row['seconds_per_epoch']:.3f} | "
                          f"{_fmt_ratio(row['vs_reference']) if row['vs_reference'] else '-'} | "
                          f"{row['flop_share'] * 100:.0f}% | {mon_s} | {added} |")
+    calls = result.get("call_cost")
+    if calls:
+        lines += ["", f"Call costs: one call as the book's scripts make it, nnfast against the book's own code "
+                  f"(`nnfast.twins`), medians of {calls['rounds']} rounds alternating the two; above 1x nnfast is "
+                  "quicker (`benchmarks/call_cost.py`):", "",
+                  "| call | nnfast | book | book / nnfast |", "|---|---:|---:|---:|"]
+        for row in calls["rows"]:
+            lines.append(f"| {row['call']} | {_fmt_ms(row['nnfast_s'])} | {_fmt_ms(row['book_s'])} | "
+                         f"{row['vs_book']:.2f}x |")
+    ex = result.get("exercises")
+    if ex:
+        lines += ["", f"The book's chapter 3 problems: `examples/` (built on `mini_batch_gradient` and "
+                  f"`nnfast.engine.matrix_path`) against the same change written per sample in the book's style "
+                  f"(`nnfast.twins.exercises`), one epoch of {ex['slice']:,} images, "
+                  f"{'-'.join(map(str, ex['sizes']))}, mini-batch 10, medians of {ex['rounds']} rounds alternating "
+                  "(`benchmarks/exercises.py`):", "",
+                  "| problem | nnfast | book-style | book-style / nnfast |", "|---|---:|---:|---:|"]
+        for row in ex["rows"]:
+            lines.append(f"| {row['problem']} | {row['nnfast_s']:.3f} s | {row['book_s']:.3f} s | "
+                         f"{row['vs_book']:.2f}x |")
     ch6 = result.get("chapter6")
     if ch6:
         lines += ["", "Chapter 6, `network3` at mini-batch 10 (the book's two-conv net, sigmoid, and its dropout net: "

@@ -1,0 +1,95 @@
+"""The book's chapter 3 problems (``examples/``) against the same changes in the book's per-sample style.
+
+Each row trains one epoch on the same 2,000 MNIST images (mini-batch 10,
+784-30-10, the same seeds and shuffles) with the example's class and with its
+twin in ``nnfast.twins.exercises``, rounds alternating the two, and gives the
+medians and the ratio twin / example. The schedule's row is one ``SGD`` call
+of 3 epochs with its validation accuracy on 1,000 images.
+
+``python -m benchmarks.exercises`` prints the rows alone.
+"""
+
+import contextlib
+import importlib.util
+import io
+import random
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from nnfast import network2
+from nnfast.twins import exercises
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+SIZES = [784, 30, 10]
+SLICE = 2000
+
+
+def example(name):
+    """The module ``examples/<name>.py``."""
+    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _cases():
+    """(row name, nnfast class, twin class, constructor kwargs, SGD kwargs)."""
+    return [
+        ("momentum (mu 0.9, lmbda 5)", example("momentum").MomentumNetwork, exercises.MomentumNetwork, {},
+         {"lmbda": 5.0}),
+        ("momentum, nnfast in float32", example("momentum").MomentumNetwork, exercises.MomentumNetwork,
+         {"dtype": np.float32}, {"lmbda": 5.0}),
+        ("L1 (lmbda 5)", example("l1").L1Network, exercises.L1Network, {}, {"lmbda": 5.0}),
+        ("tanh (quadratic cost)", example("tanh").TanhNetwork, exercises.TanhNetwork,
+         {"cost": network2.QuadraticCost}, {}),
+        ("softmax + log-likelihood", example("softmax").SoftmaxNetwork, exercises.SoftmaxNetwork, {},
+         {"lmbda": 5.0}),
+    ]
+
+
+def _timed(net, data, epochs, **kw):
+    random.seed(5)
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        start = time.perf_counter()
+        net.SGD(list(data), epochs, 10, 0.1, **kw)
+        return time.perf_counter() - start
+
+
+def run(training, validation, rounds=3):
+    data = training[:SLICE]
+    rows = []
+    print(f"[chapter 3 problems: examples/ against the per-sample versions, {SLICE:,} images, {rounds} rounds]",
+          file=sys.stderr, flush=True)
+    cases = _cases()
+    schedule_kw = {"evaluation_data": validation[:1000], "patience": 1}
+    cases.append(("learning-rate schedule (3 epochs, accuracy each)", example("schedule").ScheduledNetwork,
+                  exercises.ScheduledNetwork, {}, schedule_kw))
+    for name, fast_cls, twin_cls, make_kw, sgd_kw in cases:
+        epochs = 3 if "schedule" in name else 1
+        twin_make = {k: v for k, v in make_kw.items() if k != "dtype"}
+        nets = []
+        for cls, kw in ((fast_cls, make_kw), (twin_cls, twin_make)):
+            np.random.seed(2)
+            nets.append(cls(SIZES, **kw))
+        _timed(nets[0], data[:100], 1, **sgd_kw)  # compile and warm
+        times = ([], [])
+        for r in range(rounds):
+            for i in ((0, 1) if r % 2 == 0 else (1, 0)):
+                times[i].append(_timed(nets[i], data, epochs, **sgd_kw))
+        fast, twin = statistics.median(times[0]), statistics.median(times[1])
+        rows.append({"problem": name, "nnfast_s": fast, "book_s": twin, "vs_book": twin / fast})
+        print(f"  {name:52s} nnfast {fast:7.3f} s  book-style {twin:7.3f} s  {twin / fast:6.2f}x",
+              file=sys.stderr, flush=True)
+    return {"slice": SLICE, "rounds": rounds, "sizes": SIZES, "rows": rows}
+
+
+if __name__ == "__main__":
+    from nnfast import mnist_loader
+    tr, va, _ = mnist_loader.load_data_wrapper()
+    run(tr, va)
