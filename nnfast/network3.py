@@ -73,6 +73,42 @@ def _check_dropout(p, where):
     return float(p)
 
 
+# -- Theano's shared variables, as far as the book's scripts use them ---------------------
+
+class SharedArray(np.ndarray):
+    """A numpy array that also answers what the book's ``conv.py`` asks of Theano's shared variables:
+    ``eval()`` and ``get_value()`` give the values (a plain array), ``set_value(v)`` writes them in place.
+
+    ``load_data_shared``'s arrays and every layer's ``w`` and ``b`` are these; any arithmetic on them
+    gives plain numpy arrays, and the compiled kernels read them as the arrays they are.
+    """
+
+    def __array_wrap__(self, obj, context=None, return_scalar=False):
+        obj = obj if type(obj) is np.ndarray else obj.view(np.ndarray)
+        return obj[()] if return_scalar else obj
+
+    def eval(self):
+        """The values, as Theano's ``shared.eval()`` gives them (a plain array sharing this one's memory)."""
+        return self.view(np.ndarray)
+
+    def get_value(self, borrow=False):
+        """A copy of the values (``borrow=True``: the array itself, as Theano allows)."""
+        values = self.view(np.ndarray)
+        return values if borrow else values.copy()
+
+    def set_value(self, value, borrow=False):
+        """Write ``value`` (the same shape) into this array, so that every reference to it sees the change."""
+        value = np.asarray(value)
+        if value.shape != self.shape:
+            raise ValueError(f"set_value needs an array of shape {self.shape}, got {value.shape}")
+        self[...] = value
+
+
+def shared(array, dtype=None):
+    """``array`` as a ``SharedArray`` (no copy when it already has the dtype)."""
+    return np.asarray(array, dtype=dtype).view(SharedArray)
+
+
 # -- data --------------------------------------------------------------------------------
 
 def load_data_shared(filename=None, expanded=False):
@@ -89,7 +125,8 @@ def load_data_shared(filename=None, expanded=False):
         canonical = dataset.name == "MNIST" and bool(dataset.verified)  # only verified MNIST's is cached
         images, labels = expanded_mnist(datasets.home(), dataset.digits, canonical)
         training = (np.multiply(images, np.float32(1 / 256), dtype=np.float32), labels.astype(np.int64))
-    return [training, validation, test]
+    # shared: conv.py's plot_errors calls test_data[0].eval(), as on Theano's shared variables
+    return [(shared(x), shared(y)) for x, y in (training, validation, test)]
 
 
 def size(data):
@@ -122,8 +159,8 @@ class ConvPoolLayer:
                              "feature maps")
         self.p_dropout = 0.0
         n_out = F * fh * fw / (ph * pw)
-        self.w = np.random.normal(0, math.sqrt(1.0 / n_out), self.filter_shape).astype(np.float32)
-        self.b = np.random.normal(0, 1.0, (F,)).astype(np.float32)
+        self.w = shared(np.random.normal(0, math.sqrt(1.0 / n_out), self.filter_shape), np.float32)
+        self.b = shared(np.random.normal(0, 1.0, (F,)), np.float32)
         self.params = [self.w, self.b]
 
     @property
@@ -223,8 +260,8 @@ class FullyConnectedLayer(_DenseLayer):
         self.activation_fn = _check_activation(activation_fn, "FullyConnectedLayer")
         self.p_dropout = _check_dropout(p_dropout, "FullyConnectedLayer")
         # the book draws N(0, 1/n_out): its issue #30 says 1/n_in was meant; kept, for the book's results
-        self.w = np.random.normal(0, math.sqrt(1.0 / self.n_out), (self.n_in, self.n_out)).astype(np.float32)
-        self.b = np.random.normal(0, 1.0, (self.n_out,)).astype(np.float32)
+        self.w = shared(np.random.normal(0, math.sqrt(1.0 / self.n_out), (self.n_in, self.n_out)), np.float32)
+        self.b = shared(np.random.normal(0, 1.0, (self.n_out,)), np.float32)
         self.params = [self.w, self.b]
 
     def forward(self, x, mask_rng=None):
@@ -245,8 +282,8 @@ class SoftmaxLayer(_DenseLayer):
     def __init__(self, n_in, n_out, p_dropout=0.0):
         self.n_in, self.n_out = _positive_ints((n_in, n_out), 2, "SoftmaxLayer n_in, n_out")
         self.p_dropout = _check_dropout(p_dropout, "SoftmaxLayer")
-        self.w = np.zeros((self.n_in, self.n_out), dtype=np.float32)
-        self.b = np.zeros((self.n_out,), dtype=np.float32)
+        self.w = shared(np.zeros((self.n_in, self.n_out)), np.float32)
+        self.b = shared(np.zeros((self.n_out,)), np.float32)
         self.params = [self.w, self.b]
 
     def forward(self, x, mask_rng=None):
@@ -301,7 +338,7 @@ class Network:
                                  f"({type(self.layers[i - 1]).__name__}) gives {self.layers[i - 1].n_out}")
         if self.dtype != np.float32:
             for layer in self.layers:
-                layer.w, layer.b = layer.w.astype(self.dtype), layer.b.astype(self.dtype)
+                layer.w, layer.b = shared(layer.w, self.dtype), shared(layer.b, self.dtype)
                 layer.params = [layer.w, layer.b]
         self.params = [p for layer in self.layers for p in (layer.w, layer.b)]
         # the book's dropout streams are seeded with RandomState(0).randint(999999): fixed from run to run
@@ -501,7 +538,7 @@ def load(path):
                 raise ModelError(f"{path}: layer {i}'s arrays are missing or have the wrong shape")
             if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
                 raise ModelError(f"{path}: layer {i} holds NaN or infinity")
-            layer.w, layer.b = w.astype(np.float32), b.astype(np.float32)
+            layer.w, layer.b = shared(w, np.float32), shared(b, np.float32)
             layer.params = [layer.w, layer.b]
             layers.append(layer)
         net = Network(layers, spec["mini_batch_size"], dtype=np.dtype(spec.get("dtype", "float32")))

@@ -197,3 +197,44 @@ def test_forward_and_backward_equal_torch_conv2d_and_max_pool2d_on_flipped_kerne
     np.testing.assert_allclose(dw, W.grad.numpy(), rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(dx.reshape(X.shape), X.grad.numpy(), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(db, d_out.reshape(P.shape).sum(axis=(0, 2, 3)), rtol=1e-5)
+
+
+def _small_conv_net(m=4):
+    return Network([ConvPoolLayer((2, 1, 3, 3), (m, 1, 6, 6), (2, 2)), FullyConnectedLayer(8, 6),
+                    SoftmaxLayer(6, 3)], m)
+
+
+def test_theano_calls_of_conv_py_answer_with_the_arrays(tmp_path):
+    """conv.py's plot_errors and plot_filters call .eval() on the data and on a layer's w."""
+    np.random.seed(3)
+    net = _small_conv_net()
+    for layer in net.layers:
+        for p in (layer.w, layer.b):
+            assert type(p.eval()) is np.ndarray and np.shares_memory(p.eval(), p)
+            got = p.get_value()
+            assert type(got) is np.ndarray and not np.shares_memory(got, p) and np.array_equal(got, p)
+    filters = net.layers[0].w.eval()
+    assert filters[1][0].shape == (3, 3)  # plot_filters' filters[j][0]
+    net.layers[1].w.set_value(np.ones((8, 6)))
+    assert net.params[2] is net.layers[1].w and np.all(net.params[2] == 1)  # set in place, seen everywhere
+    with pytest.raises(ValueError, match=r"shape \(8, 6\)"):
+        net.layers[1].w.set_value(np.ones((6, 8)))
+    assert type(net.layers[0].w * 2) is np.ndarray and type(net.layers[0].w.sum()) is not network3.SharedArray
+    net.save(tmp_path / "n.npz")
+    assert isinstance(network3.load(tmp_path / "n.npz").layers[0].w, network3.SharedArray)
+
+
+def test_shared_data_trains_exactly_as_plain_arrays():
+    rng = np.random.default_rng(9)
+    plain = [(rng.random((n, 36)).astype(np.float32), rng.integers(0, 3, n)) for n in (40, 12, 8)]
+    data = [(network3.shared(x), network3.shared(y)) for x, y in plain]
+    test_x, test_y = data[2][0].eval(), data[2][1].eval()  # plot_errors' first line
+    assert type(test_x) is np.ndarray and np.array_equal(test_y, plain[2][1])
+    nets = []
+    for d in (plain, data):
+        np.random.seed(4)
+        net = _small_conv_net()
+        list(net.train(d[0], 2, 4, 0.5, d[1], d[2], lmbda=0.1))
+        nets.append(net)
+    for a, b in zip(nets[0].params, nets[1].params):
+        np.testing.assert_array_equal(a, b)
