@@ -1,7 +1,7 @@
 """The book's chapter 3 problems (``examples/``) against the same changes in the book's per-sample style.
 
 Each row trains one epoch on the same 2,000 MNIST images (mini-batch 10,
-784-30-10, the same seeds and shuffles) with the example's class and with its
+784-30-10, the same seeds and shuffles; one row at mini-batch 100) with the example's class and with its
 twin in ``nnfast.twins.exercises``, rounds alternating the two, and gives the
 medians and the ratio twin / example. The schedule's row is one ``SGD`` call
 of 3 epochs with its validation accuracy on 1,000 images.
@@ -44,6 +44,8 @@ def _cases():
          {"lmbda": 5.0}),
         ("momentum, nnfast in float32", example("momentum").MomentumNetwork, exercises.MomentumNetwork,
          {"dtype": np.float32}, {"lmbda": 5.0}),
+        ("momentum, mini-batch 100", example("momentum").MomentumNetwork, exercises.MomentumNetwork, {},
+         {"lmbda": 5.0, "mini_batch_size": 100}),
         ("L1 (lmbda 5)", example("l1").L1Network, exercises.L1Network, {}, {"lmbda": 5.0}),
         ("tanh (quadratic cost)", example("tanh").TanhNetwork, exercises.TanhNetwork,
          {"cost": network2.QuadraticCost}, {}),
@@ -52,12 +54,12 @@ def _cases():
     ]
 
 
-def _timed(net, data, epochs, **kw):
+def _timed(net, data, epochs, mini_batch_size=10, **kw):
     random.seed(5)
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         start = time.perf_counter()
-        net.SGD(list(data), epochs, 10, 0.1, **kw)
+        net.SGD(list(data), epochs, mini_batch_size, 0.1, **kw)
         return time.perf_counter() - start
 
 

@@ -82,7 +82,7 @@ def markdown(result):
         lines += ["", f"The book's chapter 3 problems: `examples/` (built on `mini_batch_gradient` and "
                   f"`nnfast.engine.matrix_path`) against the same change written per sample in the book's style "
                   f"(`nnfast.twins.exercises`), one epoch of {ex['slice']:,} images, "
-                  f"{'-'.join(map(str, ex['sizes']))}, mini-batch 10, medians of {ex['rounds']} rounds alternating "
+                  f"{'-'.join(map(str, ex['sizes']))}, mini-batch 10 unless the row says, medians of {ex['rounds']} rounds alternating "
                   "(`benchmarks/exercises.py`):", "",
                   "| problem | nnfast | book-style | book-style / nnfast |", "|---|---:|---:|---:|"]
         for row in ex["rows"]:

@@ -130,7 +130,7 @@ def check_lmbda(lmbda):
 def check_finite(X, what):
     # A float64 sum is NaN/inf if any element is, and needs no temporary array (np.isfinite(X)
     # made a 47 MB one for MNIST); only a sum that overflows from finite values needs the full test.
-    if X.size and not np.isfinite(np.sum(X, dtype=np.float64)) and not np.all(np.isfinite(X)):
+    if X.size and not math.isfinite(np.sum(X, dtype=np.float64)) and not np.all(np.isfinite(X)):
         raise ValueError(f"{what} holds NaN or infinity")
 
 
@@ -139,10 +139,20 @@ def as_list(data):
     return data if isinstance(data, list) else list(data)
 
 
+SMALL = 1 << 16  # elements: below this one |X| temporary is cheaper than three passes without it
+
+
 def _largest_input(X):
     """The largest ``|x|`` of the training inputs ``X``; ValueError if any is NaN or infinite."""
+    if not X.size:
+        return 0.0
+    if X.size <= SMALL:  # a mini-batch: one pass (the max of |X| is NaN or inf if any element is)
+        largest = float(np.max(np.abs(X)))
+        if not math.isfinite(largest):
+            raise ValueError("training inputs hold NaN or infinity")
+        return largest
     check_finite(X, "training inputs")
-    return max(float(X.max()), -float(X.min())) if X.size else 0.0  # no |X| temporary
+    return max(float(X.max()), -float(X.min()))  # no |X| temporary
 
 
 # The largest -z whose exp is finite, per dtype: sigmoid(z) for any smaller z is below 1e-37 anyway.
