@@ -30,15 +30,18 @@ from .common import (EXIT_SIGINT, EXIT_SIGTERM, Terminated, check_plot_path, che
 @click.option("--lmbda", type=float, default=0.0, show_default=True, callback=finite_non_negative,
               help="L2 regularisation (chapter 3): weights decay by 1 - eta*lmbda/n each step.")
 @click.option("--init", type=click.Choice(["large", "default"]), default="large", show_default=True,
-              help="Weights N(0,1) (chapter 1, 'large') or N(0,1/n_in) (chapter 3's default).")
+              help="large: weights N(0, 1), chapter 1's; default: N(0, 1/n_in), chapter 3's default "
+                   "(learns faster from the start). Biases N(0, 1) either way.")
 @click.option("--early-stop", type=click.IntRange(min=0), default=0, show_default=True,
               help="Stop after N epochs without a better evaluation accuracy (0: never).")
 @click.option("--monitor", is_flag=True, help="Also training cost and accuracy and evaluation cost, every epoch.")
 @click.option("--plot", "plot_path", type=click.Path(), default=None,
               help="Draw accuracy and cost per epoch into this PNG (needs matplotlib).")
 @click.option("--layers", default=None,
-              help="Chapter 6: a convolutional net, e.g. conv20x5,pool2,fc100,softmax (see below).")
-@click.option("--activation", type=click.Choice(["sigmoid", "ReLU", "tanh", "linear"]), default="sigmoid",
+              help="Chapter 6: a net as a comma list, e.g. conv20x5,pool2,fc100,softmax: convNxK (N filters "
+                   "of KxK), poolK (KxK max-pooling, right after a conv), fcN (N neurons), softmax (last).")
+@click.option("--activation", type=click.Choice(["sigmoid", "ReLU", "tanh", "linear"], case_sensitive=False),
+              default="sigmoid",
               show_default=True, help="With --layers: the conv and fc layers' activation.")
 @click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True,
               help="With --layers: dropout on the input of every fc and softmax layer.")
@@ -85,6 +88,18 @@ def train(epochs, sizes, hidden, batch_size, eta, seed, dtype, data_path, save_p
             else:
                 os.environ["NNFAST_THREADS"] = previous
         ctx_threads.call_on_close(restore)
+    if resume_path is not None and os.path.isfile(resume_path):
+        from ..models import is_json
+        if is_json(resume_path):
+            raise click.ClickException(
+                f"--resume {resume_path}: a JSON model (the book's network2 format) holds the weights only; "
+                "resuming also needs the run's settings, shuffle order and random state, which nnfast's .npz "
+                "keeps. Train with --save NAME.npz to be able to resume (eval and predict read either)")
+    if layers is None and resume_path is not None and os.path.exists(resume_path):
+        from ..runs.inference import is_network3_file
+        if is_network3_file(resume_path):  # a chapter 6 model: its layers come from the file
+            return _train_network3(None, epochs, batch_size, eta, lmbda, activation, dropout, expanded, seed,
+                                   data_path, save_path, resume_path)
     if layers is not None:
         return _train_network3(layers, epochs, batch_size, eta, lmbda, activation, dropout, expanded, seed,
                                data_path, save_path, resume_path)
@@ -92,7 +107,8 @@ def train(epochs, sizes, hidden, batch_size, eta, seed, dtype, data_path, save_p
     given = [f"--{n}" for n in ("activation", "dropout", "expanded")
              if ctx.get_parameter_source(n) == click.core.ParameterSource.COMMANDLINE]
     if given:
-        raise click.UsageError(f"{', '.join(given)} go with --layers (chapter 6's networks)")
+        raise click.UsageError(f"{', '.join(given)} {'goes' if len(given) == 1 else 'go'} with --layers "
+                               "(chapter 6's networks)")
 
     if sizes is not None and hidden is not None:
         raise click.UsageError("give --sizes or --hidden, not both")
@@ -135,7 +151,7 @@ def train(epochs, sizes, hidden, batch_size, eta, seed, dtype, data_path, save_p
 def _train_network3(layers, epochs, batch_size, eta, lmbda, activation, dropout, expanded, seed, data_path,
                     save_path, resume_path):
     """``nnfast train --layers``: chapter 6's network3, with the book's chapter 6 defaults."""
-    from ..runs.train_conv import Settings3, parse_layers, run
+    from ..runs.train_conv import KEPT_ON_RESUME, Settings3, parse_layers, run
     ctx = click.get_current_context()
     src = ctx.get_parameter_source
     clash = [f"--{n.replace('_', '-')}" for n in ("sizes", "hidden", "cost", "init", "monitor", "early_stop",
@@ -143,8 +159,11 @@ def _train_network3(layers, epochs, batch_size, eta, lmbda, activation, dropout,
              if src(n if n != "plot" else "plot_path") == click.core.ParameterSource.COMMANDLINE
              or (n == "json" and src("as_json") == click.core.ParameterSource.COMMANDLINE)]
     if clash:
-        raise click.UsageError(f"{', '.join(sorted(set(clash)))} do not go with --layers (chapter 6's networks)")
+        clash = sorted(set(clash))
+        raise click.UsageError(f"{', '.join(clash)} {'does' if len(clash) == 1 else 'do'} not go with --layers "
+                               "(chapter 6's networks)")
     commandline = click.core.ParameterSource.COMMANDLINE
+    explicit = {n for n in KEPT_ON_RESUME if src(n) == commandline}
     settings = Settings3(layers=layers, epochs=epochs if src("epochs") == commandline else 60,
                          batch_size=batch_size, eta=eta if src("eta") == commandline else 0.1, lmbda=lmbda,
                          activation=activation, dropout=dropout, expanded=expanded, seed=seed, data=data_path)
@@ -168,10 +187,10 @@ def _train_network3(layers, epochs, batch_size, eta, lmbda, activation, dropout,
 
     with library_errors(), signals_as_exceptions():
         try:
-            run(settings, save_path=save_path, resume_path=resume_path, report=Lines())
+            run(settings, save_path=save_path, resume_path=resume_path, report=Lines(), explicit=explicit)
         except (KeyboardInterrupt, Terminated) as exc:
             echo_err("Interrupted." + (f" {save_path} holds the last finished epoch; continue with: nnfast train "
-                                        f"--layers {layers} --resume {save_path} --epochs {settings.epochs}"
+                                        f"--resume {save_path} --epochs {settings.epochs}"
                                         if save_path and os.path.exists(save_path) else ""))
             sys.exit(EXIT_SIGTERM if isinstance(exc, Terminated) else EXIT_SIGINT)
 

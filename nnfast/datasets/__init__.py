@@ -13,7 +13,7 @@ import time
 from typing import NamedTuple
 
 from . import sources
-from .formats import DataError, Digits, read_any, read_cache, write_cache
+from .formats import DataError, Digits, UnreadableFile, read_any, read_cache, write_cache
 from .idx_sets import Dataset, read_idx_dataset
 
 __all__ = ["DataError", "Dataset", "Digits", "Pins", "cache_file", "home", "load_dataset", "load_mnist", "fetch",
@@ -73,6 +73,8 @@ def read_verified_cache(pins=DEFAULT_PINS):
         return None, f"no cache at {path}"
     try:
         digits = read_cache(path)
+    except UnreadableFile:
+        raise  # not damage: fetching again would write over a file someone else owns
     except DataError as exc:
         return None, str(exc)
     bad = sources.mismatched_arrays(digits, pins.arrays)

@@ -38,6 +38,11 @@ class DataError(ValueError):
     """A data file is missing, corrupt, or not MNIST-shaped; the message says which and why."""
 
 
+class UnreadableFile(DataError):
+    """A data file that is there but this user may not read: a permission problem, not damage."""
+
+
+
 class Digits(NamedTuple):
     train_images: np.ndarray  # (n_train, 784) uint8
     train_labels: np.ndarray  # (n_train,) uint8
@@ -255,6 +260,9 @@ def parse_book_pickle(data, where):
 
 def read_cache(path):
     """Digits from an nnfast cache file (an uncompressed .npz of four uint8 arrays, no pickle)."""
+    if not os.access(path, os.R_OK):
+        raise UnreadableFile(f"{path} is there but you may not read it (permission denied): ask its owner to "
+                             "make it readable (chmod a+r), or set NNFAST_HOME to a folder of your own")
     try:
         with np.load(path, allow_pickle=False) as z:
             if "metadata" in z.files and "weights_0" in z.files:

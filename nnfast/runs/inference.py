@@ -15,18 +15,26 @@ from ..datasets.formats import ARCHIVE_ERRORS
 from ..models import is_json
 
 
+def is_network3_file(path):
+    """True when ``path`` is an ``.npz`` holding a chapter 6 ``network3`` model (False for anything else,
+    a damaged file included: the loader that reads it then names what is wrong)."""
+    if is_json(path):
+        return False
+    try:
+        with np.load(os.fspath(path), allow_pickle=False) as z:
+            return "network3" in z.files
+    except (*ARCHIVE_ERRORS, KeyError, OSError):
+        return False
+
+
 def load_network(path):
     """Any saved network, for ``nnfast eval`` and ``predict``: nnfast's ``.npz`` of a chapter 1 or 3
     network or of a chapter 6 ``network3`` one, or a network2 JSON file (the book's or nnfast's)."""
     if is_json(path):
         return network2.load(path)
-    try:
-        with np.load(os.fspath(path), allow_pickle=False) as z:
-            if "network3" in z.files:
-                return network3.load(path)
-    except (*ARCHIVE_ERRORS, KeyError):
-        pass  # network.load names what is wrong with it
-    return network.load(path)
+    if is_network3_file(path):
+        return network3.load(path)
+    return network.load(path)  # it names what is wrong with anything else
 
 
 def predict_classes(net, X):

@@ -84,8 +84,24 @@ def parse_layers(spec, batch_size, activation, dropout, classes=10):
     return layers
 
 
-def run(settings, save_path=None, resume_path=None, report=None):
-    """Train as ``settings`` say, reporting each line with the epoch's time; returns the network."""
+# What a resumed run keeps from its file; given on the command line, each must agree with it.
+KEPT_ON_RESUME = ("layers", "batch_size", "eta", "lmbda", "activation", "dropout", "expanded", "seed")
+
+
+def _same(name, given, kept):
+    if name == "layers":  # the same spec written another way (spaces, case) is the same net
+        return [t.strip().lower() for t in str(given).replace(" ", ",").split(",") if t.strip()] == \
+               [t.strip().lower() for t in str(kept).replace(" ", ",").split(",") if t.strip()]
+    if isinstance(kept, float) or isinstance(given, float):
+        return given is not None and kept is not None and float(given) == float(kept)
+    return given == kept
+
+
+def run(settings, save_path=None, resume_path=None, report=None, explicit=()):
+    """Train as ``settings`` say, reporting each line with the epoch's time; returns the network.
+
+    Resuming, the net and its settings come from ``resume_path``; a setting named in ``explicit`` (given
+    on the command line) that differs from the file's is refused by name."""
     from .. import network3
     started = time.perf_counter()
     done, best, meta = 0, (0.0, 0, 0.0), {}
@@ -95,6 +111,10 @@ def run(settings, save_path=None, resume_path=None, report=None):
         saved = meta.get("training")
         if not isinstance(saved, dict):
             raise ValueError(f"{resume_path} was not saved by 'nnfast train --layers', so it cannot be resumed")
+        for name in KEPT_ON_RESUME:
+            if name in explicit and name in saved and not _same(name, getattr(settings, name), saved[name]):
+                raise ValueError(f"--{name.replace('_', '-')} {getattr(settings, name)} differs from the model's "
+                                 f"{saved[name]}; a resumed run keeps its settings (leave the option out)")
         settings = dataclasses.replace(settings, **{k: v for k, v in saved.items() if k not in ("epochs", "data")},
                                        data=settings.data or saved.get("data"))
         done = int(meta.get("epochs_done", 0))
@@ -109,6 +129,13 @@ def run(settings, save_path=None, resume_path=None, report=None):
             np.random.seed(settings.seed)
         net = network3.Network(parse_layers(settings.layers, settings.batch_size, settings.activation,
                                             settings.dropout), settings.batch_size)
+    if settings.epochs <= done:  # --epochs 0, or a resumed run already that long: nothing to train
+        if save_path and not resume_path:
+            net.save(save_path, training=dataclasses.asdict(settings), epochs_done=0, best=list(best))
+        report.line(f"Nothing to train: {'the model already has ' + str(done) if resume_path else 'asked for 0'} "
+                    f"epochs (--epochs counts the total)" + (f"; the initial network is saved to {save_path}"
+                                                            if save_path and not resume_path else ""))
+        return net
     report.start(f"Training {settings.layers} ({settings.activation}, dropout {settings.dropout:g}) on "
                  f"{len(training[1]):,} images{' (expanded)' if settings.expanded else ''}, batch "
                  f"{settings.batch_size}, eta {settings.eta:g}, lmbda {settings.lmbda:g}, epochs {done}.."
@@ -123,6 +150,8 @@ def run(settings, save_path=None, resume_path=None, report=None):
             net.save(save_path, training=dataclasses.asdict(settings), epochs_done=epoch + 1, best=list(net.best),
                      mask_rng=[name, keys.tolist(), int(pos), int(has_gauss), float(cached)])
 
+    replaced = bool(save_path) and os.path.exists(save_path) and not (
+        resume_path and os.path.exists(resume_path) and os.path.samefile(save_path, resume_path))
     last = time.perf_counter()
     for line in net.train(training, settings.epochs, settings.batch_size, settings.eta, validation, test,
                           settings.lmbda, first_epoch=done, best=best, epoch_done=saved):
@@ -130,5 +159,6 @@ def run(settings, save_path=None, resume_path=None, report=None):
             now = time.perf_counter()
             line, last = f"{line}  ({now - last:.1f} s)", now
         report.line(line)
-    report.line(f"Total {time.perf_counter() - started:.1f} s" + (f"; saved to {save_path}" if save_path else ""))
+    report.line(f"Total {time.perf_counter() - started:.1f} s" + (
+        f"; saved to {save_path}{' (replaced the file that was there)' if replaced else ''}" if save_path else ""))
     return net

@@ -73,6 +73,10 @@ def test_save_json_writes_the_books_file_and_eval_reads_it(mnist_home, tmp_path)
     assert "Saved to" in out
     again = run("train", "--epochs", 1, "--hidden", 10, "--seed", 2, "--save", path).stdout
     assert "(replaced the file that was there)" in again
+    before = path.read_bytes()
+    refused = run("train", "--resume", path, "--epochs", 2, code=1).output
+    assert "a JSON model" in refused and "--save NAME.npz" in refused and "not a .npz" not in refused
+    assert path.read_bytes() == before
 
 
 def test_resumed_chapter3_run_equals_the_uninterrupted_one(mnist_home, tmp_path):

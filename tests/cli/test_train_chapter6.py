@@ -71,8 +71,10 @@ def test_eval_and_predict_take_a_network3_model(digits_folder, tmp_path):
     (["--layers", "fc10,conv20x5,softmax"], "must come before every fc"),
     (["--layers", "conv20x5,pool2,fc100"], "must end with softmax"),
     (["--layers", "dense100,softmax"], "is not convN"),
-    (["--layers", "fc100,softmax", "--cost", "cross-entropy"], "do not go with --layers"),
-    (["--dropout", "0.5"], "go with --layers"),
+    (["--layers", "fc100,softmax", "--cost", "cross-entropy"], "--cost does not go with --layers"),
+    (["--layers", "fc100,softmax", "--cost", "cross-entropy", "--init", "default"], "--init do not go with"),
+    (["--dropout", "0.5"], "--dropout goes with --layers"),
+    (["--dropout", "0.5", "--expanded"], "--dropout, --expanded go with --layers"),
     (["--threads", "0"], "--threads"),
 ])
 def test_bad_layer_specs_get_one_line_before_any_data_is_read(args, message, tmp_path, monkeypatch):
@@ -95,3 +97,38 @@ def test_threads_option_applies_to_the_run_and_is_restored_after(digits_folder, 
     monkeypatch.setattr(_dense, "compute_threads", spy)
     run("train", "--layers", "conv2x5,pool2,softmax", "--epochs", 1, "--data", digits_folder, "--threads", 3)
     assert seen["threads"] == 3 and "NNFAST_THREADS" not in os.environ
+
+
+def test_resume_reads_the_net_from_the_file_and_refuses_a_conflicting_option_by_name(digits_folder, tmp_path):
+    args = ["--layers", "fc12,softmax", "--data", digits_folder, "--seed", 3, "--threads", 1]
+    whole = run("train", "--epochs", 2, *args)
+    run("train", "--epochs", 1, "--save", tmp_path / "m.npz", *args)
+    rest = run("train", "--resume", tmp_path / "m.npz", "--epochs", 2, "--threads", 1)  # no --layers
+    assert lines(rest)[-4:] == lines(whole)[-4:]
+    for option, value in (("--layers", "conv20x5,pool2,fc12,softmax"), ("--activation", "ReLU"),
+                          ("--dropout", "0.5"), ("--batch-size", "20"), ("--eta", "0.5")):
+        out = run("train", "--resume", tmp_path / "m.npz", "--epochs", 3, option, value, code=1)
+        assert f"{option} {value} differs from the model's" in out and "Traceback" not in out
+    same = run("train", "--resume", tmp_path / "m.npz", "--epochs", 2, "--layers", "FC12, softmax", "--threads", 1)
+    assert "Nothing to train: the model already has 2 epochs" in same  # the same spec, written another way
+
+
+def test_save_onto_an_existing_file_says_it_was_replaced(digits_folder, tmp_path):
+    (tmp_path / "m.npz").write_bytes(b"old")
+    out = run("train", "--layers", "fc8,softmax", "--epochs", 1, "--data", digits_folder, "--save", tmp_path / "m.npz")
+    assert "(replaced the file that was there)" in out
+    out = run("train", "--layers", "fc8,softmax", "--epochs", 1, "--data", digits_folder, "--save", tmp_path / "n.npz")
+    assert "replaced" not in out
+
+
+def test_zero_epochs_trains_nothing_and_says_so(digits_folder, tmp_path):
+    out = run("train", "--layers", "fc8,softmax", "--epochs", 0, "--data", digits_folder, "--save", tmp_path / "z.npz")
+    assert "Nothing to train" in out and "0.00%" not in out and "..-1" not in out
+    assert network3.load(tmp_path / "z.npz").layers[0].w.shape == (784, 8)
+    resumed = run("train", "--resume", tmp_path / "z.npz", "--epochs", 1, "--threads", 1)
+    assert "Epoch 0: validation accuracy" in resumed
+
+
+def test_activation_names_are_taken_in_any_case(digits_folder):
+    out = run("train", "--layers", "fc8,softmax", "--activation", "relu", "--epochs", 1, "--data", digits_folder)
+    assert "(ReLU, dropout 0)" in out
