@@ -16,7 +16,8 @@ from .common import echo_err, library_errors
               help="Run seeds SEED..SEED+N-1 and report the median with each seed's figure.")
 @click.option("--data", "data_path", type=click.Path(), default=None, help="MNIST file or folder (default: cache).")
 @click.option("--results", "results_dir", type=click.Path(file_okay=False), default=None,
-              help="Folder for book.md and book.json (default: benchmarks/results when run in nnfast's checkout).")
+              help="Folder for book.md and book.json (default: book-results in nnfast's data folder, "
+                   "NNFAST_HOME or ~/.cache/nnfast; nnfast's own tables: --results benchmarks/results).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON record per run.")
 def book_command(names, run_all, seed, seeds, data_path, results_dir, as_json):
     """The book's published results, run with the book's settings: its figure beside nnfast's.
@@ -43,8 +44,14 @@ def book_command(names, run_all, seed, seeds, data_path, results_dir, as_json):
         raise click.BadParameter(f"no run named {', '.join(unknown)}; choose from {', '.join(book.BY_NAME)}",
                                  param_hint="NAMES")
     chosen = [r.name for r in book.RUNS] if run_all else list(dict.fromkeys(names))
-    if results_dir is None and os.path.isdir(os.path.join("benchmarks", "results")):
-        results_dir = os.path.join("benchmarks", "results")
+    if results_dir is None:  # a user's runs never rewrite the tables tracked in a checkout
+        from ..datasets import home
+        results_dir = os.path.join(home(), "book-results")
+        echo_err(f"Results go to {results_dir} (--results FOLDER to choose)")
+    try:
+        os.makedirs(results_dir, exist_ok=True)
+    except OSError as exc:
+        raise click.BadParameter(f"cannot make the folder {results_dir}: {exc.strerror}", param_hint="--results")
     records = []
     with library_errors():
         data = (*mnist_loader.load_data_wrapper(data_path), data_path)

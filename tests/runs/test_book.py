@@ -88,3 +88,17 @@ def test_a_run_does_not_depend_on_the_runs_before_it(mnist_home, monkeypatch):
     assert first["nnfast"] == again["nnfast"]
     two = book.run("tiny", seed=3, data=data, seeds=2)
     assert two["per_seed"][0] == first["nnfast"] and len(two["per_seed"]) == 2
+
+
+@pytest.mark.network
+def test_a_users_book_run_goes_to_their_data_folder_not_the_checkouts_tables(mnist_home, tmp_path, monkeypatch):
+    checkout = tmp_path / "checkout"
+    (checkout / "benchmarks" / "results").mkdir(parents=True)
+    tracked = checkout / "benchmarks" / "results" / "book.json"
+    tracked.write_text('{"runs": []}')
+    monkeypatch.chdir(checkout)
+    result = CliRunner().invoke(main, ["book", "ch1-darkness"])
+    assert result.exit_code == 0, result.output
+    folder = mnist_home / "book-results"
+    assert f"Results go to {folder}" in result.output and (folder / "book.json").exists()
+    assert tracked.read_text() == '{"runs": []}'
