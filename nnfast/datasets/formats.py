@@ -67,12 +67,23 @@ def check_digits(d, where, n_classes=10):
     return Digits(*out)
 
 
-def _available_memory():
-    """Bytes of memory free now (Linux), or None where the system does not say."""
+def available_memory():
+    """Bytes of memory a new allocation can have now (Linux's MemAvailable: free memory plus the page
+    cache it can drop), or None where the system does not say."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
     try:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (AttributeError, ValueError, OSError):
         return None
+
+
+_available_memory = available_memory  # the name the readers below use
 
 
 def _decompress(data, where, limit=MAX_DECOMPRESSED, work_factor=1):

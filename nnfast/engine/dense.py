@@ -31,6 +31,12 @@ DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
 SLICE_SAMPLES = 10_000
 SLICE_FLOPS = 4e9
 EVAL_CHUNK = 1024  # rows per forward pass when evaluating: scratch stays in L2
+EVAL_SCRATCH_BYTES = 64 * 2**20  # ... and fewer rows for a net so wide that 1024 would need more than this
+
+
+def eval_chunk(n_units, itemsize):
+    """Rows per evaluation pass for a net of ``n_units`` neurons in all: EVAL_CHUNK, fewer for a huge net."""
+    return max(1, min(EVAL_CHUNK, EVAL_SCRATCH_BYTES // (2 * n_units * itemsize)))
 QUADRATIC, CROSS_ENTROPY = 0, 1  # the kernels' cost codes (nnfast.engine.kernels.costs.QUADRATIC / CROSS_ENTROPY)
 
 
@@ -155,6 +161,36 @@ def _largest_input(X):
     return max(float(X.max()), -float(X.min()))  # no |X| temporary
 
 
+DRAW_BLOCK = 1 << 22  # weights drawn per randn call: Ctrl-C is honoured between calls (a call is ~0.1 s)
+
+
+def _randn_blocks(rng, y, x, dtype, divisor):
+    """``rng.randn(y, x)`` (``/ divisor``) in ``dtype``, drawn in blocks of rows: the same numbers in the
+    same order (RandomState fills row-major, and keeps its spare Gaussian from call to call), without a
+    float64 temporary of the whole layer, and stoppable by Ctrl-C."""
+    if y * x <= DRAW_BLOCK:
+        w = rng.randn(y, x)
+        return (w / divisor if divisor is not None else w).astype(dtype, copy=False)
+    out = np.empty((y, x), dtype=dtype)
+    rows = max(1, DRAW_BLOCK // x)
+    for i in range(0, y, rows):
+        block = rng.randn(min(rows, y - i), x)
+        out[i:i + rows] = block / divisor if divisor is not None else block
+    return out
+
+
+def memory_needed(sizes, dtype, batch):
+    """Bytes a network of ``sizes`` needs to train in ``dtype`` at mini-batch ``batch`` (data apart):
+    its weights, the kernels' flat buffer and gradient buffer, the snapshot each epoch yields, the
+    drawing's float64 block, and the activations and deltas of a mini-batch and of an evaluation chunk."""
+    sizes = [int(s) for s in sizes]
+    itemsize = np.dtype(dtype).itemsize
+    params = sum(x * y + y for x, y in zip(sizes[:-1], sizes[1:]))
+    units = sum(sizes)
+    rows = max(int(batch), eval_chunk(units, itemsize) * compute_threads())
+    return 4 * params * itemsize + 8 * min(params, DRAW_BLOCK) + 2 * rows * units * itemsize
+
+
 # The largest -z whose exp is finite, per dtype: sigmoid(z) for any smaller z is below 1e-37 anyway.
 _EXP_CAP = {np.dtype(np.float64): 709.0, np.dtype(np.float32): 88.0}
 
@@ -215,8 +251,8 @@ class DenseNet:
         ``randn(y, 1)`` first, then every weight ``randn(y, x)``, divided by ``sqrt(x)`` when
         ``scaled`` (chapter 3's default)."""
         self.biases = [rng.randn(y, 1).astype(self.dtype, copy=False) for y in self.sizes[1:]]
-        self.weights = [(rng.randn(y, x) / np.sqrt(x) if scaled else rng.randn(y, x))
-                        .astype(self.dtype, copy=False) for x, y in zip(self.sizes[:-1], self.sizes[1:])]
+        self.weights = [_randn_blocks(rng, int(y), int(x), self.dtype, np.sqrt(x) if scaled else None)
+                        for x, y in zip(self.sizes[:-1], self.sizes[1:])]
 
     # -- the flat parameter buffer the kernels work on -------------------------
 
@@ -344,14 +380,15 @@ class DenseNet:
             rows = rows[order]
             params = self._in_inputs_order(params, layout.perm)
         out = np.empty((n, self.sizes[-1]), dtype=self.dtype)
+        chunk = eval_chunk(self._layout.n_units, self.dtype.itemsize)
         threads = min(compute_threads(), n // MIN_ROWS_PER_THREAD)
         if threads <= 1:
             if n:
-                self._run(params, inputs, rows, batch=EVAL_CHUNK, out=out, layout=layout)
+                self._run(params, inputs, rows, batch=chunk, out=out, layout=layout)
         else:
             cuts = [n * t // threads for t in range(threads + 1)]
             parts = [(lo, hi) for lo, hi in zip(cuts[:-1], cuts[1:])]
-            list(_pool(threads).map(lambda part: self._run(params, inputs, rows[part[0]:part[1]], batch=EVAL_CHUNK,
+            list(_pool(threads).map(lambda part: self._run(params, inputs, rows[part[0]:part[1]], batch=chunk,
                                                            out=out[part[0]:part[1]], layout=layout), parts))
         if order is None:
             return out

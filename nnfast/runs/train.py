@@ -118,6 +118,31 @@ def _resume_state(path, settings, explicit):
     return net, merged, list(meta.get("history", [])), order, done
 
 
+BIG_NET_BYTES = 2 * 2**30  # a net that needs more than this is announced before it is drawn
+
+
+def _check_memory(settings, report):
+    """Refuse, before anything is allocated, a net that needs more memory than the machine has free;
+    announce one that is merely big (drawing its weights alone takes a while)."""
+    from ..datasets.formats import available_memory
+    from ..engine.dense import memory_needed
+    need = memory_needed(settings.sizes, settings.dtype, settings.batch_size)
+    free = available_memory()
+    shape = "-".join(map(str, settings.sizes))
+    if free is not None and need > free:
+        raise ValueError(f"a {shape} network needs about {_gb(need)} of memory to train (weights, gradients and "
+                         f"work buffers), and {_gb(free)} is available: use fewer or narrower hidden layers")
+    if need > BIG_NET_BYTES:
+        params = sum(x * y + y for x, y in zip(settings.sizes[:-1], settings.sizes[1:]))
+        report.note(f"note: a {shape} network has {params:,} weights and biases and needs about {_gb(need)} of "
+                    f"memory{'' if free is None else f' ({_gb(free)} available)'}; drawing them takes a while "
+                    "(Ctrl-C stops it)")
+
+
+def _gb(n):
+    return f"{n / 2**30:,.1f} GB"
+
+
 def run_training(settings, save_path=None, resume_path=None, explicit=(), report=None):
     """Train as ``settings`` say, calling ``report.start/epoch/summary``; returns ``(network, history)``."""
     started = time.perf_counter()
@@ -142,6 +167,7 @@ def run_training(settings, save_path=None, resume_path=None, explicit=(), report
                          f"has {settings.sizes[-1]} outputs, but {dataset.name} has {classes} classes: "
                          f"end --sizes with {classes}, or give --hidden only")
     if net is None:
+        _check_memory(settings, report)
         if settings.seed is not None:  # seeded after loading: loading draws nothing, so the book's draws follow
             random.seed(settings.seed)
             np.random.seed(settings.seed)

@@ -233,3 +233,32 @@ def test_small_edges_get_one_consistent_message(mnist_home, tmp_path, monkeypatc
     monkeypatch.setenv("NNFAST_MNIST_MIRRORS", "http://127.0.0.1:9/")
     home = CliRunner().invoke(main, ["data", "fetch"])
     assert home.exit_code == 1 and "NNFAST_HOME" in home.output and "Fetching" not in home.output
+
+
+def test_a_net_too_big_for_the_machine_is_refused_before_anything_is_allocated(mnist_home, tmp_path):
+    import resource
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    out = run("train", "--hidden", 100_000_000, "--epochs", 1, "--save", tmp_path / "m.npz", code=1).output
+    assert re.search(r"784-100000000-10 network needs about [\d,.]+ GB of memory .* GB is available", out)
+    assert "Traceback" not in out and not (tmp_path / "m.npz").exists()
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 2_000_000  # KB: nothing of its size drawn
+
+
+def test_a_big_net_says_what_it_will_use(mnist_home, monkeypatch):
+    from nnfast.runs import train as train_run
+    monkeypatch.setattr(train_run, "BIG_NET_BYTES", 1)
+    out = run("train", "--hidden", 20, "--epochs", 1).output
+    assert re.search(r"note: a 784-20-10 network has 15,910 weights and biases and needs about [\d.]+ GB", out)
+
+
+def test_big_layers_are_drawn_in_blocks_as_the_book_draws_them_whole(monkeypatch):
+    from nnfast.engine import dense
+    np.random.seed(5)
+    whole = network.Network([30, 41, 10])
+    after_whole = np.random.randn(3)  # the stream goes on where the book's leaves it, spare Gaussian included
+    monkeypatch.setattr(dense, "DRAW_BLOCK", 64)  # every layer drawn in several blocks
+    np.random.seed(5)
+    blocks = network.Network([30, 41, 10])
+    for a, b in zip(whole.weights + whole.biases, blocks.weights + blocks.biases):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(np.random.randn(3), after_whole)
