@@ -130,7 +130,78 @@ def ink(grey):
         raise ImageError("no ink found: the image looks blank")
     a = np.clip(a / peak, 0.0, 1.0)
     a[a < NOISE_FLOOR] = 0.0
+    # Sensor noise on a phone photo (sd 8-12 of 255) puts single pixels over the floor all over the page,
+    # and the crop to the ink would then take the whole page. Ink is where the median-smoothed image is
+    # over the floor; of that, only the strokes are kept: connected pieces at least MIN_PIECE of the
+    # largest (a 5's separate bar stays, specks of noise and grain go).
+    strokes = _strokes(np.clip(smooth / peak, 0.0, 1.0) >= NOISE_FLOOR)
+    if strokes.any():
+        a[~strokes] = 0.0
     return a
+
+
+MIN_PIECE = 0.08  # a piece of ink smaller than this share of the largest piece is noise
+LABEL_SIDE = 256  # connected pieces are found on the mask reduced to at most this many pixels a side
+GROW = 2  # cells of that reduced mask around the strokes kept as theirs
+
+
+def _strokes(mask):
+    """Where the strokes of ``mask`` (h, w) bool are: its 8-connected pieces of at least ``MIN_PIECE`` of
+    the largest, found on a max-reduced copy (a thin stroke stays connected), grown by ``GROW`` cells of that
+    copy, twice (so a stroke's ends and faint edges, worn by the smoothing, stay)."""
+    h, w = mask.shape
+    f = max(1, -(-max(h, w) // LABEL_SIDE))
+    hs, ws = -(-h // f), -(-w // f)
+    padded = np.zeros((hs * f, ws * f), dtype=bool)
+    padded[:h, :w] = mask
+    small = padded.reshape(hs, f, ws, f).any(axis=(1, 3))
+    labels, sizes = _pieces(small)
+    if not sizes:
+        return mask
+    keep = np.flatnonzero(np.asarray(sizes) >= MIN_PIECE * max(sizes))
+    grown = np.isin(labels, keep)
+    for _ in range(GROW):  # the smoothing wears a stroke's ends and edges down: take them back
+        grown = _grown(grown)
+    return np.repeat(np.repeat(grown, f, axis=0), f, axis=1)[:h, :w]
+
+
+def _grown(m):
+    """``m`` grown by one cell in all eight directions."""
+    out = m.copy()
+    out[1:] |= m[:-1]
+    out[:-1] |= m[1:]
+    rows = out.copy()
+    out[:, 1:] |= rows[:, :-1]
+    out[:, :-1] |= rows[:, 1:]
+    return out
+
+
+def _pieces(mask):
+    """``(labels, sizes)``: each 8-connected piece of ``mask`` numbered 0, 1, ... (-1 off the mask), and
+    the number of cells of each."""
+    h, w = mask.shape
+    labels = np.full(h * w, -1, dtype=np.int64)
+    on = mask.ravel()
+    sizes = []
+    for start in np.flatnonzero(on).tolist():
+        if labels[start] >= 0:
+            continue
+        label = len(sizes)
+        labels[start] = label
+        stack, count = [start], 0
+        while stack:
+            p = stack.pop()
+            count += 1
+            r, c = divmod(p, w)
+            for rr in (r - 1, r, r + 1):
+                if 0 <= rr < h:
+                    for cc in (c - 1, c, c + 1):
+                        q = rr * w + cc
+                        if 0 <= cc < w and on[q] and labels[q] < 0:
+                            labels[q] = label
+                            stack.append(q)
+        sizes.append(count)
+    return labels.reshape(h, w), sizes
 
 
 def mnist_field(strength):

@@ -136,3 +136,56 @@ def test_pillows_own_bomb_limit_does_not_stop_a_large_photo(tmp_path, monkeypatc
         warnings.simplefilter("error")  # not even Pillow's raw warning reaches the user
         assert digit_column(path).max() > 0.9
     assert PILImage.MAX_IMAGE_PIXELS == 1_000_000  # and its setting is left as it was
+
+
+def noisy_photo(ink28, path, sd, seed, scale=18, size=(900, 700), quality=85):
+    """A phone photo of a digit: ``ink28`` (28x28, 0..1) drawn large in dark ink on grey paper, under uneven
+    light (a slope and a vignette), with sensor noise of ``sd`` (of 255), saved as a JPEG."""
+    rng = np.random.default_rng(seed)
+    big = np.asarray(Image.fromarray((ink28 * 255).astype(np.uint8)).resize((28 * scale, 28 * scale),
+                                                                             Image.BICUBIC), dtype=np.float64) / 255
+    w, h = size
+    yy, xx = np.mgrid[0:h, 0:w]
+    img = 175 + 40 * (xx / w - 0.5) + 25 * (yy / h - 0.5) - 30 * ((xx / w - 0.3) ** 2 + (yy / h - 0.6) ** 2)
+    top, left = (h - big.shape[0]) // 2 + 20, (w - big.shape[1]) // 2 - 40
+    img[top:top + big.shape[0], left:left + big.shape[1]] *= 1 - 0.85 * big
+    img += rng.normal(0, sd, img.shape)
+    Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(path, quality=quality)
+    return path
+
+
+def _ink_box(column):
+    rows, cols = np.nonzero(column.reshape(28, 28))
+    return rows.max() - rows.min() + 1, cols.max() - cols.min() + 1
+
+
+@pytest.mark.parametrize("sd", [4, 8, 10, 12])
+def test_a_noisy_phone_photo_is_cropped_to_its_digit(tmp_path, sd):
+    seven = np.asarray(Image.fromarray((_seven(28 * 8) * 255).astype(np.uint8)).resize((28, 28), Image.BOX),
+                       dtype=np.float64) / 255
+    quiet = digit_column(noisy_photo(seven, tmp_path / "quiet.jpg", sd=0, seed=0))
+    column = digit_column(noisy_photo(seven, tmp_path / f"noisy{sd}.jpg", sd=sd, seed=sd))
+    assert max(_ink_box(column)) == 20  # the digit fills the 20x20 box, as in MNIST (7-13 px before)
+    assert _similar(column, quiet) > 0.9
+
+
+@pytest.mark.network
+def test_noisy_photos_of_mnist_digits_read_as_well_as_the_digits(mnist_home, tmp_path):
+    import contextlib
+    import io
+    import random
+
+    from nnfast import mnist_loader, network
+    training, _, test = mnist_loader.load_data_wrapper()
+    random.seed(1)
+    np.random.seed(1)
+    net = network.Network([784, 30, 10])
+    with contextlib.redirect_stdout(io.StringIO()):
+        net.SGD(training, 5, 10, 3.0)
+    read = []
+    for i in range(12):
+        x, label = test[i]
+        column = digit_column(noisy_photo(x.reshape(28, 28), tmp_path / f"{i}.jpg", sd=8 + i % 5, seed=i))
+        assert max(_ink_box(column)) == 20
+        read.append(int(np.argmax(net.feedforward(column))) == label)
+    assert sum(read) >= 10, read  # 3 of 12 before the strokes were found under the noise
