@@ -248,12 +248,15 @@ def run(space: Space, *, trials: Optional[int] = None, sampler: Optional[str] = 
                 points = random.Random(seed).sample(points, trials)
         _compile(space, points, n_classes, validation)  # here, once: workers load the cache, never write it
         setup_seconds = time.perf_counter() - setup_started
+        if executor is not None:
+            try:
+                executor.install(dataset, validation)
+            except RuntimeError as exc:  # a worker that cannot run nnfast: one message, nothing written
+                raise SweepError(str(exc)) from None
         study = _open_study(optuna, study_path, identity, sampler_obj)
         if executor is None:
             executor = (_sweep_workers.InProcess(dataset, validation) if workers == 1
                         else _sweep_workers.LocalProcesses(workers, dataset, validation))
-        else:
-            executor.install(dataset, validation)
         result = _Sweep(optuna, study, space, executor, points, trials, seeds, seed, prune, validation, save_path,
                         dataset, on_start, on_trial, started).run()
         result.setup_seconds = setup_seconds

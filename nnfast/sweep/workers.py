@@ -143,7 +143,10 @@ class DaskCluster:
         self.token = uuid.uuid4().hex  # one install of the data per worker process and sweep
 
     def install(self, dataset, validation):
-        """Send the data to every worker once (they need no copy of MNIST of their own)."""
+        """Send nnfast to every worker that lacks this one (``nnfast.sweep.shipping``) and the data once
+        (they need no copy of MNIST of their own)."""
+        from .shipping import ship
+        ship(self.client)
         self.validation = validation
         [self.data] = self.client.scatter([dataset], broadcast=True)
 

@@ -457,3 +457,60 @@ def test_a_chapter6_trial_is_the_books_network3_run_and_workers_agree(dataset):
         if line.startswith("Epoch "):
             curve.append(net.last_validation_accuracy)
     assert trial.accuracies == [curve[-1]] and one.test_accuracy is not None
+
+
+# A dask worker whose Python cannot import nnfast (the editable install's finder and the checkout taken
+# off its paths), in one process (--no-nanny), as on a cluster machine that never installed nnfast.
+WORKER_WITHOUT_NNFAST = """
+import importlib.util, sys
+sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in getattr(f, "__module__", "")
+                    and "editable" not in type(f).__module__]
+sys.path[:] = [p for p in sys.path if p not in ("", ".", {root!r})]
+assert importlib.util.find_spec("nnfast") is None, "nnfast is still importable"
+from distributed.cli.dask_worker import main
+sys.argv = ["dask-worker", "--scheduler-file", {scheduler_file!r}, "--nthreads", "1", "--no-nanny",
+            "--dashboard-address", ":0"]
+main()
+"""
+
+
+def test_a_worker_without_nnfast_is_sent_it_and_runs_the_trials(dataset, tmp_path):
+    pytest.importorskip("distributed", reason="the cluster test needs the [cluster] extra")
+    from distributed import Client
+    scheduler_file = tmp_path / "scheduler.json"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    procs = [subprocess.Popen([sys.executable, "-m", "dask", "scheduler", "--scheduler-file", str(scheduler_file),
+                               "--port", "0", "--host", "127.0.0.1", "--dashboard-address", ":0"],
+                              env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        deadline = time.monotonic() + 60
+        while not scheduler_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        script = WORKER_WITHOUT_NNFAST.format(root=ROOT, scheduler_file=str(scheduler_file))
+        procs.append(subprocess.Popen([sys.executable, "-c", script], env=env, cwd=tmp_path,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+        address = json.loads(scheduler_file.read_text())["address"]
+        with Client(address, timeout="30s") as client:
+            client.wait_for_workers(1, timeout=60)
+
+            def has_nnfast():
+                import importlib.util
+                return importlib.util.find_spec("nnfast") is not None
+            assert list(client.run(has_nnfast).values()) == [False]  # really without nnfast at the start
+        s = space(eta="1,3", hidden="10", epochs=1)
+        on_cluster = sweep.run(s, scheduler=address, seeds=1, data=dataset)
+        assert by_params(on_cluster) == by_params(sweep.run(s, seeds=1, data=dataset))
+        with Client(address, timeout="30s") as client:
+            def where():
+                import nnfast
+                return nnfast.__file__
+            [path] = client.run(where).values()
+            assert "nnfast-" in path and not path.startswith(os.path.join(ROOT, "nnfast"))  # the copy sent
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
