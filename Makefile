@@ -10,24 +10,28 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# setuptools boxes a notice about every editable install of a flat layout ("Editable installation ...
+# folders with the same name"): not a problem here, so not shown.
+PIP_INSTALL := PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install --quiet
+
 # Stamps: reinstall when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+	$(PIP_INSTALL) -e .
 	touch $@
 
 $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(PIP_INSTALL) -e '.[bench]'
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(PIP_INSTALL) -e '.[test]'
 	touch $@
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
 
 train: $(VENV)/.installed
-	$(BIN)/nnfast train --epochs 30
+	$(BIN)/nnfast train --epochs 30 --seed 1
 
 bench: $(VENV)/.installed-bench
 	$(BIN)/python -m benchmarks

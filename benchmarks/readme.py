@@ -1,9 +1,9 @@
-"""`python -m benchmarks.readme`: rewrite the README's result blocks from benchmarks/results/.
+"""`python -m benchmarks.readme`: rewrite the READMEs' result blocks from benchmarks/results/.
 
-The block between <!-- bench-table --> and <!-- /bench-table --> comes from latest.json (via
-report.markdown, the same tables as latest.md) and the one between <!-- book-table --> and
-<!-- /book-table --> from book.md, and <!-- quality-table --> from quality.md (make bench-quality),
-so the README quotes exactly what the last runs wrote.
+benchmarks/README.md: <!-- bench-table --> from latest.json (via report.markdown, the same tables as
+latest.md) and <!-- quality-table --> from quality.md (make bench-quality). README.md: a short
+<!-- speed-summary --> from latest.json and <!-- book-table --> from book.md. So both quote exactly
+what the last runs wrote.
 """
 
 import json
@@ -14,6 +14,7 @@ from . import report
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 README = os.path.join(os.path.dirname(HERE), "README.md")
+BENCH_README = os.path.join(HERE, "README.md")
 
 
 def _faster_everywhere(rows):
@@ -43,10 +44,35 @@ def bench_block(result):
         "Full details: `benchmarks/results/latest.md`, `latest.json` and `latest.png`."])
 
 
+def summary_block(result):
+    """A few lines for the main README: nnfast against the book's loop and the best peer, per configuration."""
+    rows = [r for r in result["rows"] if r["seconds_per_epoch"]]
+    lines = [f"From the last `make bench` ({result['when']}, {result['machine']['cores']} cores), seconds per "
+             "epoch on 50,000 MNIST images, one thread each:", "",
+             "| network, mini-batch | the book's loop | nnfast float64 | nnfast float32 | best other engine |",
+             "|---|---:|---:|---:|---:|"]
+    for sizes, batch in dict.fromkeys((tuple(r["sizes"]), r["batch"]) for r in rows):
+        here = [r for r in rows if (tuple(r["sizes"]), r["batch"]) == (sizes, batch)]
+        ref = next((r for r in here if r["engine"] == "reference"), None)
+        ours = {r["dtype"]: r for r in here if r["engine"] == "nnfast"}
+        peers = [r for r in here if not r["engine"].startswith("nnfast") and r["engine"] != "reference"]
+        best = min(peers, key=lambda r: r["seconds_per_epoch"], default=None)
+
+        def cell(r):
+            if r is None:
+                return "-"
+            ratio = f" ({r['vs_reference']:.0f}x)" if r.get("vs_reference") else ""
+            return f"{r['seconds_per_epoch']:.2f} s{ratio}"
+        lines.append(f"| {'-'.join(map(str, sizes))}, {batch} | {cell(ref)} | {cell(ours.get('float64'))} | "
+                     f"{cell(ours.get('float32'))} | "
+                     f"{(best['engine'] + ' ' + best['dtype'] + ' ' + cell(best)) if best else '-'} |")
+    return "\n".join(lines)
+
+
 def replace_block(text, name, body):
     pattern = re.compile(rf"(<!-- {name} -->\n).*?(<!-- /{name} -->)", re.S)
     if not pattern.search(text):
-        raise SystemExit(f"README.md has no <!-- {name} --> block")
+        raise SystemExit(f"no <!-- {name} --> block to rewrite")
     return pattern.sub(lambda m: m.group(1) + body.strip() + "\n" + m.group(2), text)
 
 
@@ -57,15 +83,20 @@ def main():
         book = f.read()
     with open(README) as f:
         text = f.read()
-    text = replace_block(text, "bench-table", bench_block(result))
+    text = replace_block(text, "speed-summary", summary_block(result))
     text = replace_block(text, "book-table", book)
+    with open(README, "w") as f:
+        f.write(text)
+    with open(BENCH_README) as f:
+        text = f.read()
+    text = replace_block(text, "bench-table", bench_block(result))
     quality = os.path.join(HERE, "results", "quality.md")
     if os.path.exists(quality):
         with open(quality) as f:
             text = replace_block(text, "quality-table", f.read().split("\n", 2)[2])
-    with open(README, "w") as f:
+    with open(BENCH_README, "w") as f:
         f.write(text)
-    print(f"updated {README}")
+    print(f"updated {README} and {BENCH_README}")
 
 
 if __name__ == "__main__":

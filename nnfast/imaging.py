@@ -21,6 +21,10 @@ class ImageError(ValueError):
     """The image cannot be read or holds no digit; the message says which."""
 
 
+class BlankImage(ImageError):
+    """The image was read, and nothing on it stands out from the paper."""
+
+
 WORK_SIDE = 1024  # images are reduced (by area averaging) to at most this many pixels a side
 MAX_PIXELS = 200_000_000  # larger images are refused before decoding: a 200 MP phone photo still fits
 
@@ -127,7 +131,7 @@ def ink(grey):
     smooth = np.asarray(Image.fromarray(a.astype(np.float32), mode="F").filter(ImageFilter.MedianFilter(3)))
     peak = max(float(smooth.max()), float(np.percentile(a, 99.9)))
     if peak < 32:  # nothing stands out from the paper by even an eighth of the range
-        raise ImageError("no ink found: the image looks blank")
+        raise BlankImage("no ink found: the image looks blank")
     a = np.clip(a / peak, 0.0, 1.0)
     a[a < NOISE_FLOOR] = 0.0
     # Sensor noise on a phone photo (sd 8-12 of 255) puts single pixels over the floor all over the page,
@@ -214,7 +218,7 @@ def mnist_field(strength):
     rows = np.flatnonzero(strength.any(axis=1))
     cols = np.flatnonzero(strength.any(axis=0))
     if rows.size == 0:
-        raise ImageError("no ink found")
+        raise BlankImage("no ink found")
     crop = strength[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
     h, w = crop.shape
     scale = BOX / max(h, w)
@@ -223,7 +227,7 @@ def mnist_field(strength):
     box = np.clip(box, 0, 255)
     total = box.sum()
     if total <= 0:
-        raise ImageError("no ink found")
+        raise BlankImage("no ink found")
     ys, xs = np.indices(box.shape)
     cy, cx = (ys * box).sum() / total, (xs * box).sum() / total
     top = int(np.clip(round(FIELD / 2 - cy), 0, FIELD - box.shape[0]))
@@ -239,5 +243,5 @@ def digit_column(path):
         field = mnist_field(ink(read_grey(path)))
     except ImageError as exc:
         message = str(exc)
-        raise ImageError(message if message.startswith(str(path)) else f"{path}: {message}") from None
+        raise type(exc)(message if message.startswith(str(path)) else f"{path}: {message}") from None
     return (np.round(field) / 256).astype(np.float32).reshape(FIELD * FIELD, 1)

@@ -29,6 +29,7 @@ def plot_history(history, path, title):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     epochs = [r["epoch"] for r in history]
     series = {
@@ -43,6 +44,7 @@ def plot_history(history, path, title):
         for label, values in series[name]:
             if values:
                 ax.plot(epochs[-len(values):], values, marker="o", markersize=3, label=f"{label} data")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole: no 0.5 ticks
         ax.set_xlabel("epoch")
         ax.set_ylabel("accuracy (%)" if name == "accuracy" else "cost")
         ax.set_title(f"{name.capitalize()} per epoch")

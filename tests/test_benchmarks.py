@@ -123,3 +123,24 @@ def test_call_cost_and_exercise_rows_time_both_sides_and_report(tmp_path, monkey
               "call_cost": calls, "exercises": ex}
     text = report.write(result, tmp_path)
     assert "| fig/generate_gradient.py, one epoch" in text and "| L1 (lmbda 5) |" in text
+
+
+def test_the_readmes_carry_every_block_the_benchmarks_rewrite():
+    from benchmarks import readme
+    main_text = open(readme.README).read()
+    bench_text = open(readme.BENCH_README).read()
+    for name in ("speed-summary", "book-table"):
+        assert f"<!-- {name} -->" in main_text and f"<!-- /{name} -->" in main_text
+    for name in ("bench-table", "quality-table"):
+        assert f"<!-- {name} -->" in bench_text and f"<!-- /{name} -->" in bench_text
+    first_command = main_text.index("make train")
+    assert first_command < main_text.index("## How much faster") and first_command < 3000  # the learner's road first
+
+
+def test_the_speed_summary_gives_each_configuration_a_row():
+    from benchmarks import readme
+    rows = [{"engine": e, "dtype": d, "sizes": [784, 30, 10], "batch": 10, "seconds_per_epoch": s,
+             "vs_reference": v} for e, d, s, v in (("reference", "float64", 2.0, None), ("nnfast", "float64", 0.1, 20.0),
+                                                   ("nnfast", "float32", 0.05, 40.0), ("jax", "float32", 0.2, 10.0))]
+    text = readme.summary_block({"when": "now", "machine": {"cores": 2}, "rows": rows})
+    assert "| 784-30-10, 10 | 2.00 s | 0.10 s (20x) | 0.05 s (40x) | jax float32 0.20 s (10x) |" in text

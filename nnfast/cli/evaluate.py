@@ -78,7 +78,7 @@ def predict(model, images, as_json):
     Example:
       nnfast predict net.npz photo-of-a-seven.jpg scan.png
     """
-    from ..imaging import ImageError, digit_column
+    from ..imaging import BlankImage, ImageError, digit_column
     from ..runs.inference import load_network, outputs
 
     with library_errors():
@@ -90,10 +90,14 @@ def predict(model, images, as_json):
         if n_in != 784 or n_out < 2:
             raise click.ClickException(f"{model} takes {n_in} inputs and gives {n_out} outputs; "
                                        "predict needs 784 inputs (28x28 images) and at least 2 classes")
-    failed = 0
+    failed = blank = 0
     for path in images:
         try:
             column = digit_column(path)
+        except BlankImage as exc:
+            blank += 1
+            echo_err(f"Error: {exc}")
+            continue
         except ImageError as exc:
             failed += 1
             echo_err(f"Error: {exc}")
@@ -108,5 +112,6 @@ def predict(model, images, as_json):
                                    "outputs": [round(float(v), 4) for v in out]}))
         else:
             click.echo(f"{path}: {names[digit]}  (confidence {confidence:.2f})")
-    if failed:
-        raise click.ClickException(f"{failed} of {len(images)} images could not be read")
+    if failed or blank:
+        parts = ([f"{failed} could not be read"] if failed else []) + ([f"{blank} held no digit (blank)"] if blank else [])
+        raise click.ClickException(f"of {len(images)} images, {' and '.join(parts)}")

@@ -245,7 +245,8 @@ class _TextReport:
         stopped = (f"Stopped early: no better accuracy in {s['early_stop']} epochs. " if s.get("stopped_early")
                    else "")
         click.echo(f"Done: {stopped}{best}Total {s['total_seconds']:.1f} s: training {s['training_seconds']:.1f} s, "
-                   f"compile {s['compile_seconds']:.2f} s, data {s['data_seconds']:.2f} s."
+                   f"compile {s['compile_seconds']:.2f} s, data {s['data_seconds']:.2f} s, "
+                   f"set-up {s['setup_seconds']:.2f} s."
                    + (f" Saved to {s['saved_to']}{' (replaced the file that was there)' if s.get('replaced') else ''}."
                       if s.get("saved_to") else ""))
 

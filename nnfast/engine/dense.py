@@ -462,6 +462,16 @@ class DenseNet:
         _rng.shuffle(np.arange(1, dtype=np.int64))  # compiles the shuffle; one element draws nothing
         return time.perf_counter() - start
 
+    def prepare_training(self, training_data):
+        """Do now the one-off work of a training call on ``training_data`` (finding its matrix, checking it,
+        laying out its nonzeros: about 0.3 s for MNIST's 50,000 images), so that the first epoch's time is
+        the epoch's. Training the same, unchanged data then finds it done. Returns the seconds it took."""
+        start = time.perf_counter()
+        X = self._training_rows(as_list(training_data))[0]
+        if self.skip_zero_inputs:
+            prepared_inputs(X)
+        return time.perf_counter() - start
+
     def feedforward(self, a):
         """Output for input ``a``: ``(sizes[0], 1)`` gives ``(sizes[-1], 1)``; a batch ``(sizes[0], m)`` gives ``(sizes[-1], m)``."""
         shape = np.shape(a)

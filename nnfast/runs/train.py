@@ -173,11 +173,18 @@ def run_training(settings, save_path=None, resume_path=None, explicit=(), report
             np.random.seed(settings.seed)
         net = new_network(settings)
     eval_data = validation if settings.eval_on == "validation" else test
+    if settings.eval_on == "validation" and not validation:
+        raise ValueError("--validation 0 holds out no images, and --eval-on validation evaluates on them: give "
+                         "--validation N (N > 0) or --eval-on test")
+    if settings.validation is None and len(validation) != mnist_loader.VALIDATION_SIZE and not resume_path:
+        report.note(f"note: {dataset.name} has {len(training) + len(validation):,} training images; the last "
+                    f"{len(validation):,} (a sixth) are held out for validation (--validation N to choose)")
     if settings.batch_size > len(training):
         report.note(f"note: --batch-size {settings.batch_size} is more than the {len(training):,} training images: "
                     f"each epoch is one mini-batch of {len(training):,}")
 
     compile_seconds = net.warm_up(monitoring=True) if settings.monitor else net.warm_up()
+    setup_seconds = net.prepare_training(training)  # the first epoch's time is then the epoch's
     net.progress = getattr(report, "progress", None)
     extra = (f", {settings.cost} cost, lmbda {settings.lmbda:g}, {settings.init} init" if settings.chapter3 else "")
     on = "" if dataset.name == "MNIST" else (f" of {dataset.name}" + ("" if dataset.verified else " (unverified)"))
@@ -217,7 +224,7 @@ def run_training(settings, save_path=None, resume_path=None, explicit=(), report
         "best_epoch": best["epoch"] if best else None, "best_correct": best["correct"] if best else None,
         "total": len(eval_data), "epochs": settings.epochs,
         "total_seconds": time.perf_counter() - started, "training_seconds": training_seconds,
-        "compile_seconds": compile_seconds, "data_seconds": data_seconds,
+        "compile_seconds": compile_seconds, "data_seconds": data_seconds, "setup_seconds": setup_seconds,
         "saved_to": save_path if saved else None, "replaced": replaced and saved, "stopped_early": stopped_early,
         "early_stop": settings.early_stop,
     })

@@ -262,3 +262,15 @@ def test_big_layers_are_drawn_in_blocks_as_the_book_draws_them_whole(monkeypatch
     for a, b in zip(whole.weights + whole.biases, blocks.weights + blocks.biases):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(np.random.randn(3), after_whole)
+
+
+def test_predict_tells_a_blank_image_from_one_it_cannot_read(trained, tmp_path):
+    path, _ = trained
+    Image.fromarray(np.full((60, 60), 230, np.uint8)).save(tmp_path / "blank.png")
+    (tmp_path / "text.png").write_text("not an image")
+    digit = np.full((60, 60), 230, np.uint8)
+    digit[10:50, 28:33] = 20
+    Image.fromarray(digit).save(tmp_path / "one.png")
+    result = run("predict", path, tmp_path / "one.png", tmp_path / "blank.png", tmp_path / "text.png", code=1)
+    assert "one.png: " in result.stdout
+    assert "of 3 images, 1 could not be read and 1 held no digit (blank)" in result.output
