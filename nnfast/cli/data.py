@@ -51,33 +51,41 @@ def info(path):
       nnfast data info gzip/emnist-letters
     """
     from .. import datasets
-    if path is not None:
-        with library_errors():
-            ds = datasets.load_dataset(path)
-        d = ds.digits
-        click.echo(f"dataset: {ds.name} at {path}")
-        click.echo("status: " + (f"verified ({ds.verified})" if ds.verified else
-                                 "unverified: no published checksum for these files, checked for structure only"))
-        click.echo(f"images: {len(d.train_labels):,} training, {len(d.test_labels):,} test, 28x28")
-        click.echo(f"classes: {len(ds.classes)}: {' '.join(ds.classes)}")
-        counts = np.bincount(d.train_labels, minlength=len(ds.classes))
-        click.echo("training images per class: " + ", ".join(f"{c}: {n}" for c, n in zip(ds.classes, counts)))
+    if path is None:
+        cache = datasets.cache_file()
+        if not os.path.exists(cache):
+            click.echo(f"dataset: MNIST\nfile: {cache}\nstatus: not downloaded yet (run: nnfast data fetch)")
+            return
+        d, message = datasets.read_verified_cache()
+        if d is None:
+            click.echo(f"dataset: MNIST\nfile: {cache} ({os.path.getsize(cache) / 1e6:.1f} MB)\n"
+                       f"status: INVALID ({message})")
+            return
+        _describe("MNIST", cache, "verified (the sha256 of all four arrays match the pinned sums)", d,
+                  [str(k) for k in range(10)])
         return
-    cache = datasets.cache_file()
-    click.echo(f"cache: {cache}")
-    if not os.path.exists(cache):
-        click.echo("status: not downloaded yet (run: nnfast data fetch)")
-        return
-    click.echo(f"size: {os.path.getsize(cache) / 1e6:.1f} MB")
-    d, message = datasets.read_verified_cache()
-    if d is None:
-        click.echo(f"status: INVALID ({message})")
-        return
-    click.echo("status: verified (the sha256 of all four arrays match the pinned sums)")
+    with library_errors():
+        ds = datasets.load_dataset(path)
+    _describe(ds.name, path, f"verified ({ds.verified})" if ds.verified else
+              "unverified: no published checksum for these files, checked for structure only", ds.digits, ds.classes)
+
+
+def _describe(name, where, status, d, classes):
+    """The same lines for the cache and for a file or folder: what it is, where, whether verified, its sizes."""
+    from ..mnist_loader import _validation_size
+    size = (os.path.getsize(where) if os.path.isfile(where) else
+            sum(os.path.getsize(os.path.join(where, f)) for f in os.listdir(where)
+                if os.path.isfile(os.path.join(where, f))))
     n_train = len(d.train_labels)
-    click.echo(f"images: {n_train:,} training (the book: {n_train - 10_000:,} training + 10,000 validation), "
-               f"{len(d.test_labels):,} test, 28x28")
-    click.echo("training labels: " + ", ".join(f"{k}: {c}" for k, c in enumerate(np.bincount(d.train_labels, minlength=10))))
+    held = _validation_size(n_train)
+    click.echo(f"dataset: {name}")
+    click.echo(f"{'file' if os.path.isfile(where) else 'folder'}: {where} ({size / 1e6:.1f} MB)")
+    click.echo(f"status: {status}")
+    click.echo(f"images: {n_train:,} training (split as the book's: {n_train - held:,} training + {held:,} "
+               f"validation), {len(d.test_labels):,} test, 28x28")
+    click.echo(f"classes: {len(classes)}: {' '.join(classes)}")
+    counts = np.bincount(d.train_labels, minlength=len(classes))
+    click.echo("training images per class: " + ", ".join(f"{c}: {n}" for c, n in zip(classes, counts)))
 
 
 @data.command()

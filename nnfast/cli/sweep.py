@@ -109,7 +109,8 @@ def sweep_command(hidden, sizes, eta, batch_size, epochs, dtype, cost, lmbda, in
         what = (f"over {', '.join(sweep_space.option(n) for n in swept)}" if swept else "of one point")
         say(f"Sweep {what}: {total} trial{'s' * (total != 1)}"
             f"{f' x {seeds} seeds' if seeds > 1 else ''}, {where}"
-            + (f"; {resumed} already done in {study_path}, continuing" if resumed else "")
+            + (f"; all {resumed} already done in {study_path}: nothing left to run" if resumed and resumed >= total
+               else f"; {resumed} already done in {study_path}, continuing" if resumed else "")
             + (f"; recording to {study_path}" if study_path and not resumed else ""))
 
     def on_trial(record, done, total, best, left):

@@ -274,3 +274,12 @@ def test_predict_tells_a_blank_image_from_one_it_cannot_read(trained, tmp_path):
     result = run("predict", path, tmp_path / "one.png", tmp_path / "blank.png", tmp_path / "text.png", code=1)
     assert "one.png: " in result.stdout
     assert "of 3 images, 1 could not be read and 1 held no digit (blank)" in result.output
+
+
+def test_data_info_describes_the_cache_and_a_path_alike(mnist_home):
+    from nnfast import datasets
+    cache = run("data", "info").stdout.splitlines()
+    named = run("data", "info", datasets.cache_file()).stdout.splitlines()
+    assert [line.split(":")[0] for line in cache] == [line.split(":")[0] for line in named]
+    assert [line for line in cache if not line.startswith("status")] == \
+           [line for line in named if not line.startswith("status")]

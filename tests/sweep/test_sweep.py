@@ -514,3 +514,14 @@ def test_a_worker_without_nnfast_is_sent_it_and_runs_the_trials(dataset, tmp_pat
                 p.wait(10)
             except subprocess.TimeoutExpired:
                 p.kill()
+
+
+def test_a_finished_study_run_again_says_there_is_nothing_left(data_folder, tmp_path):
+    study = tmp_path / "s.journal"
+    args = ["sweep", "--eta", "1,2", "--hidden", "5", "--epochs", "1", "--workers", "1", "--study", str(study),
+            "--data", str(data_folder)]
+    first = CliRunner().invoke(main, args)
+    assert first.exit_code == 0, first.output
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 0 and "all 2 already done" in again.output and "continuing" not in again.output
+    assert "eta=2" in again.output  # the record's table, figures and all
