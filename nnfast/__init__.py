@@ -7,12 +7,13 @@ nothing and does not import numba; kernels compile on first use and are cached.
 The package by wing (imports flow down this list, never up)::
 
     cli/          the nnfast command: a module per command group, common helpers
-    runs/ sweep/  whole runs (train, train_conv, inference, book, baselines) and sweeps as libraries
+    web/          nnfast draw's page and server
+    runs/ sweep/  whole runs (train, train_conv, inference, metrics, book, baselines) and sweeps as libraries
     network network2 network3 mnist_loader   the book's modules: check, convert, call the engine
     models datasets/                         model files (formats only) and data sets
     engine/       the flat-buffer nets and every numba kernel (kernels/): no I/O, no face, no click
     twins/ peers/ the per-sample yardsticks and the peer engines, for tests and benchmarks
-    imaging metrics plotting activations _files   small shared pieces
+    imaging plotting activations _files   small shared pieces
 """
 
 from ._version import __version__

@@ -7,6 +7,8 @@ backend so no screen is needed.
 
 import os
 
+import numpy as np
+
 from ._files import write_atomically
 
 
@@ -105,3 +107,71 @@ def plot_sweep(records, space, path):
     fig.savefig(blob, format="png", dpi=110)
     plt.close(fig)
     write_atomically(os.fspath(path), lambda f: f.write(blob.getvalue()))
+
+
+def _save_figure(fig, path, dpi=110):
+    import io
+
+    import matplotlib.pyplot as plt
+    blob = io.BytesIO()
+    fig.savefig(blob, format="png", dpi=dpi)
+    plt.close(fig)
+    write_atomically(os.fspath(path), lambda f: f.write(blob.getvalue()))
+
+
+def plot_errors(images, labels, predicted, classes, path, title, count=36):
+    """Write a PNG grid of the first ``count`` misclassified images, each titled with its true and its
+    predicted class (as the book's chapter 6 figure of the net's 33 mistakes shows them).
+
+    ``images`` (n, 784) in [0, 1); ``labels`` and ``predicted`` (n,) class numbers; ``classes`` their names.
+    Returns how many mistakes there were in all."""
+    require_matplotlib()
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    wrong = np.flatnonzero(np.asarray(labels) != np.asarray(predicted))
+    shown = wrong[:count]
+    cols = max(1, min(9, len(shown)))
+    rows = max(1, -(-len(shown) // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(1.25 * cols, 1.45 * rows + 0.5), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, i in zip(axes.ravel(), shown):
+        ax.imshow(np.asarray(images[i]).reshape(28, 28), cmap="gray_r", vmin=0, vmax=1)
+        ax.set_title(f"{classes[labels[i]]} -> {classes[predicted[i]]}", fontsize=8, color="#b00020")
+    fig.suptitle(f"{title}: {len(wrong):,} of {len(labels):,} misclassified"
+                 + (f", the first {len(shown)} shown" if len(shown) < len(wrong) else "")
+                 + "\n(true -> predicted)", fontsize=9)
+    fig.tight_layout()
+    _save_figure(fig, path)
+    return len(wrong)
+
+
+def plot_confusion(confusion, classes, path, title):
+    """Write a PNG heatmap of ``confusion`` (rows: true class, columns: predicted), with each count written in."""
+    require_matplotlib()
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    confusion = np.asarray(confusion)
+    k = len(classes)
+    side = max(4.5, 0.42 * k + 1.5)
+    fig, ax = plt.subplots(figsize=(side + 1, side))
+    from matplotlib.colors import SymLogNorm
+    # a log scale: the diagonal's thousands would wash out the mistakes' handfuls
+    norm = SymLogNorm(linthresh=1, vmin=0, vmax=max(1, int(confusion.max(initial=1))))
+    im = ax.imshow(confusion, cmap="Blues", norm=norm)
+    if k <= 30:
+        for t in range(k):
+            for p in range(k):
+                if confusion[t, p]:
+                    ax.text(p, t, str(confusion[t, p]), ha="center", va="center", fontsize=7 if k > 12 else 8,
+                            color="white" if norm(confusion[t, p]) > 0.6 else "black")
+    ax.set_xticks(range(k), classes, fontsize=7 if k > 12 else 9)
+    ax.set_yticks(range(k), classes, fontsize=7 if k > 12 else 9)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=9)
+    fig.colorbar(im, ax=ax, fraction=0.046, label="count (log scale)")
+    fig.tight_layout()
+    _save_figure(fig, path)

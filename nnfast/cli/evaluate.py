@@ -5,7 +5,7 @@ import json
 import click
 import numpy as np
 
-from .common import echo_err, library_errors, pick
+from .common import check_plot_path, echo_err, library_errors, pick
 
 
 @click.command("eval")
@@ -13,7 +13,13 @@ from .common import echo_err, library_errors, pick
 @click.option("--data", "data_path", type=click.Path(), default=None, help="MNIST file or folder (default: cache).")
 @click.option("--on", "on", type=click.Choice(["test", "validation"]), default="test", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
-def evaluate(model, data_path, on, as_json):
+@click.option("--errors", "errors_path", type=click.Path(), default=None,
+              help="Draw the misclassified images into this PNG, each with its true and predicted class.")
+@click.option("--errors-count", type=click.IntRange(min=1), default=36, show_default=True,
+              help="How many of the misclassified images --errors draws (the first ones).")
+@click.option("--confusion", "confusion_path", type=click.Path(), default=None,
+              help="Draw the confusion matrix as a heatmap with its counts into this PNG.")
+def evaluate(model, data_path, on, as_json, errors_path, errors_count, confusion_path):
     """Accuracy, confusion matrix and per-class precision, recall and F1 of a saved model.
 
     The data is MNIST, or what --data names (EMNIST, Fashion-MNIST, ...);
@@ -22,10 +28,13 @@ def evaluate(model, data_path, on, as_json):
     \b
     Examples:
       nnfast eval net.npz --on validation
+      nnfast eval net.npz --errors mistakes.png --confusion confusion.png
       nnfast eval letters.npz --data gzip/emnist-letters
     """
     from .. import datasets, mnist_loader
-    from ..metrics import classification_report, format_report
+    from ..runs.metrics import classification_report, format_report
+    errors_path = check_plot_path(errors_path, "mistakes.png")
+    confusion_path = check_plot_path(confusion_path, "confusion.png")
     from ..runs.inference import load_network, predict_classes
 
     with library_errors():
@@ -41,10 +50,18 @@ def evaluate(model, data_path, on, as_json):
                                        f"{dataset.name} has {X.shape[1]} pixels and {classes} classes")
         predicted = predict_classes(net, X)
         report = classification_report(labels, predicted, dataset.classes)
+    title = f"{model} on the {on} set of {dataset.name}"
     if as_json:
         click.echo(json.dumps({"model": model, "on": on, "dataset": dataset.name, **report}))
     else:
-        click.echo(format_report(report, title=f"{model} on the {on} set of {dataset.name}"))
+        click.echo(format_report(report, title=title))
+    from ..plotting import plot_confusion, plot_errors
+    if errors_path:
+        plot_errors(X, labels, predicted, report["classes"], errors_path, title, errors_count)
+        echo_err(f"Misclassified images drawn in {errors_path}")
+    if confusion_path:
+        plot_confusion(np.asarray(report["confusion"]), report["classes"], confusion_path, title)
+        echo_err(f"Confusion matrix drawn in {confusion_path}")
 
 
 def _widths(net):

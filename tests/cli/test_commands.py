@@ -283,3 +283,27 @@ def test_data_info_describes_the_cache_and_a_path_alike(mnist_home):
     assert [line.split(":")[0] for line in cache] == [line.split(":")[0] for line in named]
     assert [line for line in cache if not line.startswith("status")] == \
            [line for line in named if not line.startswith("status")]
+
+
+def test_eval_draws_the_mistakes_and_the_confusion_matrix(trained, tmp_path):
+    pytest.importorskip("matplotlib")
+    path, _ = trained
+    out = run("eval", path, "--errors", tmp_path / "e.png", "--errors-count", 4, "--confusion", tmp_path / "c.png",
+              "--json")
+    report = json.loads(out.stdout)
+    assert "Misclassified images drawn in" in out.output and "Confusion matrix drawn in" in out.output
+    few = np.asarray(Image.open(tmp_path / "e.png").convert("L"))
+    run("eval", path, "--errors", tmp_path / "e36.png")
+    many = np.asarray(Image.open(tmp_path / "e36.png").convert("L"))
+    assert few.shape[0] < many.shape[0] and few.shape[1] < many.shape[1]  # 4 tiles in a row, then 4 rows of 9
+    assert (many < 60).mean() > 0.02  # digits' ink (dark on white), not an empty figure
+    heat = np.asarray(Image.open(tmp_path / "c.png").convert("RGB")).astype(int)
+    blue = (heat[..., 2] - heat[..., 0] > 60).mean()
+    assert blue > 0.05 and report["total"] - report["correct"] > 0  # the diagonal and the mistakes in colour
+
+
+def test_eval_refuses_a_png_path_it_could_not_write_before_evaluating(trained, tmp_path):
+    pytest.importorskip("matplotlib")
+    path, _ = trained
+    out = run("eval", path, "--errors", tmp_path / "no" / "e.png", code=2).output
+    assert "does not exist" in out and "Accuracy" not in out

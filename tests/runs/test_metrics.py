@@ -1,8 +1,8 @@
-"""nnfast.metrics against a direct count over the pairs."""
+"""nnfast.runs.metrics against a direct count over the pairs."""
 
 import numpy as np
 
-from nnfast.metrics import classification_report, format_report
+from nnfast.runs.metrics import classification_report, format_report
 
 
 def test_report_matches_direct_counts():
