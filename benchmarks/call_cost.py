@@ -109,7 +109,36 @@ def run(training, rounds=5):
         return (_quiet(lambda: f.SGD(data_f, 0, 10, 0.5)), _quiet(lambda: b.SGD(data_b, 0, 10, 0.5)))
     row(f"SGD one-off on the loader's list ({len(training):,} images, 0 epochs)", sgd_one_off, rounds=3)
     random.seed(0)
-    return {"rounds": rounds, "rows": rows}
+    return {"rounds": rounds, "rows": rows, "draw": draw_page_work()}
+
+
+def draw_page_work(strokes=40):
+    """The draw page's server work per stroke (decode the canvas PNG, prepare, predict, draw the preview):
+    median and 90th percentile in ms over ``strokes`` drawings, on a 784-100-10 net."""
+    import base64
+    import io
+
+    from PIL import Image, ImageDraw
+
+    from nnfast.web.reading import Entry, predict_image
+    np.random.seed(3)
+    entry = Entry("bench", network2.Network([784, 100, 10]))
+    rng = np.random.default_rng(0)
+    times = []
+    for i in range(strokes + 3):
+        img = Image.new("L", (280, 280), 255)
+        pts = [tuple(rng.uniform(40, 240, 2)) for _ in range(4)]
+        ImageDraw.Draw(img).line(pts, fill=0, width=18, joint="curve")
+        blob = io.BytesIO()
+        img.save(blob, format="PNG")
+        ms = predict_image(entry, base64.b64decode(base64.b64encode(blob.getvalue())))["ms"]
+        if i >= 3:  # the first calls warm numpy's and Pillow's caches
+            times.append(ms)
+    times.sort()
+    out = {"strokes": strokes, "median_ms": statistics.median(times), "p90_ms": times[int(0.9 * (len(times) - 1))]}
+    print(f"  draw page, server work per stroke (280x280 canvas, 784-100-10): median {out['median_ms']:.1f} ms, "
+          f"90th percentile {out['p90_ms']:.1f} ms", file=sys.stderr, flush=True)
+    return out
 
 
 if __name__ == "__main__":

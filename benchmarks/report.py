@@ -77,6 +77,12 @@ def markdown(result):
         for row in calls["rows"]:
             lines.append(f"| {row['call']} | {_fmt_ms(row['nnfast_s'])} | {_fmt_ms(row['book_s'])} | "
                          f"{row['vs_book']:.2f}x |")
+        draw = calls.get("draw")
+        if draw:
+            lines += ["", f"`nnfast draw`'s server work per stroke (decode a 280x280 canvas PNG, prepare it as `nnfast "
+                      f"predict` does, predict with 784-100-10, draw the 28x28 preview), {draw['strokes']} drawings: "
+                      f"median {draw['median_ms']:.1f} ms, 90th percentile {draw['p90_ms']:.1f} ms (the page asks "
+                      "for at most 100 ms)."]
     ex = result.get("exercises")
     if ex:
         lines += ["", f"The book's chapter 3 problems: `examples/` (built on `mini_batch_gradient` and "

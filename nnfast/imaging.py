@@ -29,8 +29,9 @@ WORK_SIDE = 1024  # images are reduced (by area averaging) to at most this many 
 MAX_PIXELS = 200_000_000  # larger images are refused before decoding: a 200 MP phone photo still fits
 
 
-def read_grey(path):
-    """The image at ``path`` as float greyscale (h, w), 0 black .. 255 white, at most ``WORK_SIDE`` a side.
+def read_grey(path, name=None):
+    """The image at ``path`` (a file name or a binary file object) as float greyscale (h, w), 0 black ..
+    255 white, at most ``WORK_SIDE`` a side; messages name it ``name`` (default: ``path``).
 
     Any bit depth (16-bit scans are scaled, not clipped); transparency becomes
     white paper; JPEGs are decoded at a reduced scale when large, other
@@ -40,6 +41,7 @@ def read_grey(path):
 
     from PIL import Image, ImageOps, UnidentifiedImageError
 
+    where = path if name is None else name
     old_limit = Image.MAX_IMAGE_PIXELS
     try:
         Image.MAX_IMAGE_PIXELS = None  # nnfast's own bound below, with its own message
@@ -47,7 +49,7 @@ def read_grey(path):
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             w, h = img.size
             if w * h > MAX_PIXELS:
-                raise ImageError(f"{path}: {w}x{h} is {w * h / 1e6:.0f} megapixels; nnfast reads images up to "
+                raise ImageError(f"{where}: {w}x{h} is {w * h / 1e6:.0f} megapixels; nnfast reads images up to "
                                  f"{MAX_PIXELS / 1e6:.0f} megapixels: scale it down first")
             img.draft("L", (WORK_SIDE, WORK_SIDE))  # JPEG: decode at 1/2, 1/4 or 1/8 scale; others: no-op
             img = ImageOps.exif_transpose(img)
@@ -59,12 +61,12 @@ def read_grey(path):
     except ImageError:
         raise
     except FileNotFoundError:
-        raise ImageError(f"{path}: no such file") from None
+        raise ImageError(f"{where}: no such file") from None
     except UnidentifiedImageError:
-        raise ImageError(f"{path}: not an image Pillow can read") from None
+        raise ImageError(f"{where}: not an image Pillow can read") from None
     except (OSError, ValueError, MemoryError, EOFError, SyntaxError, struct.error) as exc:
         # Pillow reports some damaged files as SyntaxError ("broken PNG file") or struct.error
-        raise ImageError(f"{path}: cannot read the image ({exc})") from None
+        raise ImageError(f"{where}: cannot read the image ({exc})") from None
     finally:
         Image.MAX_IMAGE_PIXELS = old_limit
     return _reduced(grey)
@@ -237,11 +239,13 @@ def mnist_field(strength):
     return field
 
 
-def digit_column(path):
-    """The image at ``path`` as the network's input: a (784, 1) float32 column of byte / 256 values."""
+def digit_column(path, name=None):
+    """The image at ``path`` (a file name or a binary file object) as the network's input: a (784, 1)
+    float32 column of byte / 256 values. Messages name the image ``name`` (default: ``path``)."""
+    where = str(path if name is None else name)
     try:
-        field = mnist_field(ink(read_grey(path)))
+        field = mnist_field(ink(read_grey(path, where)))
     except ImageError as exc:
         message = str(exc)
-        raise type(exc)(message if message.startswith(str(path)) else f"{path}: {message}") from None
+        raise type(exc)(message if message.startswith(where) else f"{where}: {message}") from None
     return (np.round(field) / 256).astype(np.float32).reshape(FIELD * FIELD, 1)

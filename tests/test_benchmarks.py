@@ -123,6 +123,7 @@ def test_call_cost_and_exercise_rows_time_both_sides_and_report(tmp_path, monkey
               "call_cost": calls, "exercises": ex}
     text = report.write(result, tmp_path)
     assert "| fig/generate_gradient.py, one epoch" in text and "| L1 (lmbda 5) |" in text
+    assert calls["draw"]["median_ms"] > 0 and "server work per stroke" in text
 
 
 def test_the_readmes_carry_every_block_the_benchmarks_rewrite():

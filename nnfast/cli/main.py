@@ -11,7 +11,7 @@ import sys
 import click
 
 from .._version import __version__
-from . import book, data, evaluate, sweep, train
+from . import book, data, draw, evaluate, sweep, train
 from .common import EXIT_SIGINT, echo_err
 
 class _Group(click.Group):
@@ -36,14 +36,15 @@ def main():
       nnfast train --hidden 100 --save net.npz
       nnfast eval net.npz
       nnfast predict net.npz my-digit.jpg
+      nnfast draw net.npz               # a page to draw a digit on and watch the network read it
       nnfast train --cost cross-entropy --eta 0.5 --lmbda 5.0 --monitor   # chapter 3's network2
       nnfast book ch3-100-98            # a published result of the book, reproduced
       nnfast data info
     """
 
 
-for _command in (train.train, evaluate.evaluate, evaluate.predict, book.book_command, book.baseline, data.data,
-                 sweep.sweep_command):
+for _command in (train.train, evaluate.evaluate, evaluate.predict, draw.draw, book.book_command, book.baseline,
+                 data.data, sweep.sweep_command):
     main.add_command(_command)
 
 if __name__ == "__main__":  # pragma: no cover
