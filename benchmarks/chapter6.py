@@ -62,8 +62,11 @@ def _torch_step(name, threads):
 
 
 def _time(engine, name, X, y, threads):
-    """Seconds for the engine to train on all of ``X`` (mini-batches of 10)."""
-    os.environ["NNFAST_THREADS"] = str(threads)
+    """Seconds for the engine to train on all of ``X`` (mini-batches of 10); ``threads`` None: nnfast's default."""
+    if threads is None:
+        os.environ.pop("NNFAST_THREADS", None)
+    else:
+        os.environ["NNFAST_THREADS"] = str(threads)
     if engine == "nnfast":
         from nnfast import network3
         net = network3.Network(_layers(network3, name), 10)
@@ -111,7 +114,26 @@ def run(training, rounds, gflops):
                              "flop_share": flops_per_sample(name) * 50_000 / secs / 1e9 / gflops["float32"]})
                 print(f"  {engine:8s} {secs:8.1f} s/epoch", file=sys.stderr, flush=True)
     os.environ.pop("NNFAST_THREADS", None)
-    return {"rows": rows, "engines": engines}
+    return {"rows": rows, "engines": engines, "under_load": under_load(X, y, rounds)}
+
+
+def under_load(X, y, rounds, n=5000):
+    """nnfast's default thread setting against --threads 1 with one other CPU-bound process running (a laptop
+    with a browser busy, a sweep's other workers), alternating; the two-conv net, ``n`` images a timing."""
+    import subprocess
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        times = {"default": [], "1": []}
+        for r in range(rounds):
+            for key in (("default", "1") if r % 2 == 0 else ("1", "default")):
+                times[key].append(_time("nnfast", "two-conv", X[:n], y[:n], None if key == "default" else 1))
+    finally:
+        busy.kill()
+        os.environ.pop("NNFAST_THREADS", None)
+    default, one = statistics.median(times["default"]), statistics.median(times["1"])
+    print(f"  under load (one busy process beside): default threads {default:.2f} s, --threads 1 {one:.2f} s, "
+          f"ratio {default / one:.2f}", file=sys.stderr, flush=True)
+    return {"net": "two-conv", "images": n, "default_s": default, "one_thread_s": one, "ratio": default / one}
 
 
 def run_in_fresh_process(rounds, gflops):

@@ -104,6 +104,12 @@ def markdown(result):
         for row in ch6["rows"]:
             lines.append(f"| {row['net']} | {row['threads']} | {row['engine']} | {row['seconds_per_epoch']:.1f} | "
                          f"{row['gflops']:.1f} | {100 * row['flop_share']:.0f}% |")
+        load = ch6.get("under_load")
+        if load:
+            lines += ["", f"Under load (one other CPU-bound process running), the {load['net']} net on {load['images']:,} "
+                      f"images: nnfast's default thread setting {load['default_s']:.2f} s, `--threads 1` "
+                      f"{load['one_thread_s']:.2f} s, ratio {load['ratio']:.2f} (threads are kept only while they "
+                      "measurably pay: `nnfast/engine/blas_threads.py`)."]
     sw = result.get("sweep")
     if sw:
         lines += ["", f"`nnfast sweep`, the whole command (`{sw['grid']} --workers K --json --study FILE`: "

@@ -15,8 +15,11 @@ Theano code (``dtype=np.float64`` on ``Network`` is for tests and gradient check
 import json
 import math
 import os
+import time
 
 import numpy as np
+
+from .engine.blas_threads import Chooser, fixed_by_user, limited
 
 __all__ = ["ConvPoolLayer", "FullyConnectedLayer", "Network", "ReLU", "SoftmaxLayer", "linear", "load",
            "load_data_shared", "sigmoid", "size", "tanh"]
@@ -303,17 +306,11 @@ class SoftmaxLayer(_DenseLayer):
 
 # -- the network ---------------------------------------------------------------------------
 
-_BLAS_LIMIT = None
-
-
 def _one_blas_thread():
-    """numpy's BLAS on ``compute_threads()`` threads (threadpoolctl finds whichever BLAS numpy was built with)."""
-    global _BLAS_LIMIT
+    """numpy's BLAS on ``compute_threads()`` threads, for whole-set passes (inference)."""
+    from .engine.blas_threads import limited
     from .engine.dense import compute_threads
-    if _BLAS_LIMIT is None:
-        from threadpoolctl import ThreadpoolController
-        _BLAS_LIMIT = ThreadpoolController()
-    return _BLAS_LIMIT.limit(limits=compute_threads(), user_api="blas")
+    return limited(compute_threads())
 
 class Network:
     """The layers in order, trained by plain mini-batch SGD on the log-likelihood of the last
@@ -376,14 +373,30 @@ class Network:
         return cost, grads
 
     def _step(self, x, y, eta, lmbda, num_training_batches):
-        with _one_blas_thread():
+        threads = self._threads_for_step()
+        start = time.perf_counter()
+        with limited(threads):
             cost, grads = self.gradients(x, y, lmbda, num_training_batches)
+        if self._chooser is not None:
+            self._chooser.took(time.perf_counter() - start)
         step = self.dtype.type(eta)
         for layer, (dw, db) in zip(self.layers, grads):
             np.multiply(dw, step, out=dw)  # no temporary the size of the weights
             layer.w -= dw  # in place: layer.params and net.params see the new values
             layer.b -= step * db
         return cost
+
+    def _threads_for_step(self):
+        """BLAS threads for the next mini-batch: the user's count when fixed (NNFAST_THREADS, --threads),
+        else what ``nnfast.engine.blas_threads.Chooser`` measures pays on this machine now."""
+        fixed = fixed_by_user()
+        if fixed is not None:
+            self._chooser = None
+            return fixed
+        if getattr(self, "_chooser", None) is None:
+            from .engine.dense import compute_threads
+            self._chooser = Chooser(compute_threads())
+        return self._chooser.threads()
 
     def feedforward(self, X):
         """The last layer's outputs ``(n, n_out)`` for inputs ``X (n, 784)`` (inference: no dropout)."""

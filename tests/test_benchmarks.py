@@ -85,7 +85,9 @@ def test_chapter6_rows_time_every_engine_on_each_net(monkeypatch, tmp_path):
               "versions": {"python": "3", "numpy": np.__version__, "numba": "x", "nnfast": "y"},
               "limit": {"gflops_float64": 1.0, "gflops_float32": 2.0, "blas_threads": 1}, "rows": [],
               "chapter6": out}
-    assert "| two-conv | 1 | nnfast |" in report.write(result, tmp_path)
+    text = report.write(result, tmp_path)
+    assert "| two-conv | 1 | nnfast |" in text and "Under load (one other CPU-bound process running)" in text
+    assert out["under_load"]["default_s"] > 0 and out["under_load"]["one_thread_s"] > 0
 
 
 def test_sweep_rows_run_the_command_on_1_and_2_workers(monkeypatch, tmp_path):

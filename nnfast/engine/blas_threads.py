@@ -1,0 +1,94 @@
+"""How many threads numpy's BLAS may use for chapter 6's products: as many as pay, found while training.
+
+A convolutional net's mini-batch of 10 is a few hundred small matrix
+products. On an idle machine a second BLAS thread saves a little; on a busy
+one (any laptop with a browser open, a sweep's other workers) it costs a lot:
+the main thread waits at every product for a helper thread the scheduler has
+put off, and a mini-batch took 5.6x as long on 2 threads as on 1 with one
+other CPU-bound process beside it (20-35x in a learner's report).
+
+So unless the user fixed the count (``NNFAST_THREADS``, ``--threads``), the
+trainer measures: it times ``PROBE`` mini-batches on one thread and as many
+on all, alternating them, and keeps all threads only where they are clearly
+quicker (by ``MARGIN``), for the next ``interval`` mini-batches; then it
+measures again (the machine's load changes), doubling the interval while the
+answer stays the same, up to ``MAX_INTERVAL``. While on all threads, a run of
+mini-batches much slower than one thread's (another process took the cores)
+measures again at once. The worse setting's probe is the whole cost: at most
+PROBE / interval of the mini-batches. The numbers the net computes do not
+depend on the thread count beyond BLAS's summation order.
+"""
+
+import os
+
+PROBE = 6  # mini-batches timed per setting in a probe
+MARGIN = 0.85  # all threads are kept only when their median is under this share of one thread's
+WATCH = 16  # while on all threads: mini-batches whose median, over 1.5x one thread's, calls a probe
+FIRST_INTERVAL = 500  # mini-batches before the first re-measurement
+MAX_INTERVAL = 6400
+
+_CONTROLLER = None
+
+
+def limited(threads):
+    """A context in which numpy's BLAS uses at most ``threads`` threads (threadpoolctl finds its BLAS)."""
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        from threadpoolctl import ThreadpoolController
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER.limit(limits=threads, user_api="blas")
+
+
+def fixed_by_user():
+    """The thread count the user fixed (``NNFAST_THREADS``), or None."""
+    value = os.environ.get("NNFAST_THREADS", "").strip()
+    return int(value) if value.isdigit() and int(value) >= 1 else None
+
+
+class Chooser:
+    """Picks the BLAS thread count for each mini-batch: ``threads()`` before it, ``took(seconds)`` after."""
+
+    def __init__(self, most):
+        self.most = max(1, int(most))
+        self.choice = 1 if self.most == 1 else None  # None: not measured yet
+        self.interval = FIRST_INTERVAL // 2  # the first decision doubles it
+        self.history = []  # (mini-batch number, choice) at each decision, for tests and reports
+        self._count = 0
+        self._one = None  # one thread's median, from the last probe
+        self._recent = []
+        self._plan = self._probe() if self.most > 1 else []
+        self._timed = {1: [], self.most: []}
+        self._left = 0
+
+    def _probe(self):
+        return [1, self.most] * PROBE  # alternating: a change of load hits both alike
+
+    def threads(self):
+        return self._plan[0] if self._plan else self.choice
+
+    def took(self, seconds):
+        self._count += 1
+        if self._plan:
+            self._timed[self._plan.pop(0)].append(seconds)
+            if not self._plan:
+                self._decide()
+            return
+        self._left -= 1
+        if self.choice == self.most:
+            self._recent = (self._recent + [seconds])[-WATCH:]
+            if len(self._recent) == WATCH and sorted(self._recent)[WATCH // 2] > 1.5 * self._one:
+                self._left = 0  # the cores are busy now: measure again
+        if self._left <= 0 and self.most > 1:
+            self._plan = self._probe()
+
+    def _decide(self):
+        one = sorted(self._timed[1])[PROBE // 2]
+        most = sorted(self._timed[self.most])[PROBE // 2]
+        choice = self.most if most < MARGIN * one else 1  # threads must clearly pay
+        same = choice == self.choice or self.choice is None
+        self.interval = min(MAX_INTERVAL, self.interval * 2) if same else FIRST_INTERVAL
+        self.choice, self._one = choice, one
+        self._left = self.interval
+        self._timed = {1: [], self.most: []}
+        self._recent = []
+        self.history.append((self._count, choice))
