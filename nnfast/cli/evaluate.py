@@ -9,7 +9,7 @@ from .common import check_plot_path, echo_err, library_errors, pick
 
 
 @click.command("eval")
-@click.argument("model", type=click.Path())
+@click.argument("models", nargs=-1, required=True, type=click.Path())
 @click.option("--data", "data_path", type=click.Path(), default=None, help="MNIST file or folder (default: cache).")
 @click.option("--on", "on", type=click.Choice(["test", "validation"]), default="test", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
@@ -19,41 +19,57 @@ from .common import check_plot_path, echo_err, library_errors, pick
               help="How many of the misclassified images --errors draws (the first ones).")
 @click.option("--confusion", "confusion_path", type=click.Path(), default=None,
               help="Draw the confusion matrix as a heatmap with its counts into this PNG.")
-def evaluate(model, data_path, on, as_json, errors_path, errors_count, confusion_path):
-    """Accuracy, confusion matrix and per-class precision, recall and F1 of a saved model.
+def evaluate(models, data_path, on, as_json, errors_path, errors_count, confusion_path):
+    """Accuracy, confusion matrix and per-class precision, recall and F1 of a saved model, or of several voting.
 
     The data is MNIST, or what --data names (EMNIST, Fashion-MNIST, ...);
-    classes are shown by name where the dataset has names.
+    classes are shown by name where the dataset has names. Several models
+    vote as the book's chapter 6 ensemble does (each image gets the class
+    most of them give; a tie goes to the earliest model's): each model's
+    accuracy is printed, then the vote's figures.
 
     \b
     Examples:
       nnfast eval net.npz --on validation
       nnfast eval net.npz --errors mistakes.png --confusion confusion.png
+      nnfast eval drop1.npz drop2.npz drop3.npz drop4.npz drop5.npz     # the vote of five
       nnfast eval letters.npz --data gzip/emnist-letters
     """
     from .. import datasets, mnist_loader
+    from ..runs.inference import load_network, predict_classes
     from ..runs.metrics import classification_report, format_report
+    from ..runs.vote import plurality
     errors_path = check_plot_path(errors_path, "mistakes.png")
     confusion_path = check_plot_path(confusion_path, "confusion.png")
-    from ..runs.inference import load_network, predict_classes
 
     with library_errors():
-        net = load_network(model)
+        nets = [load_network(m) for m in models]
         dataset = datasets.load_dataset(data_path)
-        validation_size = (getattr(net, "metadata", {}).get("training") or {}).get("validation")
+        validation_size = (getattr(nets[0], "metadata", {}).get("training") or {}).get("validation")
         _, validation, test = mnist_loader.split(dataset, validation_size)
         X, labels = pick(validation, test, on)
         classes = len(dataset.classes)
-        n_in, n_out = _widths(net)
-        if n_in != X.shape[1] or n_out != classes:
-            raise click.ClickException(f"{model} expects {n_in} inputs and {n_out} classes; "
-                                       f"{dataset.name} has {X.shape[1]} pixels and {classes} classes")
-        predicted = predict_classes(net, X)
+        for model, net in zip(models, nets):
+            n_in, n_out = _widths(net)
+            if n_in != X.shape[1] or n_out != classes:
+                raise click.ClickException(f"{model} expects {n_in} inputs and {n_out} classes; "
+                                           f"{dataset.name} has {X.shape[1]} pixels and {classes} classes")
+        each = [predict_classes(net, X) for net in nets]
+        predicted = each[0] if len(nets) == 1 else plurality(each, classes)
         report = classification_report(labels, predicted, dataset.classes)
-    title = f"{model} on the {on} set of {dataset.name}"
+    alone = [{"model": m, "correct": int((p == labels).sum()), "accuracy": float((p == labels).mean())}
+             for m, p in zip(models, each)]
+    title = (f"{models[0]} on the {on} set of {dataset.name}" if len(models) == 1 else
+             f"the vote of {len(models)} models on the {on} set of {dataset.name}")
     if as_json:
-        click.echo(json.dumps({"model": model, "on": on, "dataset": dataset.name, **report}))
+        extra = {"models": alone} if len(models) > 1 else {}
+        click.echo(json.dumps({"model": models[0] if len(models) == 1 else list(models), "on": on,
+                               "dataset": dataset.name, **extra, **report}))
     else:
+        if len(models) > 1:
+            for a in alone:
+                click.echo(f"{a['model']}: {a['correct']} / {len(labels)} ({100 * a['accuracy']:.2f}%)")
+            click.echo("")
         click.echo(format_report(report, title=title))
     from ..plotting import plot_confusion, plot_errors
     if errors_path:
@@ -73,18 +89,22 @@ def _widths(net):
 
 # -- predict ---------------------------------------------------------------------------
 
+MODEL_SUFFIXES = (".npz", ".json")
+
+
 @click.command()
-@click.argument("model", type=click.Path())
-@click.argument("images", nargs=-1, required=True, type=click.Path())
+@click.argument("files", nargs=-1, required=True, type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="One JSON record per image.")
-def predict(model, images, as_json):
-    """The digit (or class: a letter for an EMNIST letters model) in each image, with the network's confidence.
+def predict(files, as_json):
+    """MODEL... IMAGE...: the digit (or class: a letter for an EMNIST letters model) in each image, with the
+    network's confidence; several models (the leading .npz / .json files) vote.
 
     The confidence is the winning output unit's own activation, between 0 and
     1: each sigmoid output of the book's chapter 1 and 3 networks answers "is
     it this digit?" on its own, so 0.99 means a clear yes and 0.40 a hesitant
     best guess; for a chapter 6 model it is the softmax probability (--json
-    adds every output and the runner-up).
+    adds every output and the runner-up). With several models the answer is
+    their vote, as the book's chapter 6 ensemble takes it, with how many agreed.
 
     Photos or scans of one digit on paper (dark ink on light paper, any size,
     off-centre) and MNIST-style 28x28 images both work: each is prepared as
@@ -92,20 +112,35 @@ def predict(model, images, as_json):
     the ink, scaled to fit 20x20, centred by mass in 28x28).
 
     \b
-    Example:
+    Examples:
       nnfast predict net.npz photo-of-a-seven.jpg scan.png
+      nnfast predict drop1.npz drop2.npz drop3.npz photo.jpg
     """
     from ..imaging import BlankImage, ImageError, digit_column
     from ..runs.inference import load_network, outputs
+    from ..runs.vote import agreement, plurality
 
+    models = []
+    for f in files:
+        if not str(f).lower().endswith(MODEL_SUFFIXES):
+            break
+        models.append(f)
+    models = models or [files[0]]  # a model file named otherwise: the first argument, as before
+    images = files[len(models):]
+    if not images:
+        raise click.UsageError("give at least one image after the model file(s)")
     with library_errors():
-        net = load_network(model)
-        n_in, n_out = _widths(net)
-        names = (getattr(net, "metadata", {}) or {}).get("classes")
+        nets = [load_network(m) for m in models]
+        widths = {_widths(net) for net in nets}
+        n_in, n_out = _widths(nets[0])
+        names = (getattr(nets[0], "metadata", {}) or {}).get("classes")
         if not (isinstance(names, list) and len(names) == n_out):
             names = [str(k) for k in range(n_out)]  # the book's digits, or a model saved without names
+        if len(widths) > 1:
+            raise click.ClickException("the models differ in their inputs or classes: "
+                                       + ", ".join(f"{m} {a}->{b}" for m, (a, b) in zip(models, map(_widths, nets))))
         if n_in != 784 or n_out < 2:
-            raise click.ClickException(f"{model} takes {n_in} inputs and gives {n_out} outputs; "
+            raise click.ClickException(f"{models[0]} takes {n_in} inputs and gives {n_out} outputs; "
                                        "predict needs 784 inputs (28x28 images) and at least 2 classes")
     failed = blank = 0
     for path in images:
@@ -119,14 +154,21 @@ def predict(model, images, as_json):
             failed += 1
             echo_err(f"Error: {exc}")
             continue
-        out = outputs(net, column)
-        digit = int(np.argmax(out))
+        outs = [outputs(net, column) for net in nets]
+        each = [int(np.argmax(o)) for o in outs]
+        digit = int(plurality(np.array(each)[:, None], n_out)[0])
+        out = outs[each.index(digit)]  # the first model that gave the winning class speaks for it
         confidence = float(out[digit])  # the winning unit's activation (was out / sum: 0.9935 showed as 0.76)
         runner_up = int(np.argsort(out)[-2]) if out.size > 1 else digit
+        votes = int(agreement(np.array(each)[:, None], [digit])[0])
         if as_json:
-            click.echo(json.dumps({"image": path, "digit": digit, "class": names[digit],
-                                   "confidence": round(confidence, 4), "runner_up": runner_up,
-                                   "outputs": [round(float(v), 4) for v in out]}))
+            record = {"image": path, "digit": digit, "class": names[digit], "confidence": round(confidence, 4),
+                      "runner_up": runner_up, "outputs": [round(float(v), 4) for v in out]}
+            if len(nets) > 1:
+                record.update(votes=votes, models=len(nets), each=[names[d] for d in each])
+            click.echo(json.dumps(record))
+        elif len(nets) > 1:
+            click.echo(f"{path}: {names[digit]}  (votes {votes} of {len(nets)}; confidence {confidence:.2f})")
         else:
             click.echo(f"{path}: {names[digit]}  (confidence {confidence:.2f})")
     if failed or blank:

@@ -1,5 +1,6 @@
 """nnfast train --layers (chapter 6's network3) as a user runs it, on small synthetic MNIST-style files."""
 
+import json
 import re
 
 import numpy as np
@@ -132,3 +133,32 @@ def test_zero_epochs_trains_nothing_and_says_so(digits_folder, tmp_path):
 def test_activation_names_are_taken_in_any_case(digits_folder):
     out = run("train", "--layers", "fc8,softmax", "--activation", "relu", "--epochs", 1, "--data", digits_folder)
     assert "(ReLU, dropout 0)" in out
+
+
+def test_eval_and_predict_let_several_models_vote_as_the_book(digits_folder, tmp_path):
+    from collections import Counter
+
+    from PIL import Image
+
+    from nnfast import datasets, mnist_loader
+    paths = []
+    for seed in (1, 2, 3):
+        paths.append(tmp_path / f"n{seed}.npz")
+        run("train", "--layers", "fc6,softmax", "--epochs", 1, "--data", digits_folder, "--save", paths[-1],
+            "--seed", seed)
+    _, _, (X, labels) = mnist_loader.split(datasets.load_dataset(str(digits_folder)))
+    each = [network3.load(p).predict(X) for p in paths]
+    books = [Counter(p).most_common(1)[0][0] for p in zip(*each)]  # conv.py's ensemble
+    out = run("eval", *paths, "--data", digits_folder, "--json")
+    report = json.loads(out.strip().splitlines()[-1])  # after any note on stderr
+    assert report["correct"] == sum(int(v == t) for v, t in zip(books, labels))
+    assert [m["correct"] for m in report["models"]] == [int((p == labels).sum()) for p in each]
+    text = run("eval", *paths, "--data", digits_folder)
+    assert "the vote of 3 models" in text and f"{paths[0]}: " in text
+    Image.fromarray((X[0].reshape(28, 28) * 256).astype(np.uint8)).save(tmp_path / "d.png")
+    record = json.loads(run("predict", *paths, tmp_path / "d.png", "--json").strip().splitlines()[-1])
+    from nnfast.imaging import digit_column
+    seen = digit_column(tmp_path / "d.png").T  # what predict gives the networks
+    given = [int(network3.load(p).predict(seen)[0]) for p in paths]
+    vote = Counter(given).most_common(1)[0][0]
+    assert record["digit"] == vote and record["models"] == 3 and record["votes"] == given.count(vote)

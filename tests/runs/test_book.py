@@ -102,3 +102,22 @@ def test_a_users_book_run_goes_to_their_data_folder_not_the_checkouts_tables(mni
     folder = mnist_home / "book-results"
     assert f"Results go to {folder}" in result.output and (folder / "book.json").exists()
     assert tracked.read_text() == '{"runs": []}'
+
+
+def test_the_ensemble_votes_its_members_final_predictions(tmp_path, monkeypatch):
+    from collections import Counter
+
+    from mnist_fixtures import small_digits, write_idx_folder
+    from nnfast import network3
+    write_idx_folder(tmp_path / "d", small_digits(300, 40))
+    runner = book._ensemble("shallow", 1, 0.1, members=3)
+    for threads in ("2", "1"):  # as parallel processes, and one after another: the same votes
+        monkeypatch.setenv("NNFAST_THREADS", threads)
+        record = runner((None, None, None, str(tmp_path / "d")), 4)
+        assert [m["seed"] for m in record["members"]] == [4, 5, 6] and record["workers"] == int(threads)
+        results = [book._ensemble_member("shallow", 1, 0.1, 0.0, False, str(tmp_path / "d"), s) for s in (4, 5, 6)]
+        labels = results[0][2]
+        votes = [Counter(p).most_common(1)[0][0] for p in zip(*[r[1] for r in results])]
+        assert record["percent"] == pytest.approx(100 * np.mean(np.array(votes) == labels))
+        assert [m["percent"] for m in record["members"]] == [r[0]["percent"] for r in results]
+    assert "ch6-ensemble" in book.BY_NAME and book.BY_NAME["ch6-ensemble"].book == 99.67
