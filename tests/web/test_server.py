@@ -132,3 +132,24 @@ def test_a_body_over_the_limit_without_a_stated_length_is_refused_too():
     with pytest.raises(RequestError) as caught:
         read_request(b"x" * (MAX_BODY + 1), 1)
     assert caught.value.status == 413
+
+
+def test_every_kind_of_model_file_is_offered_and_predicts(tmp_path):
+    """Chapter 1's .npz, the book's network2 JSON and a chapter 6 network3 .npz, as `nnfast draw` loads them."""
+    from nnfast import network2, network3
+    from nnfast.runs.inference import load_network
+    from nnfast.web.models import entries
+    np.random.seed(1)
+    network.Network([784, 12, 10]).save(tmp_path / "c1.npz")
+    network2.Network([784, 12, 10]).save(tmp_path / "c3.json")
+    network3.Network([network3.FullyConnectedLayer(784, 12), network3.SoftmaxLayer(12, 10)], 10).save(tmp_path / "c6.npz")
+    offered = entries([tmp_path / "c1.npz", tmp_path / "c3.json", tmp_path / "c6.npz"])
+    assert [e.name for e in offered] == ["c1.npz", "c3.json", "c6.npz"]
+    for entry, path in zip(offered, ["c1.npz", "c3.json", "c6.npz"]):
+        answer = predict_image(entry, _digit_png())
+        from nnfast.imaging import digit_column
+        column = digit_column(io.BytesIO(_digit_png()))
+        net = load_network(tmp_path / path)
+        want = int(np.argmax(net.feedforward(column) if hasattr(net, "sizes") else net.feedforward(column.T)[0]))
+        assert answer["index"] == want and len(answer["probabilities"]) == 10
+    assert abs(sum(predict_image(offered[2], _digit_png())["probabilities"]) - 1) < 1e-3  # softmax: probabilities
