@@ -61,6 +61,60 @@ def _torch_step(name, threads):
     return step
 
 
+def _torch_predict(name, threads):
+    """PyTorch's forward pass of the same net, inference mode: class numbers for a batch of (n, 1, 28, 28)."""
+    import torch
+    torch.set_num_threads(threads)
+    relu = name == "dropout"
+    act = torch.relu if relu else torch.sigmoid
+    c1, c2 = torch.nn.Conv2d(1, 20, 5), torch.nn.Conv2d(20, 40, 5)
+    fcs = [torch.nn.Linear(640, 100)] if not relu else [torch.nn.Linear(640, 1000), torch.nn.Linear(1000, 1000)]
+    out = torch.nn.Linear(fcs[-1].out_features, 10)
+
+    def predict(x):
+        with torch.no_grad():
+            h = act(torch.nn.functional.max_pool2d(c1(x), 2))
+            h = act(torch.nn.functional.max_pool2d(c2(h), 2)).flatten(1)
+            for fc in fcs:
+                h = act(fc(h))
+            return out(h).argmax(1)
+    return predict
+
+
+def prediction(X, rounds, engines, cores, chunk=1000):
+    """Seconds to predict the classes of all of ``X`` (10,000 images in `make bench`): nnfast's
+    ``network3.Network.predict`` against PyTorch's forward pass (chunks of ``chunk``), alternating."""
+    rows = []
+    for name in NETS:
+        for threads in sorted({1, cores}):
+            os.environ["NNFAST_THREADS"] = str(threads)
+            calls = {}
+            if "nnfast" in engines:
+                from nnfast import network3
+                net = network3.Network(_layers(network3, name), 10)
+                calls["nnfast"] = lambda net=net: net.predict(X)
+            if "torch" in engines:
+                import torch
+                predict = _torch_predict(name, threads)
+                Xt = torch.tensor(X.reshape(-1, 1, 28, 28))
+                calls["torch"] = lambda predict=predict, Xt=Xt: [predict(Xt[i:i + chunk]) for i in range(0, len(Xt), chunk)]
+            for call in calls.values():
+                call()  # compile / warm
+            seconds = {e: [] for e in calls}
+            for r in range(rounds):
+                for engine in (list(calls) if r % 2 == 0 else list(calls)[::-1]):
+                    start = time.perf_counter()
+                    calls[engine]()
+                    seconds[engine].append(time.perf_counter() - start)
+            for engine, times in seconds.items():
+                secs = statistics.median(times)
+                rows.append({"net": name, "threads": threads, "engine": engine, "images": len(X), "seconds": secs})
+                print(f"  predict {len(X):,} images, {name}, {threads} thread(s), {engine:6s} {secs:6.2f} s",
+                      file=sys.stderr, flush=True)
+    os.environ.pop("NNFAST_THREADS", None)
+    return rows
+
+
 def _time(engine, name, X, y, threads):
     """Seconds for the engine to train on all of ``X`` (mini-batches of 10); ``threads`` None: nnfast's default."""
     if threads is None:
@@ -114,7 +168,8 @@ def run(training, rounds, gflops):
                              "flop_share": flops_per_sample(name) * 50_000 / secs / 1e9 / gflops["float32"]})
                 print(f"  {engine:8s} {secs:8.1f} s/epoch", file=sys.stderr, flush=True)
     os.environ.pop("NNFAST_THREADS", None)
-    return {"rows": rows, "engines": engines, "under_load": under_load(X, y, rounds)}
+    return {"rows": rows, "engines": engines, "under_load": under_load(X, y, rounds),
+            "prediction": prediction(X[:10_000], rounds, [e for e in engines if e != "twin"], cores)}
 
 
 def under_load(X, y, rounds, n=5000):

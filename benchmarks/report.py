@@ -104,6 +104,14 @@ def markdown(result):
         for row in ch6["rows"]:
             lines.append(f"| {row['net']} | {row['threads']} | {row['engine']} | {row['seconds_per_epoch']:.1f} | "
                          f"{row['gflops']:.1f} | {100 * row['flop_share']:.0f}% |")
+        predicted = ch6.get("prediction")
+        if predicted:
+            lines += ["", f"Prediction: the classes of {predicted[0]['images']:,} images (`network3.Network.predict`; "
+                      "PyTorch's forward pass of the same net in inference mode, chunks of 1,000, when installed):", "",
+                      "| net | threads | engine | seconds (median) | images/s |", "|---|---:|---|---:|---:|"]
+            for row in predicted:
+                lines.append(f"| {row['net']} | {row['threads']} | {row['engine']} | {row['seconds']:.2f} | "
+                             f"{row['images'] / row['seconds']:,.0f} |")
         load = ch6.get("under_load")
         if load:
             lines += ["", f"Under load (one other CPU-bound process running), the {load['net']} net on {load['images']:,} "

@@ -88,6 +88,8 @@ def test_chapter6_rows_time_every_engine_on_each_net(monkeypatch, tmp_path):
     text = report.write(result, tmp_path)
     assert "| two-conv | 1 | nnfast |" in text and "Under load (one other CPU-bound process running)" in text
     assert out["under_load"]["default_s"] > 0 and out["under_load"]["one_thread_s"] > 0
+    assert {(r["net"], r["engine"]) for r in out["prediction"]} >= {("two-conv", "nnfast"), ("dropout", "nnfast")}
+    assert "| two-conv | 1 | nnfast |" in text.split("Prediction:")[1]
 
 
 def test_sweep_rows_run_the_command_on_1_and_2_workers(monkeypatch, tmp_path):
