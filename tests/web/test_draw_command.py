@@ -70,3 +70,14 @@ def test_a_model_it_cannot_read_is_one_message(tmp_path):
     result = subprocess.run([sys.executable, "-m", "nnfast", "draw", str(tmp_path / "bad.npz"), "--no-browser"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1 and "bad.npz" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_without_the_web_extra_it_says_how_to_get_it(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from nnfast.cli import main
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # as if the [web] extra were not installed
+    np.random.seed(0)
+    network.Network([784, 12, 10]).save(tmp_path / "a.npz")
+    result = CliRunner().invoke(main, ["draw", str(tmp_path / "a.npz"), "--no-browser"])
+    assert result.exit_code == 1 and "[web] extra" in result.output and "Traceback" not in result.output
