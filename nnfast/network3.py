@@ -50,6 +50,7 @@ _SLOPES = {  # d act / d z, from the activation's output a
     sigmoid: lambda a: a * (1 - a),
     tanh: lambda a: 1 - a * a,
 }
+_KERNEL_CODES = {linear: 0, ReLU: 1, sigmoid: 2, tanh: 3}  # nnfast.engine.kernels.conv's LINEAR ... TANH
 _NAMES = {linear: "linear", ReLU: "ReLU", sigmoid: "sigmoid", tanh: "tanh"}
 _BY_NAME = {v: k for k, v in _NAMES.items()}
 
@@ -186,7 +187,8 @@ class ConvPoolLayer:
         """``(output (m, n_out), cache)`` for inputs ``x (m, n_in)``; the same in training and inference.
 
         The convolution is one matrix product: every filter-sized patch of the input as a row
-        (im2col, numba) times the flipped filters (numpy's BLAS), then pooling (numba)."""
+        (im2col, numba) times the flipped filters (numpy's BLAS), then pooling with the bias and
+        activation (numba)."""
         from .engine.kernels import conv as ck
         m = x.shape[0]
         F, C, fh, fw = self.filter_shape
@@ -196,12 +198,18 @@ class ConvPoolLayer:
         cols = np.empty((m * Hz * Wz, C * fh * fw), dtype=x.dtype)
         Kflat = np.ascontiguousarray(self.w[:, :, ::-1, ::-1].reshape(F, -1), dtype=x.dtype)  # a true convolution
         _, Hp, Wp = self.out_shape
-        P = np.empty((m, F, Hp, Wp), dtype=x.dtype)
+        out = np.empty((m, F, Hp, Wp), dtype=x.dtype)
         arg = np.empty((m, F, Hp, Wp), dtype=np.int64)
         if m:
             ck.im2col(X, fh, fw, cols)
-            ck.pool_forward(cols @ Kflat.T, Hz, Wz, self.poolsize[0], self.poolsize[1], P, arg)
-        out = self.activation_fn(P + self.b.astype(x.dtype)[None, :, None, None]).astype(x.dtype, copy=False)
+            code = _KERNEL_CODES[self.activation_fn]
+            b = np.ascontiguousarray(self.b, dtype=x.dtype)
+            ck.pool_forward(cols @ Kflat.T, Hz, Wz, self.poolsize[0], self.poolsize[1], b, code, out, arg)
+            if code == ck.SIGMOID:
+                from .engine.kernels.activation import _sigmoid_inplace
+                _sigmoid_inplace(out.reshape(m, -1))
+            elif code == ck.TANH:
+                np.tanh(out, out=out)
         return out.reshape(m, -1), (cols, Kflat, arg, out)
 
     def backward(self, cache, d_out, want_dx):
@@ -212,10 +220,11 @@ class ConvPoolLayer:
         _, _, H, W = self.image_shape
         Hz, Wz = H - fh + 1, W - fw + 1
         m = out.shape[0]
-        dP = np.ascontiguousarray(d_out.reshape(out.shape) * _SLOPES[self.activation_fn](out))
-        db = dP.sum(axis=(0, 2, 3))
         dZ = np.empty((m * Hz * Wz, F), dtype=out.dtype)
-        ck.pool_backward(dP, arg, Hz, Wz, dZ)  # each window's gradient goes to its winner
+        db = np.empty(F, dtype=out.dtype)
+        d_out = np.ascontiguousarray(d_out, dtype=out.dtype).reshape(out.shape)
+        # each window's gradient, times the activation's slope, goes to its winner
+        ck.pool_backward(d_out, out, _KERNEL_CODES[self.activation_fn], arg, Hz, Wz, dZ, db)
         dw = (dZ.T @ cols).reshape(F, C, fh, fw)[:, :, ::-1, ::-1]
         dx = None
         if want_dx:
