@@ -282,8 +282,12 @@ class FullyConnectedLayer(_DenseLayer):
         return out, (xd, mask, out)
 
     def backward(self, cache, d_out, want_dx):
-        xd, mask, out = cache
-        return self._input_gradients(xd, mask, d_out * _SLOPES[self.activation_fn](out), want_dx)
+        xd, mask, _ = cache
+        return self._input_gradients(xd, mask, self._dz(cache, d_out), want_dx)
+
+    def _dz(self, cache, d_out):
+        """The gradient at the weighted input, from the gradient ``d_out (m, n_out)`` at the output."""
+        return d_out * _SLOPES[self.activation_fn](cache[2])
 
 
 class SoftmaxLayer(_DenseLayer):
@@ -307,13 +311,20 @@ class SoftmaxLayer(_DenseLayer):
 
     def backward(self, cache, labels, want_dx):
         """The gradient of the mean log-likelihood over the batch: (softmax - one-hot) / m."""
-        xd, mask, out = cache
-        dz = out.copy()
+        xd, mask, _ = cache
+        return self._input_gradients(xd, mask, self._dz(cache, labels), want_dx)
+
+    def _dz(self, cache, labels):
+        """The gradient at the weighted input: (softmax - one-hot) / m."""
+        dz = cache[2].copy()
         dz[np.arange(len(labels)), labels] -= 1
-        return self._input_gradients(xd, mask, dz / len(labels), want_dx)
+        return dz / len(labels)
 
 
 # -- the network ---------------------------------------------------------------------------
+
+# layers whose gradients and step run fused in ``Network._step`` (a subclass's own backward is honoured)
+_FUSED_BACKWARDS = (FullyConnectedLayer.backward, SoftmaxLayer.backward)
 
 def _one_blas_thread():
     """numpy's BLAS on ``compute_threads()`` threads, for whole-set passes (inference)."""
@@ -382,18 +393,52 @@ class Network:
         return cost, grads
 
     def _step(self, x, y, eta, lmbda, num_training_batches):
+        """One mini-batch of the book's SGD: ``param -= eta * grad`` at the same point as ``gradients``
+        computes them. Each layer's backward pass reads only its own weights, so each layer is stepped as
+        soon as its gradients are known; fully connected and softmax layers do both in one pass over their
+        weights (``nnfast.engine.kernels.dense_step``). Returns the cost as ``gradients`` does."""
         threads = self._threads_for_step()
         start = time.perf_counter()
+        x = np.asarray(x, dtype=self.dtype)
+        y = np.asarray(y, dtype=np.int64)
+        step = self.dtype.type(eta)
+        keep = self.dtype.type(1 - eta * lmbda / num_training_batches)  # w - eta (dw + lmbda/n w)
         with limited(threads):
-            cost, grads = self.gradients(x, y, lmbda, num_training_batches)
+            out, caches = self._forward(x, train=True)
+            with np.errstate(divide="ignore"):
+                cost = -float(np.mean(np.log(out[np.arange(len(y)), y])))
+            d, l2 = y, 0.0
+            for i in range(len(self.layers) - 1, -1, -1):
+                d, layer_l2 = self._backward_step(self.layers[i], caches[i], d, i > 0, step, keep, lmbda != 0)
+                l2 += layer_l2
+        cost += 0.5 * lmbda * l2 / num_training_batches
         if self._chooser is not None:
             self._chooser.took(time.perf_counter() - start)
-        step = self.dtype.type(eta)
-        for layer, (dw, db) in zip(self.layers, grads):
-            np.multiply(dw, step, out=dw)  # no temporary the size of the weights
-            layer.w -= dw  # in place: layer.params and net.params see the new values
-            layer.b -= step * db
         return cost
+
+    def _backward_step(self, layer, cache, d_out, want_dx, step, keep, want_l2):
+        """Step ``layer`` by its gradients from ``d_out``: ``(the gradient at its input or None,
+        sum(w^2) before the step when ``want_l2``, else 0)``."""
+        w = layer.w
+        if (type(layer).backward in _FUSED_BACKWARDS and isinstance(w, np.ndarray) and w.dtype == self.dtype
+                and w.ndim == 2 and w.flags.c_contiguous and w.flags.writeable):
+            from .engine.kernels.dense_step import backward_step
+            xd, mask, _ = cache
+            dz = np.ascontiguousarray(layer._dz(cache, d_out), dtype=self.dtype)
+            has_mask = mask is not None
+            dx = np.empty(xd.shape, dtype=self.dtype) if want_dx else np.empty((0, 0), dtype=self.dtype)
+            l2 = backward_step(w.view(np.ndarray), np.ascontiguousarray(xd), mask if has_mask else dx, has_mask, dz,
+                               step, keep, want_dx, dx, want_l2)
+            layer.b -= step * dz.sum(axis=0)
+            return (dx if want_dx else None), l2
+        l2 = float(np.vdot(w, w)) if want_l2 else 0.0
+        dw, db, dx = layer.backward(cache, d_out, want_dx)
+        dw = np.asarray(dw, dtype=self.dtype)
+        if keep != 1:
+            layer.w *= keep
+        layer.w -= step * dw  # in place: layer.params and net.params see the new values
+        layer.b -= step * np.asarray(db, dtype=self.dtype)
+        return dx, l2
 
     def _threads_for_step(self):
         """BLAS threads for the next mini-batch: the user's count when fixed (NNFAST_THREADS, --threads),

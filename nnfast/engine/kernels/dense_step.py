@@ -1,0 +1,68 @@
+"""The backward pass and SGD step of one of chapter 6's fully connected layers, in one pass over its weights.
+
+At the book's mini-batch of 10 a 1000 x 1000 layer's weights (4 MB) are far larger than the work
+on them: numpy's way (dw = xd.T @ dz, dx = dz @ w.T, then dw *= eta and w -= dw) reads or writes the
+weights or a weight-sized gradient seven times a step. Here each row of ``w`` is read once while it is
+in the L1 cache, gives its column of ``dx`` (the old weights, as the book's gradient needs), and is
+updated in place. Inputs dropped by dropout (zero in ``xd``) are skipped: half the work at p = 0.5.
+"""
+
+import numpy as np
+
+from .jit import kernel
+
+
+@kernel
+def backward_step(w, xd, mask, has_mask, dz, step, keep, want_dx, dx, want_l2):
+    """One fully connected layer, ``w (n_in, n_out)``, inputs as used ``xd (m, n_in)`` (after dropout),
+    dropout ``mask (m, n_in)`` when ``has_mask``, ``dz (m, n_out)`` the gradient at its weighted input:
+    ``dx (m, n_in) = (dz @ w.T) * mask`` with the weights before the step (when ``want_dx``), then
+    ``w = keep * w - step * (xd.T @ dz)`` (``keep`` = 1 - eta * lmbda / n: the L2 term's share).
+    Returns sum(w^2) of the weights before the step when ``want_l2`` (the cost's L2 term), else 0."""
+    m, n_in = xd.shape
+    n_out = w.shape[1]
+    rows = np.empty(m, dtype=np.int64)
+    coef = np.empty(m, dtype=w.dtype)
+    zero = w.dtype.type(0)
+    l2 = 0.0
+    for i in range(n_in):
+        wr = w[i]
+        if want_l2:
+            row_l2 = zero
+            for j in range(n_out):
+                row_l2 += wr[j] * wr[j]
+            l2 += row_l2
+        if want_dx:
+            for b in range(m):
+                if has_mask and mask[b, i] == 0:
+                    dx[b, i] = zero
+                    continue
+                db = dz[b]
+                acc = zero
+                for j in range(n_out):
+                    acc += db[j] * wr[j]
+                dx[b, i] = acc
+        if keep != 1:
+            for j in range(n_out):
+                wr[j] *= keep
+        k = 0
+        for b in range(m):
+            c = step * xd[b, i]
+            if c != 0:
+                rows[k] = b
+                coef[k] = c
+                k += 1
+        q = 0
+        while q + 4 <= k:  # four samples a pass: four multiply-adds per load and store of the row
+            c0, c1, c2, c3 = coef[q], coef[q + 1], coef[q + 2], coef[q + 3]
+            d0, d1, d2, d3 = dz[rows[q]], dz[rows[q + 1]], dz[rows[q + 2]], dz[rows[q + 3]]
+            for j in range(n_out):
+                wr[j] -= (c0 * d0[j] + c1 * d1[j]) + (c2 * d2[j] + c3 * d3[j])
+            q += 4
+        while q < k:
+            c0 = coef[q]
+            d0 = dz[rows[q]]
+            for j in range(n_out):
+                wr[j] -= c0 * d0[j]
+            q += 1
+    return l2
