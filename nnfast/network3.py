@@ -396,39 +396,79 @@ class Network:
         """One mini-batch of the book's SGD: ``param -= eta * grad`` at the same point as ``gradients``
         computes them. Each layer's backward pass reads only its own weights, so each layer is stepped as
         soon as its gradients are known; fully connected and softmax layers do both in one pass over their
-        weights (``nnfast.engine.kernels.dense_step``). Returns the cost as ``gradients`` does."""
+        weights (``nnfast.engine.kernels.dense_step``). The convolutional layers at the front run in
+        ``nnfast.engine.conv_parts``: on several threads, each takes whole samples of the mini-batch.
+        Returns the cost as ``gradients`` does."""
         threads = self._threads_for_step()
         start = time.perf_counter()
         x = np.asarray(x, dtype=self.dtype)
         y = np.asarray(y, dtype=np.int64)
         step = self.dtype.type(eta)
         keep = self.dtype.type(1 - eta * lmbda / num_training_batches)  # w - eta (dw + lmbda/n w)
-        with limited(threads):
-            out, caches = self._forward(x, train=True)
+        convs = self._conv_engine()
+        first = len(convs.layers) if convs is not None else 0
+        with limited(1 if convs is not None else threads):
+            a, caches = x, [None] * first
+            if convs is not None:
+                from .engine.split_threads import parts
+                a = convs.forward(x, parts(len(y), threads))
+            for layer in self.layers[first:]:
+                a, cache = layer.forward(a, self._mask_rng)
+                caches.append(cache)
             with np.errstate(divide="ignore"):
-                cost = -float(np.mean(np.log(out[np.arange(len(y)), y])))
+                cost = -float(np.mean(np.log(a[np.arange(len(y)), y])))
             d, l2 = y, 0.0
-            for i in range(len(self.layers) - 1, -1, -1):
-                d, layer_l2 = self._backward_step(self.layers[i], caches[i], d, i > 0, step, keep, lmbda != 0)
+            for i in range(len(self.layers) - 1, first - 1, -1):
+                d, layer_l2 = self._backward_step(self.layers[i], caches[i], d, i > 0, step, keep, lmbda != 0,
+                                                  threads)
                 l2 += layer_l2
+            if convs is not None:
+                for layer, (dw, db) in zip(convs.layers, convs.backward(d)):
+                    if lmbda:
+                        l2 += float(np.vdot(layer.w, layer.w))
+                    if keep != 1:
+                        layer.w *= keep
+                    layer.w -= step * dw.astype(self.dtype, copy=False)
+                    layer.b -= step * db.astype(self.dtype, copy=False)
         cost += 0.5 * lmbda * l2 / num_training_batches
         if self._chooser is not None:
             self._chooser.took(time.perf_counter() - start)
         return cost
 
-    def _backward_step(self, layer, cache, d_out, want_dx, step, keep, want_l2):
+    def _conv_engine(self):
+        """``nnfast.engine.conv_parts``' engine for the leading layers that are nnfast's own ConvPoolLayers
+        (never dropped out, no subclass's code), or None when the net starts otherwise."""
+        count = 0
+        while count < len(self.layers) and type(self.layers[count]) is ConvPoolLayer:
+            count += 1
+        if count == 0:
+            return None
+        engine = getattr(self, "_convs", None)
+        if engine is None or len(engine.layers) != count or any(a is not b for a, b in zip(engine.layers, self.layers)):
+            from .engine import conv_parts
+            engine = self._convs = conv_parts.for_layers(self.layers[:count], self.dtype)
+        return engine
+
+    def _backward_step(self, layer, cache, d_out, want_dx, step, keep, want_l2, threads=1):
         """Step ``layer`` by its gradients from ``d_out``: ``(the gradient at its input or None,
         sum(w^2) before the step when ``want_l2``, else 0)``."""
         w = layer.w
         if (type(layer).backward in _FUSED_BACKWARDS and isinstance(w, np.ndarray) and w.dtype == self.dtype
                 and w.ndim == 2 and w.flags.c_contiguous and w.flags.writeable):
-            from .engine.kernels.dense_step import backward_step
+            from .engine.kernels.dense_step import backward_rows, backward_step
             xd, mask, _ = cache
             dz = np.ascontiguousarray(layer._dz(cache, d_out), dtype=self.dtype)
             has_mask = mask is not None
             dx = np.empty(xd.shape, dtype=self.dtype) if want_dx else np.empty((0, 0), dtype=self.dtype)
-            l2 = backward_step(w.view(np.ndarray), np.ascontiguousarray(xd), mask if has_mask else dx, has_mask, dz,
-                               step, keep, want_dx, dx, want_l2)
+            args = (w.view(np.ndarray), np.ascontiguousarray(xd), mask if has_mask else dx, has_mask, dz, step, keep,
+                    want_dx, dx, want_l2)
+            parts = min(threads, w.shape[0] // 64)  # rows a thread: a few hundred multiply-adds each, at least
+            if parts > 1:
+                from .engine.conv_parts import numba_threads
+                numba_threads(parts)
+                l2 = backward_step(*args, parts)
+            else:
+                l2 = backward_rows(*args, 0, w.shape[0])
             layer.b -= step * dz.sum(axis=0)
             return (dx if want_dx else None), l2
         l2 = float(np.vdot(w, w)) if want_l2 else 0.0

@@ -39,6 +39,13 @@ def limited(threads):
     return _CONTROLLER.limit(limits=threads, user_api="blas")
 
 
+def rescan():
+    """Find the BLAS libraries again on the next ``limited``: SciPy's own OpenBLAS (numba's ``np.dot``
+    calls it) loads only when first imported, and unlimited it ran 2 threads inside each of ours."""
+    global _CONTROLLER
+    _CONTROLLER = None
+
+
 def fixed_by_user():
     """The thread count the user fixed (``NNFAST_THREADS``), or None."""
     value = os.environ.get("NNFAST_THREADS", "").strip()

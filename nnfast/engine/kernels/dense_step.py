@@ -9,23 +9,38 @@ updated in place. Inputs dropped by dropout (zero in ``xd``) are skipped: half t
 
 import numpy as np
 
+from numba import prange
+
 from .jit import kernel
 
 
+@kernel(parallel=True)
+def backward_step(w, xd, mask, has_mask, dz, step, keep, want_dx, dx, want_l2, parts):
+    """``backward_rows`` over all of ``w``'s rows, cut into ``parts`` runs of rows on numba's threads (each
+    row's work is its own: its column of ``dx``, its weights); returns the sum of their sum(w^2)."""
+    n_in = w.shape[0]
+    l2 = 0.0
+    for p in prange(parts):
+        l2 += backward_rows(w, xd, mask, has_mask, dz, step, keep, want_dx, dx, want_l2,
+                            p * n_in // parts, (p + 1) * n_in // parts)
+    return l2
+
+
 @kernel
-def backward_step(w, xd, mask, has_mask, dz, step, keep, want_dx, dx, want_l2):
+def backward_rows(w, xd, mask, has_mask, dz, step, keep, want_dx, dx, want_l2, lo, hi):
     """One fully connected layer, ``w (n_in, n_out)``, inputs as used ``xd (m, n_in)`` (after dropout),
     dropout ``mask (m, n_in)`` when ``has_mask``, ``dz (m, n_out)`` the gradient at its weighted input:
     ``dx (m, n_in) = (dz @ w.T) * mask`` with the weights before the step (when ``want_dx``), then
     ``w = keep * w - step * (xd.T @ dz)`` (``keep`` = 1 - eta * lmbda / n: the L2 term's share).
-    Returns sum(w^2) of the weights before the step when ``want_l2`` (the cost's L2 term), else 0."""
-    m, n_in = xd.shape
+    Returns sum(w^2) of the weights before the step when ``want_l2`` (the cost's L2 term), else 0.
+    Only rows ``lo:hi`` of ``w`` (columns of ``xd``, ``mask``, ``dx``) are read and written."""
+    m = xd.shape[0]
     n_out = w.shape[1]
     rows = np.empty(m, dtype=np.int64)
     coef = np.empty(m, dtype=w.dtype)
     zero = w.dtype.type(0)
     l2 = 0.0
-    for i in range(n_in):
+    for i in range(lo, hi):
         wr = w[i]
         if want_l2:
             row_l2 = zero

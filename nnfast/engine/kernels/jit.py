@@ -4,8 +4,9 @@
 "contract" lets it use FMA: both change summation order and rounding only
 (never NaN/inf semantics), so results stay within float rounding of the
 per-sample twins. Full fastmath ("nnan", "ninf") is off: it would let the
-compiler assume away the NaNs a diverging run must report. No parallel=True:
-a mini-batch is too little work for threads to pay.
+compiler assume away the NaNs a diverging run must report. parallel=True
+only where a whole mini-batch is one call (chapter 6's ``conv_stack`` and
+``dense_step``): for anything smaller, waking threads costs more than it saves.
 
 ``kernel``: ``numba.njit`` with these flags and ``cache=True``, whose cache is
 invalidated when any file of this folder changes. numba checks only the file

@@ -1,0 +1,140 @@
+"""Chapter 6's leading convolutional layers on parts of a mini-batch: one part per thread.
+
+``network3.Network._step`` hands the convolutional layers at the front of the net to one of these:
+``forward(x, parts)`` gives their output for the whole mini-batch, ``backward(d)`` each layer's
+``(dw, db)`` summed over the parts, from the same weights. Each part is a run of whole samples;
+the parts run at once on ``split_threads``, one BLAS thread each.
+
+``CompiledConvs`` takes all parts through every layer in one compiled call (``kernels.conv_stack``),
+which needs numba's ``np.dot`` and so SciPy; without SciPy, ``LayerConvs`` calls the layers'
+own ``forward``/``backward`` per part on Python threads (they pay less: each waits for the GIL
+between calls).
+"""
+
+import importlib.util
+
+import numpy as np
+
+from . import split_threads
+
+
+def for_layers(layers, dtype):
+    """The engine for these ``network3.ConvPoolLayer`` s: compiled where SciPy is installed."""
+    if importlib.util.find_spec("scipy") is not None and np.dtype(dtype) in (np.float32, np.float64):
+        return CompiledConvs(layers, dtype)
+    return LayerConvs(layers, dtype)
+
+
+class LayerConvs:
+    """Each part through the layers' own ``forward`` and ``backward`` (plain Python between kernels)."""
+
+    def __init__(self, layers, dtype):
+        self.layers, self.dtype = list(layers), np.dtype(dtype)
+
+    def forward(self, x, parts):
+        def run(rows):
+            a, caches = x[rows[0]:rows[1]], []
+            for layer in self.layers:
+                a, cache = layer.forward(a, None)
+                caches.append(cache)
+            return a, caches
+        done = split_threads.run(run, parts)
+        self._state = ([caches for _, caches in done], parts)
+        return np.concatenate([a for a, _ in done]) if len(done) > 1 else done[0][0]
+
+    def backward(self, d):
+        part_caches, parts = self._state
+        last = len(self.layers) - 1
+
+        def run(item):
+            caches, (lo, hi) = item
+            grads, g = [None] * len(self.layers), d[lo:hi]
+            for i in range(last, -1, -1):
+                dw, db, g = self.layers[i].backward(caches[i], g, want_dx=i > 0)
+                grads[i] = (dw, db)
+            return grads
+        done = split_threads.run(run, list(zip(part_caches, parts)))
+        return [(sum(p[i][0] for p in done), sum(p[i][1] for p in done)) for i in range(len(self.layers))]
+
+
+class CompiledConvs:
+    """All parts through every layer in one compiled call (``kernels.conv_stack``), the parts on numba's
+    threads; workspaces kept from step to step."""
+
+    def __init__(self, layers, dtype):
+        import scipy.linalg.cython_blas  # noqa: F401  numba's np.dot runs on it: load it so that it is limited too
+
+        from . import blas_threads
+        from .kernels.conv import LINEAR, RELU, SIGMOID, TANH
+        blas_threads.rescan()
+        self.layers, self.dtype = list(layers), np.dtype(dtype)
+        codes = {"linear": LINEAR, "ReLU": RELU, "sigmoid": SIGMOID, "tanh": TANH}
+        self.geometry = np.array([[*layer.image_shape[1:], layer.filter_shape[0], *layer.filter_shape[2:],
+                                   *layer.poolsize, codes[layer.activation_fn.__name__]] for layer in self.layers],
+                                 dtype=np.int64)
+        self._workspaces = {}
+
+    def _workspace(self, count, m):
+        """Buffers for ``count`` parts of at most ``m`` samples: patches, maps, outputs, winners, and the
+        gradients' (``dKs``, ``dbs``: one per part, summed after)."""
+        key = (count, m)
+        if key not in self._workspaces:
+            names = ("cols", "Z", "out", "arg", "dcols", "dX", "dKs", "dbs")
+            bufs = {name: [] for name in names}
+            for layer in self.layers:
+                F, C, fh, fw = layer.filter_shape
+                _, _, H, W = layer.image_shape
+                rows = m * (H - fh + 1) * (W - fw + 1)
+                bufs["cols"].append(np.empty((count, rows, C * fh * fw), self.dtype))
+                bufs["Z"].append(np.empty((count, rows, F), self.dtype))
+                bufs["out"].append(np.empty((count, m, layer.n_out), self.dtype))
+                bufs["arg"].append(np.empty((count, m, layer.n_out), np.int64))
+                bufs["dcols"].append(np.empty((count, rows, C * fh * fw), self.dtype))
+                bufs["dX"].append(np.empty((count, m, C * H * W), self.dtype))
+                bufs["dKs"].append(np.empty((count, F, C * fh * fw), self.dtype))
+                bufs["dbs"].append(np.empty((count, F), self.dtype))
+            self._workspaces[key] = {name: tuple(bufs[name]) for name in names}
+        return self._workspaces[key]
+
+    def forward(self, x, parts):
+        from .kernels import conv_stack
+        Ks = tuple(np.ascontiguousarray(layer.w[:, :, ::-1, ::-1].reshape(layer.filter_shape[0], -1), dtype=self.dtype)
+                   for layer in self.layers)  # flipped: a true convolution, as Theano's conv2d
+        bs = tuple(np.ascontiguousarray(layer.b, dtype=self.dtype) for layer in self.layers)
+        x = np.ascontiguousarray(x, dtype=self.dtype)
+        starts = np.array([lo for lo, _ in parts] + [parts[-1][1]], dtype=np.int64)
+        ws = self._workspace(len(parts), max(hi - lo for lo, hi in parts))
+        args = (self.geometry, Ks, bs, ws["cols"], ws["Z"], ws["out"], ws["arg"])
+        if len(parts) == 1:
+            conv_stack.forward_part(x, *args, 0)
+        else:
+            numba_threads(len(parts))
+            conv_stack.forward(x, starts, *args)
+        self._state = (Ks, ws, starts)
+        last = ws["out"][-1]
+        return np.concatenate([last[p, :hi - lo] for p, (lo, hi) in enumerate(parts)]) if len(parts) > 1 \
+            else last[0, :len(x)]
+
+    def backward(self, d):
+        from .kernels import conv_stack
+        Ks, ws, starts = self._state
+        d = np.ascontiguousarray(d, dtype=self.dtype)
+        args = (self.geometry, Ks, ws["cols"], ws["Z"], ws["out"], ws["arg"], ws["dcols"], ws["dX"], ws["dKs"], ws["dbs"])
+        count = len(starts) - 1
+        if count == 1:
+            conv_stack.backward_part(d, *args, 0)
+        else:
+            numba_threads(count)
+            conv_stack.backward(d, starts, *args)
+        grads = []
+        for k, layer in enumerate(self.layers):
+            dK = ws["dKs"][k][:count].sum(axis=0) if count > 1 else ws["dKs"][k][0]
+            db = ws["dbs"][k][:count].sum(axis=0) if count > 1 else ws["dbs"][k][0]
+            grads.append((dK.reshape(layer.filter_shape)[:, :, ::-1, ::-1], db))
+        return grads
+
+
+def numba_threads(count):
+    """numba's threads for the next parallel region: one per part, as far as numba has them."""
+    import numba
+    numba.set_num_threads(max(1, min(count, numba.config.NUMBA_NUM_THREADS)))
