@@ -146,9 +146,12 @@ def markdown(result):
     if st:
         lines += ["", "Start-up, each in a fresh process: "
                   f"`import nnfast` {st['import_s']:.3f} s (median of 5); first `SGD` + `evaluate` "
-                  + "; ".join(f"{d}: cold (empty numba cache) {c['cold_s']:.2f} s, warm (cached) {c['warm_s']:.2f} s"
-                              for d, c in st["compile"].items()) + "."]
+                  + "; ".join(f"{_COMPILED.get(d, d)}: cold (empty numba cache) {c['cold_s']:.2f} s, "
+                              f"warm (cached) {c['warm_s']:.2f} s" for d, c in st["compile"].items()) + "."]
     return "\n".join(lines) + "\n"
+
+
+_COMPILED = {"conv": "chapter 6 two-conv net (first steps on one thread and on every core, then predict)"}
 
 
 def write(result, folder, name="latest"):

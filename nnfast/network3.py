@@ -326,11 +326,6 @@ class SoftmaxLayer(_DenseLayer):
 # layers whose gradients and step run fused in ``Network._step`` (a subclass's own backward is honoured)
 _FUSED_BACKWARDS = (FullyConnectedLayer.backward, SoftmaxLayer.backward)
 
-def _one_blas_thread():
-    """numpy's BLAS on ``compute_threads()`` threads, for whole-set passes (inference)."""
-    from .engine.blas_threads import limited
-    from .engine.dense import compute_threads
-    return limited(compute_threads())
 
 class Network:
     """The layers in order, trained by plain mini-batch SGD on the log-likelihood of the last
@@ -493,13 +488,30 @@ class Network:
         return self._chooser.threads()
 
     def feedforward(self, X):
-        """The last layer's outputs ``(n, n_out)`` for inputs ``X (n, 784)`` (inference: no dropout)."""
+        """The last layer's outputs ``(n, n_out)`` for inputs ``X (n, 784)`` (inference: no dropout).
+
+        The leading convolutional layers run in ``nnfast.engine.conv_parts`` on every core (``compute_threads``),
+        100 rows a pass (their patch matrix stays a few MB); the layers after them 1,000 rows a product."""
+        from .engine.dense import compute_threads
+        from .engine.split_threads import parts
         X = np.asarray(X, dtype=self.dtype)
         if X.ndim != 2 or X.shape[1] != self.layers[0].n_in:
             raise ValueError(f"inputs have shape {X.shape}; expected (n, {self.layers[0].n_in})")
-        with _one_blas_thread():
-            # 100 rows a pass: a conv layer's patch matrix for them stays a few MB
-            outs = [self._forward(X[k:k + 100], train=False)[0] for k in range(0, len(X), 100)]
+        threads = compute_threads()
+        convs = self._conv_engine()
+        first = len(convs.layers) if convs is not None else 0
+        outs = []
+        # with convolutional layers, one BLAS thread throughout: numba's threads, which take the parts,
+        # wait spinning a while after each, and BLAS threads for the products after them ran 1.3x slower
+        with limited(1 if convs is not None else threads):
+            for k in range(0, len(X), 1000):
+                a = X[k:k + 1000]
+                if convs is not None:
+                    a = np.concatenate([convs.forward(a[j:j + 100], parts(len(a[j:j + 100]), threads)).copy()
+                                        for j in range(0, len(a), 100)])
+                for layer in self.layers[first:]:
+                    a, _ = layer.forward(a, None)
+                outs.append(a)
         return np.concatenate(outs) if outs else np.empty((0, self.layers[-1].n_out), dtype=self.dtype)
 
     def predict(self, X):

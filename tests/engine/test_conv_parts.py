@@ -93,3 +93,16 @@ def test_a_subclassed_conv_layer_runs_its_own_code(monkeypatch):
     net = Network([Logged((2, 1, 3, 3), (4, 1, 8, 8), (2, 2)), SoftmaxLayer(18, 3)], 4)
     net._step(np.random.default_rng(19).random((4, 64)), np.array([0, 1, 2, 0]), 0.1, 0.0, 1)
     assert calls == [4] and net._conv_engine() is None
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_feedforward_on_parts_gives_the_layers_own_outputs(monkeypatch, threads):
+    monkeypatch.setenv("NNFAST_THREADS", str(threads))
+    np.random.seed(20)
+    net = _net(10, np.float32)
+    X = np.random.default_rng(21).random((1234, 144)).astype(np.float32)  # 100-row passes, the last one short
+    a = X
+    for layer in net.layers:
+        a, _ = layer.forward(a, None)
+    np.testing.assert_allclose(net.feedforward(X), a, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(net.predict(X[:7]), np.argmax(a[:7], axis=1))
