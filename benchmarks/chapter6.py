@@ -1,7 +1,8 @@
 """Chapter 6 rows of `make bench`: the book's convolutional nets, mini-batch 10, seconds per 50,000-image epoch.
 
 nnfast's network3, PyTorch on the CPU (the same layers, flipped filters, the same SGD step; when
-installed) and the plain-numpy twin (reference3), each timed on a slice of the training set and
+installed), JAX on the CPU (the epoch under one jit: ``chapter6_jax``; when installed) and the plain-numpy
+twin (reference3), each timed on a slice of the training set and
 scaled to 50,000, on one thread and on every core, rounds alternating the engines. GFLOP/s counts
 the multiply-adds of the convolutions and fully connected layers, forward and backward.
 """
@@ -14,7 +15,7 @@ import time
 import numpy as np
 
 NETS = ("two-conv", "dropout")
-SLICE = {"nnfast": 2000, "torch": 2000, "twin": 100}  # samples timed per round
+SLICE = {"nnfast": 2000, "torch": 2000, "jax": 2000, "twin": 100}  # samples timed per round
 
 
 def _layers(n3, name, m=10):
@@ -121,6 +122,9 @@ def _time(engine, name, X, y, threads):
         os.environ.pop("NNFAST_THREADS", None)
     else:
         os.environ["NNFAST_THREADS"] = str(threads)
+    if engine == "jax":  # its own process: XLA's threads are fixed when JAX starts
+        from . import chapter6_jax
+        return chapter6_jax.seconds(name, len(y), threads or len(os.sched_getaffinity(0)))
     if engine == "nnfast":
         from nnfast import network3
         net = network3.Network(_layers(network3, name), 10)
@@ -148,7 +152,8 @@ def _time(engine, name, X, y, threads):
 def run(training, rounds, gflops):
     """Rows: per net and thread count, each engine's seconds per 50,000-image epoch (median over rounds)."""
     import importlib.util
-    engines = ["nnfast", "twin"] + (["torch"] if importlib.util.find_spec("torch") else [])
+    engines = (["nnfast", "twin"] + (["torch"] if importlib.util.find_spec("torch") else [])
+               + (["jax"] if importlib.util.find_spec("jax") else []))
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     X, y = training
     rows = []
@@ -169,7 +174,7 @@ def run(training, rounds, gflops):
                 print(f"  {engine:8s} {secs:8.1f} s/epoch", file=sys.stderr, flush=True)
     os.environ.pop("NNFAST_THREADS", None)
     return {"rows": rows, "engines": engines, "under_load": under_load(X, y, rounds),
-            "prediction": prediction(X[:10_000], rounds, [e for e in engines if e != "twin"], cores)}
+            "prediction": prediction(X[:10_000], rounds, [e for e in engines if e in ("nnfast", "torch")], cores)}
 
 
 def under_load(X, y, rounds, n=5000):

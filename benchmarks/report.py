@@ -98,12 +98,24 @@ def markdown(result):
     if ch6:
         lines += ["", "Chapter 6, `network3` at mini-batch 10 (the book's two-conv net, sigmoid, and its dropout net: "
                   "ReLU, FC 1000 x 2, dropout 0.5), seconds per 50,000-image epoch (timed on a slice and scaled; the "
-                  "plain-numpy twin on 100 images), on one thread and on every core, and GFLOP/s with the share of "
-                  "the float32 matmul peak:", "",
-                  "| net | threads | engine | s/epoch (median) | GFLOP/s | % of float32 peak |", "|---|---:|---|---:|---:|---:|"]
+                  "plain-numpy twin on 100 images; JAX's epoch under one `jit`, in its own process pinned to the "
+                  "cores), on one thread and on every core, GFLOP/s with the share of the float32 matmul peak, and "
+                  "each engine's time over nnfast's at the same net and threads:", "",
+                  "| net | threads | engine | s/epoch (median) | GFLOP/s | % of float32 peak | time / nnfast's |",
+                  "|---|---:|---|---:|---:|---:|---:|"]
+        ours = {(r["net"], r["threads"]): r["seconds_per_epoch"] for r in ch6["rows"] if r["engine"] == "nnfast"}
         for row in ch6["rows"]:
+            base = ours.get((row["net"], row["threads"]))
+            ratio = f"{row['seconds_per_epoch'] / base:.2f}x" if base and row["engine"] != "nnfast" else ""
             lines.append(f"| {row['net']} | {row['threads']} | {row['engine']} | {row['seconds_per_epoch']:.1f} | "
-                         f"{row['gflops']:.1f} | {100 * row['flop_share']:.0f}% |")
+                         f"{row['gflops']:.1f} | {100 * row['flop_share']:.0f}% | {ratio} |")
+        scaling = []
+        for net in dict.fromkeys(r["net"] for r in ch6["rows"]):
+            counts = sorted(t for n, t in ours if n == net)
+            if len(counts) > 1:
+                scaling.append(f"{net} {ours[(net, counts[0])] / ours[(net, counts[-1])]:.2f}x")
+        if scaling:
+            lines += ["", "nnfast from one thread to every core: " + ", ".join(scaling) + "."]
         predicted = ch6.get("prediction")
         if predicted:
             lines += ["", f"Prediction: the classes of {predicted[0]['images']:,} images (`network3.Network.predict`; "

@@ -74,7 +74,7 @@ def test_readme_blocks_are_replaced_whole_and_a_missing_block_is_an_error():
 
 def test_chapter6_rows_time_every_engine_on_each_net(monkeypatch, tmp_path):
     from benchmarks import chapter6
-    monkeypatch.setattr(chapter6, "SLICE", {"nnfast": 20, "torch": 20, "twin": 10})
+    monkeypatch.setattr(chapter6, "SLICE", {"nnfast": 20, "torch": 20, "jax": 20, "twin": 10})
     monkeypatch.setattr(chapter6.os, "sched_getaffinity", lambda pid: {0}, raising=False)
     rng = np.random.default_rng(0)
     training = (rng.random((20, 784)).astype(np.float32), rng.integers(0, 10, 20))
