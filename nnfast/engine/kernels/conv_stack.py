@@ -78,11 +78,14 @@ def backward_part(d, geometry, Ks, cols, Z, out, arg, dcols, dX, dKs, dbs, p):
 def forward(x, starts, geometry, Ks, bs, cols, Z, out, arg):
     """Every part's forward pass, the parts on numba's threads."""
     for p in prange(len(starts) - 1):
-        forward_part(x[starts[p]:starts[p + 1]], geometry, Ks, bs, cols, Z, out, arg, p)
+        # p is unsigned in a prange: as int64 the part kernel compiled for one part serves here too
+        q = np.int64(p)
+        forward_part(x[starts[q]:starts[q + 1]], geometry, Ks, bs, cols, Z, out, arg, q)
 
 
 @kernel(parallel=True)
 def backward(d, starts, geometry, Ks, cols, Z, out, arg, dcols, dX, dKs, dbs):
     """Every part's backward pass, the parts on numba's threads."""
     for p in prange(len(starts) - 1):
-        backward_part(d[starts[p]:starts[p + 1]], geometry, Ks, cols, Z, out, arg, dcols, dX, dKs, dbs, p)
+        q = np.int64(p)  # as in forward
+        backward_part(d[starts[q]:starts[q + 1]], geometry, Ks, cols, Z, out, arg, dcols, dX, dKs, dbs, q)

@@ -21,8 +21,9 @@ def backward_step(w, xd, mask, has_mask, dz, step, keep, want_dx, dx, want_l2, p
     n_in = w.shape[0]
     l2 = 0.0
     for p in prange(parts):
+        q = np.int64(p)  # p is unsigned in a prange: as int64 the kernel compiled for one part serves here too
         l2 += backward_rows(w, xd, mask, has_mask, dz, step, keep, want_dx, dx, want_l2,
-                            p * n_in // parts, (p + 1) * n_in // parts)
+                            q * n_in // parts, (q + 1) * n_in // parts)
     return l2
 
 
