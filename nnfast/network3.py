@@ -204,7 +204,7 @@ class ConvPoolLayer:
             ck.im2col(X, fh, fw, cols)
             code = _KERNEL_CODES[self.activation_fn]
             b = np.ascontiguousarray(self.b, dtype=x.dtype)
-            ck.pool_forward(cols @ Kflat.T, Hz, Wz, self.poolsize[0], self.poolsize[1], b, code, out, arg)
+            ck.pool_forward(cols @ Kflat.T, Hz, Wz, self.poolsize[0], self.poolsize[1], b, code, out, arg, False)
             if code == ck.SIGMOID:
                 from .engine.kernels.activation import _sigmoid_inplace
                 _sigmoid_inplace(out.reshape(m, -1))
@@ -224,7 +224,7 @@ class ConvPoolLayer:
         db = np.empty(F, dtype=out.dtype)
         d_out = np.ascontiguousarray(d_out, dtype=out.dtype).reshape(out.shape)
         # each window's gradient, times the activation's slope, goes to its winner
-        ck.pool_backward(d_out, out, _KERNEL_CODES[self.activation_fn], arg, Hz, Wz, dZ, db)
+        ck.pool_backward(d_out, out, _KERNEL_CODES[self.activation_fn], arg, Hz, Wz, dZ, db, False)
         dw = (dZ.T @ cols).reshape(F, C, fh, fw)[:, :, ::-1, ::-1]
         dx = None
         if want_dx:

@@ -69,9 +69,10 @@ class CompiledConvs:
         blas_threads.rescan()
         self.layers, self.dtype = list(layers), np.dtype(dtype)
         codes = {"linear": LINEAR, "ReLU": RELU, "sigmoid": SIGMOID, "tanh": TANH}
+        last = len(self.layers) - 1  # maps between conv layers are channels-last (kernels.conv_stack)
         self.geometry = np.array([[*layer.image_shape[1:], layer.filter_shape[0], *layer.filter_shape[2:],
-                                   *layer.poolsize, codes[layer.activation_fn.__name__]] for layer in self.layers],
-                                 dtype=np.int64)
+                                   *layer.poolsize, codes[layer.activation_fn.__name__], k > 0, k < last]
+                                  for k, layer in enumerate(self.layers)], dtype=np.int64)
         self._workspaces = {}
 
     def _workspace(self, count, m):
@@ -98,8 +99,10 @@ class CompiledConvs:
 
     def forward(self, x, parts):
         from .kernels import conv_stack
-        Ks = tuple(np.ascontiguousarray(layer.w[:, :, ::-1, ::-1].reshape(layer.filter_shape[0], -1), dtype=self.dtype)
-                   for layer in self.layers)  # flipped: a true convolution, as Theano's conv2d
+        # flipped: a true convolution, as Theano's conv2d; columns (u, v, c) for a channels-last input
+        Ks = tuple(np.ascontiguousarray((layer.w[:, :, ::-1, ::-1].transpose(0, 2, 3, 1) if k else
+                                         layer.w[:, :, ::-1, ::-1]).reshape(layer.filter_shape[0], -1), dtype=self.dtype)
+                   for k, layer in enumerate(self.layers))
         bs = tuple(np.ascontiguousarray(layer.b, dtype=self.dtype) for layer in self.layers)
         x = np.ascontiguousarray(x, dtype=self.dtype)
         starts = np.array([lo for lo, _ in parts] + [parts[-1][1]], dtype=np.int64)
@@ -130,7 +133,9 @@ class CompiledConvs:
         for k, layer in enumerate(self.layers):
             dK = ws["dKs"][k][:count].sum(axis=0) if count > 1 else ws["dKs"][k][0]
             db = ws["dbs"][k][:count].sum(axis=0) if count > 1 else ws["dbs"][k][0]
-            grads.append((dK.reshape(layer.filter_shape)[:, :, ::-1, ::-1], db))
+            F, C, fh, fw = layer.filter_shape
+            dK = dK.reshape(F, fh, fw, C).transpose(0, 3, 1, 2) if k else dK.reshape(F, C, fh, fw)
+            grads.append((dK[:, :, ::-1, ::-1], db))
         return grads
 
 

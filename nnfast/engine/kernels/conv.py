@@ -53,12 +53,51 @@ def col2im(dcols, fh, fw, dX):
 
 
 @kernel
-def pool_forward(Z, Hz, Wz, ph, pw, b, act, P, arg):
-    """Max-pool the maps ``Z (m*Hz*Wz, F)`` (the GEMM's rows: one per position) into ``P (m, F, Hp, Wp)``,
+def im2col_channels_last(X, fh, fw, cols):
+    """cols[(n*Hz + i)*Wz + j, (u*fw + v)*C + c] = X[n, i+u, j+v, c] for channels-last ``X (m, H, W, C)``:
+    each patch row is fh*fw runs of C contiguous values (a second conv layer's 20 maps: copies that
+    vectorise, where the channels-first layout gives runs of fw = 5)."""
+    m, H, W, C = X.shape
+    Hz, Wz = H - fh + 1, W - fw + 1
+    for n in range(m):
+        for i in range(Hz):
+            for j in range(Wz):
+                r = (n * Hz + i) * Wz + j
+                for u in range(fh):
+                    for v in range(fw):
+                        k0 = (u * fw + v) * C
+                        for c in range(C):
+                            cols[r, k0 + c] = X[n, i + u, j + v, c]
+
+
+@kernel
+def col2im_channels_last(dcols, fh, fw, dX):
+    """The adjoint of im2col_channels_last: dX[n, i+u, j+v, c] += dcols[(n*Hz + i)*Wz + j, (u*fw + v)*C + c]."""
+    m, H, W, C = dX.shape
+    Hz, Wz = H - fh + 1, W - fw + 1
+    dX[:] = 0
+    for n in range(m):
+        for i in range(Hz):
+            for j in range(Wz):
+                r = (n * Hz + i) * Wz + j
+                for u in range(fh):
+                    for v in range(fw):
+                        k0 = (u * fw + v) * C
+                        for c in range(C):
+                            dX[n, i + u, j + v, c] += dcols[r, k0 + c]
+
+
+@kernel
+def pool_forward(Z, Hz, Wz, ph, pw, b, act, P, arg, channels_last):
+    """Max-pool the maps ``Z (m*Hz*Wz, F)`` (the GEMM's rows: one per position) into ``P (m, F, Hp, Wp)``
+    (``(m, Hp, Wp, F)`` when ``channels_last``, as ``arg``),
     adding the bias ``b (F,)`` and applying ``act`` when it is LINEAR or RELU (the caller applies the others
     to P in place); ``arg`` gets each winner's flat position i*Wz + j, the first of equal values. Loops run
     along Z's rows (the F maps of a position are contiguous), keeping a window's running maxima in ``best``."""
-    m, F, Hp, Wp = P.shape
+    if channels_last:
+        m, Hp, Wp, F = P.shape
+    else:
+        m, F, Hp, Wp = P.shape
     best = np.empty(F, dtype=Z.dtype)
     where = np.empty(F, dtype=np.int64)
     for n in range(m):
@@ -82,16 +121,24 @@ def pool_forward(Z, Hz, Wz, ph, pw, b, act, P, arg):
                     v = best[f] + b[f]
                     if act == RELU and not v > 0:
                         v = v * 0  # NaN stays NaN, as np.maximum keeps it
-                    P[n, f, a, bb] = v
-                    arg[n, f, a, bb] = where[f]
+                    if channels_last:
+                        P[n, a, bb, f] = v
+                        arg[n, a, bb, f] = where[f]
+                    else:
+                        P[n, f, a, bb] = v
+                        arg[n, f, a, bb] = where[f]
 
 
 @kernel
-def pool_backward(d_out, out, act, arg, Hz, Wz, dZ, db):
+def pool_backward(d_out, out, act, arg, Hz, Wz, dZ, db, channels_last):
     """The gradient at the maps: ``dZ (m*Hz*Wz, F)`` is 0 but at each window's winner, which gets
-    ``d_out * act'(out)`` (``d_out``, ``out`` ``(m, F, Hp, Wp)``: the layer's output and its gradient);
+    ``d_out * act'(out)`` (``d_out``, ``out`` ``(m, F, Hp, Wp)``, or ``(m, Hp, Wp, F)`` when ``channels_last``,
+    as ``arg``: the layer's output and its gradient);
     ``db (F,)`` gets the same summed over the batch and the windows."""
-    m, F, Hp, Wp = d_out.shape
+    if channels_last:
+        m, Hp, Wp, F = d_out.shape
+    else:
+        m, F, Hp, Wp = d_out.shape
     dZ[:] = 0
     db[:] = 0
     zero = d_out.dtype.type(0)
@@ -101,14 +148,16 @@ def pool_backward(d_out, out, act, arg, Hz, Wz, dZ, db):
             acc = zero
             for a in range(Hp):
                 for bb in range(Wp):
-                    y = out[n, f, a, bb]
-                    g = d_out[n, f, a, bb]
+                    if channels_last:
+                        y, g, at = out[n, a, bb, f], d_out[n, a, bb, f], arg[n, a, bb, f]
+                    else:
+                        y, g, at = out[n, f, a, bb], d_out[n, f, a, bb], arg[n, f, a, bb]
                     if act == RELU:
                         g = g if y > 0 else zero
                     elif act == SIGMOID:
                         g = g * (y * (1 - y))
                     elif act == TANH:
                         g = g * (1 - y * y)
-                    dZ[base + arg[n, f, a, bb], f] += g
+                    dZ[base + at, f] += g
                     acc += g
             db[f] += acc
