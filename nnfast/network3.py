@@ -244,14 +244,15 @@ class _DenseLayer:
         mask = (mask_rng.random_sample(x.shape) < 1 - self.p_dropout).astype(x.dtype)
         return x * mask, mask
 
-    def _weighted(self, x, mask_rng):
+    def _weighted(self, x, mask_rng, product=None):
         """``(z, input used, mask)``: training (``mask_rng`` given) drops inputs; inference scales
-        the weighted input (not the bias) by 1 - p."""
+        the weighted input (not the bias) by 1 - p. ``product(xd, w, b)``, when given, computes
+        ``xd @ w + b`` in training (``Network._step`` passes its compiled one)."""
         xd, mask = self._dropped(x, mask_rng)
         w, b = self.w.astype(x.dtype, copy=False), self.b.astype(x.dtype, copy=False)
         if mask_rng is None:
             return (1 - self.p_dropout) * (x @ w) + b, x, None
-        return xd @ w + b, xd, mask
+        return (xd @ w + b if product is None else product(xd, w, b)), xd, mask
 
     def _input_gradients(self, xd, mask, dz, want_dx):
         dw = xd.T @ dz
@@ -276,8 +277,8 @@ class FullyConnectedLayer(_DenseLayer):
         self.b = shared(np.random.normal(0, 1.0, (self.n_out,)), np.float32)
         self.params = [self.w, self.b]
 
-    def forward(self, x, mask_rng=None):
-        z, xd, mask = self._weighted(x, mask_rng)
+    def forward(self, x, mask_rng=None, product=None):
+        z, xd, mask = self._weighted(x, mask_rng, product)
         out = self.activation_fn(z).astype(x.dtype, copy=False)
         return out, (xd, mask, out)
 
@@ -302,8 +303,8 @@ class SoftmaxLayer(_DenseLayer):
         self.b = shared(np.zeros((self.n_out,)), np.float32)
         self.params = [self.w, self.b]
 
-    def forward(self, x, mask_rng=None):
-        z, xd, mask = self._weighted(x, mask_rng)
+    def forward(self, x, mask_rng=None, product=None):
+        z, xd, mask = self._weighted(x, mask_rng, product)
         z = z - z.max(axis=1, keepdims=True)  # exp never overflows
         e = np.exp(z)
         out = (e / e.sum(axis=1, keepdims=True)).astype(x.dtype, copy=False)
@@ -325,6 +326,32 @@ class SoftmaxLayer(_DenseLayer):
 
 # layers whose gradients and step run fused in ``Network._step`` (a subclass's own backward is honoured)
 _FUSED_BACKWARDS = (FullyConnectedLayer.backward, SoftmaxLayer.backward)
+# layers whose training product may skip zero inputs (``_SparseProduct``)
+_FUSED_FORWARDS = (FullyConnectedLayer.forward, SoftmaxLayer.forward)
+
+
+class _SparseProduct:
+    """``x @ w + b`` in training. On several threads, where at most half of ``x`` is non-zero (dropout,
+    ReLU), compiled code that skips the zeros, its samples split between the threads
+    (``nnfast.engine.kernels.dense_step.forward``); otherwise numpy's BLAS. Measured in the dropout
+    net's step on 2 cores: its three products 0.36 ms, against about 1 ms for BLAS on one thread (BLAS's
+    second thread gained 1.0-1.4x on these shapes); on one thread the compiled code gained nothing
+    there (each weight row is re-read for each sample that needs it, from L3 after the last step)."""
+
+    def __init__(self, threads, dtype):
+        self.threads, self.dtype = threads, dtype
+
+    def __call__(self, x, w, b):
+        parts = min(self.threads, x.shape[0])
+        if not (parts > 1 and isinstance(w, np.ndarray) and w.ndim == 2 and w.flags.c_contiguous
+                and w.dtype == x.dtype == b.dtype == self.dtype and 2 * np.count_nonzero(x) <= x.size):
+            return x @ w + b
+        from .engine.conv_parts import numba_threads
+        from .engine.kernels import dense_step
+        z = np.empty((x.shape[0], w.shape[1]), dtype=self.dtype)
+        numba_threads(parts)
+        dense_step.forward(np.ascontiguousarray(x), w.view(np.ndarray), np.ascontiguousarray(b), z, parts)
+        return z
 
 
 class Network:
@@ -407,8 +434,12 @@ class Network:
             if convs is not None:
                 from .engine.split_threads import parts
                 a = convs.forward(x, parts(len(y), threads))
+            product = _SparseProduct(threads, self.dtype)
             for layer in self.layers[first:]:
-                a, cache = layer.forward(a, self._mask_rng)
+                if type(layer).forward in _FUSED_FORWARDS:
+                    a, cache = layer.forward(a, self._mask_rng, product)
+                else:
+                    a, cache = layer.forward(a, self._mask_rng)
                 caches.append(cache)
             with np.errstate(divide="ignore"):
                 cost = -float(np.mean(np.log(a[np.arange(len(y)), y])))

@@ -82,3 +82,34 @@ def backward_rows(w, xd, mask, has_mask, dz, step, keep, want_dx, dx, want_l2, l
                 wr[j] -= c0 * d0[j]
             q += 1
     return l2
+
+
+@kernel(parallel=True)
+def forward(x, w, b, z, parts):
+    """``forward_rows`` on all of ``x``'s rows, cut into ``parts`` runs of samples on numba's threads."""
+    m = x.shape[0]
+    for p in prange(parts):
+        q = np.int64(p)  # as in backward_step
+        forward_rows(x, w, b, z, q * m // parts, (q + 1) * m // parts)
+
+
+@kernel
+def forward_rows(x, w, b, z, lo, hi):
+    """Rows ``lo:hi`` of ``z = x @ w + b`` (``x (m, n_in)``, ``w (n_in, n_out)``), one sample at a time:
+    each input that is not zero adds its row of weights to the sample's ``z`` row (in the L1 cache).
+    With dropout and ReLU most inputs are zero: measured at m = 10, a quarter of them non-zero,
+    640 x 1000 149 us and 1000 x 1000 245 us, where BLAS took 236 and 371 (it multiplies the zeros), and
+    101 us for the latter with its samples on two threads; for dense inputs BLAS is faster (the caller picks)."""
+    n_in = x.shape[1]
+    n_out = w.shape[1]
+    for s in range(lo, hi):
+        zr = z[s]
+        for j in range(n_out):
+            zr[j] = b[j]
+        xr = x[s]
+        for i in range(n_in):
+            c = xr[i]
+            if c != 0:
+                wr = w[i]
+                for j in range(n_out):
+                    zr[j] += c * wr[j]
