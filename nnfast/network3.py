@@ -507,8 +507,9 @@ class Network:
         return dx, l2
 
     def _threads_for_step(self):
-        """BLAS threads for the next mini-batch: the user's count when fixed (NNFAST_THREADS, --threads),
-        else what ``nnfast.engine.blas_threads.Chooser`` measures pays on this machine now."""
+        """Threads for the next mini-batch (parts of it, or BLAS threads for a net without convolutional
+        layers): the user's count when fixed (NNFAST_THREADS, --threads), else what
+        ``nnfast.engine.blas_threads.Chooser`` measures pays on this machine now."""
         fixed = fixed_by_user()
         if fixed is not None:
             self._chooser = None

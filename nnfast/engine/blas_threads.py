@@ -1,11 +1,13 @@
-"""How many threads numpy's BLAS may use for chapter 6's products: as many as pay, found while training.
+"""How many threads chapter 6's training steps use: as many as pay, found while training; and the BLAS limit.
 
-A convolutional net's mini-batch of 10 is a few hundred small matrix
-products. On an idle machine a second BLAS thread saves a little; on a busy
-one (any laptop with a browser open, a sweep's other workers) it costs a lot:
-the main thread waits at every product for a helper thread the scheduler has
-put off, and a mini-batch took 5.6x as long on 2 threads as on 1 with one
-other CPU-bound process beside it (20-35x in a learner's report).
+A convolutional net's mini-batch of 10 is little work. ``network3`` splits it
+into parts of whole samples, one per thread (``nnfast.engine.conv_parts``,
+``kernels.dense_step``), with one BLAS thread each. On an idle machine more
+threads pay; on a busy one (any laptop with a browser open, a sweep's other
+workers) they can cost a lot: the step waits for its slowest part, on a thread
+the scheduler has put off (with BLAS splitting each product, a mini-batch took
+5.6x as long on 2 threads as on 1 with one other CPU-bound process beside it;
+20-35x in a learner's report).
 
 So unless the user fixed the count (``NNFAST_THREADS``, ``--threads``), the
 trainer measures: it times ``PROBE`` mini-batches on one thread and as many
@@ -16,7 +18,7 @@ answer stays the same, up to ``MAX_INTERVAL``. While on all threads, a run of
 mini-batches much slower than one thread's (another process took the cores)
 measures again at once. The worse setting's probe is the whole cost: at most
 PROBE / interval of the mini-batches. The numbers the net computes do not
-depend on the thread count beyond BLAS's summation order.
+depend on the thread count beyond summation order.
 """
 
 import os
@@ -31,7 +33,8 @@ _CONTROLLER = None
 
 
 def limited(threads):
-    """A context in which numpy's BLAS uses at most ``threads`` threads (threadpoolctl finds its BLAS)."""
+    """A context in which numpy's BLAS (and SciPy's, once ``rescan`` saw it loaded) uses at most ``threads``
+    threads (threadpoolctl finds them)."""
     global _CONTROLLER
     if _CONTROLLER is None:
         from threadpoolctl import ThreadpoolController
