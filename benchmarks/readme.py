@@ -66,7 +66,30 @@ def summary_block(result):
         lines.append(f"| {'-'.join(map(str, sizes))}, {batch} | {cell(ref)} | {cell(ours.get('float64'))} | "
                      f"{cell(ours.get('float32'))} | "
                      f"{(best['engine'] + ' ' + best['dtype'] + ' ' + cell(best)) if best else '-'} |")
-    return "\n".join(lines)
+    return "\n".join(lines + _chapter6_summary(result))
+
+
+def _chapter6_summary(result):
+    """Chapter 6's rows in short: nnfast and each peer, seconds per 50,000 images, one thread and every core."""
+    ch6 = result.get("chapter6")
+    if not ch6:
+        return []
+    rows = ch6["rows"]
+    threads = sorted({r["threads"] for r in rows})
+    engines = [e for e in ("nnfast", "torch", "jax") if any(r["engine"] == e for r in rows)]
+    names = {"nnfast": "nnfast", "torch": "PyTorch", "jax": "JAX"}
+    lines = ["", "Chapter 6 (`network3`, mini-batch 10), seconds per 50,000 images"
+             + (f" ({result['rerun_when']})" if result.get("rerun_when") else "") + ":", "",
+             "| net | threads | " + " | ".join(names[e] for e in engines) + " |",
+             "|---|---:|" + "---:|" * len(engines)]
+    for net in dict.fromkeys(r["net"] for r in rows):
+        for t in threads:
+            cells = []
+            for e in engines:
+                r = next((r for r in rows if (r["net"], r["threads"], r["engine"]) == (net, t, e)), None)
+                cells.append(f"{r['seconds_per_epoch']:.1f} s" if r else "-")
+            lines.append(f"| {net} | {t} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def replace_block(text, name, body):

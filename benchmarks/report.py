@@ -30,6 +30,7 @@ def markdown(result):
         f"Python {result['versions']['python']}, numpy {result['versions']['numpy']}, "
         f"numba {result['versions']['numba']}, nnfast {result['versions']['nnfast']}.",
         f"{result['method']}",
+        *([f"Partly re-measured: {result['rerun']}."] if result.get("rerun") else []),
         "",
         f"Matmul peak measured in this run (numpy BLAS, {lim['blas_threads']} thread): "
         f"{lim['gflops_float64']:.0f} GFLOP/s float64, {lim['gflops_float32']:.0f} GFLOP/s float32.",
