@@ -3,14 +3,17 @@
 Each works elementwise on a column ``(n, 1)`` or on a whole mini-batch
 ``(n, m)``, one sample per column (``softmax`` normalises each column), so the
 same function serves the book's per-sample code and code built on
-``nnfast.engine.matrix_path``. The sigmoid is shared by ``nnfast.network``
+``nnfast.engine.matrix_path`` (marked ``columnwise``: it needs no check there). The sigmoid is shared by ``nnfast.network``
 (the public module-level functions) and ``nnfast.twins.network``; the kernels
 in ``nnfast.engine.kernels`` have their own scalar twin, compiled by numba.
 """
 
 import numpy as np
 
+from .engine.column_check import columnwise
 
+
+@columnwise
 def sigmoid(z):
     """Elementwise 1 / (1 + exp(-z)), without overflow for large |z|.
 
@@ -27,23 +30,27 @@ def sigmoid(z):
     return out[()] if out.ndim == 0 else out
 
 
+@columnwise
 def sigmoid_prime(z):
     """Derivative of the sigmoid: sigmoid(z) * (1 - sigmoid(z))."""
     s = sigmoid(z)
     return s * (1 - s)
 
 
+@columnwise
 def tanh(z):
     """Elementwise hyperbolic tangent, the sigmoid's rescaling ``2 sigmoid(2z) - 1`` (chapter 3's problem)."""
     return np.tanh(z)
 
 
+@columnwise
 def tanh_prime(z):
     """Derivative of tanh: 1 - tanh(z)**2."""
     t = np.tanh(z)
     return 1 - t * t
 
 
+@columnwise
 def softmax(z):
     """Chapter 3's softmax of each column of ``z``: ``exp(z_j) / sum_k exp(z_k)``, computed from
     ``z - max(z)`` so that no exp overflows (the same value)."""

@@ -7,19 +7,21 @@ per call, and delegates the arithmetic to ``nnfast.engine.kernels`` (imported on
 first use, so ``import nnfast`` stays quick and compiles nothing).
 """
 
-import warnings
+import inspect
 from typing import NamedTuple, Optional
 
 import numpy as np
 
 from . import activations
-from .engine import matrix_path
+from .engine import matrix_path, notes
+from .engine.column_check import apply
 from .engine.convert import test_matrices
 from .engine.dense import DenseNet, Layout, TrainingDiverged, as_list
+from .engine.notes import OverridePath
 from .engine.overrides import replaced_functions, replaced_methods
 from .activations import sigmoid, sigmoid_prime
 
-__all__ = ["EpochResult", "Network", "TrainingDiverged", "load", "sigmoid", "sigmoid_prime"]
+__all__ = ["EpochResult", "Network", "OverridePath", "TrainingDiverged", "load", "sigmoid", "sigmoid_prime"]
 
 
 class EpochResult(NamedTuple):
@@ -35,16 +37,38 @@ class EpochResult(NamedTuple):
 _TRAINING_METHODS = ("update_mini_batch", "backprop", "cost_derivative")
 _EVALUATION_METHODS = ("evaluate", "feedforward")
 _FUNCTIONS = {"sigmoid": activations.sigmoid, "sigmoid_prime": activations.sigmoid_prime}
+_SIGMOID = activations.sigmoid
+
+# What a learner's own method makes of training (said once, where the method is defined).
+_OWN_BACKPROP = (
+    "each mini-batch's gradient sums its calls one sample at a time, as the book's update_mini_batch does (exact, "
+    "slower than the compiled kernels). If it works on a whole mini-batch (x (n_in, m), y (n_out, m), each column "
+    "a sample), also define mini_batch_gradient(self, mini_batch) as "
+    "self.backprop(*matrix_path.columns(mini_batch)), as examples/tanh.py does.")
+_OWN_COST_DERIVATIVE = (
+    "backprop runs the book's formulas in numpy through it, on whole mini-batches (each column a sample), "
+    "instead of the compiled kernels, which compute only the quadratic cost's (exact, slower).")
+_SAMPLE_LOOP = (
+    "it calls backprop one sample at a time, as the book's does (exact; each call pays the compiled kernels' "
+    "set-up). To stay fast, build it on self.mini_batch_gradient(mini_batch), the whole mini-batch's gradient in "
+    "one call (README, 'Changing the book's code'; examples/momentum.py).")
 
 
-class OverridePath(UserWarning):
-    """A learner's override moved a step off nnfast's compiled kernels (it is honoured, more slowly)."""
-
-
-def say_once(message):
-    """``message`` as an ``OverridePath`` warning on stderr. Python's default warning filter shows each
-    distinct message once per process (the location is always this line); ``warnings`` can silence it."""
-    warnings.warn(message, OverridePath, stacklevel=1)
+def unknown_keywords(update_mini_batch, args, keywords, owner):
+    """``TypeError`` naming ``keywords`` (given to ``SGD``, passed on to ``update_mini_batch``) when
+    ``update_mini_batch(*args, **keywords)`` cannot take them; None when it can (or none were given)."""
+    if not keywords:
+        return None
+    try:
+        inspect.signature(update_mini_batch).bind(*args, **keywords)
+        return None
+    except (TypeError, ValueError):
+        pass
+    names = ", ".join(sorted(keywords))
+    return TypeError(
+        f"SGD got keyword arguments the book's SGD does not take: {names}. nnfast passes them on to "
+        f"update_mini_batch, and {owner}.update_mini_batch does not take them: add them to your own "
+        f"update_mini_batch (see README, 'Changing the book's code')")
 
 
 class Network(DenseNet):
@@ -71,7 +95,7 @@ class Network(DenseNet):
 
     # -- the book's API ----------------------------------------------------------
 
-    def SGD(self, training_data, epochs, mini_batch_size, eta, test_data=None):
+    def SGD(self, training_data, epochs, mini_batch_size, eta, test_data=None, **update_keywords):
         """Train by mini-batch stochastic gradient descent, printing one line per epoch.
 
         ``training_data``: list (or iterable) of ``(x (sizes[0], 1), y (sizes[-1], 1))``.
@@ -80,16 +104,17 @@ class Network(DenseNet):
         ``mini_batch_size`` (the last may be shorter), and steps each by
         ``eta / len(mini_batch)``. With ``test_data`` (``(x, int label)`` pairs)
         prints ``Epoch j: correct / n`` after each epoch, else ``Epoch j complete``.
-        Returns None.
+        Keyword arguments the book's ``SGD`` does not take (a learner's ``mu``)
+        are passed on to ``update_mini_batch``, which must take them. Returns None.
         """
-        for result in self.train_epochs(training_data, epochs, mini_batch_size, eta, test_data):
+        for result in self.train_epochs(training_data, epochs, mini_batch_size, eta, test_data, **update_keywords):
             if result.correct is not None:
                 print(f"Epoch {result.epoch}: {result.correct} / {result.total}", flush=True)
             else:
                 print(f"Epoch {result.epoch} complete", flush=True)
 
     def train_epochs(self, training_data, epochs, mini_batch_size, eta, test_data=None, *,
-                     first_epoch=0, order=None):
+                     first_epoch=0, order=None, **update_keywords):
         """``SGD`` that yields an ``EpochResult`` after each epoch instead of printing.
 
         After each yield ``weights`` and ``biases`` hold that epoch's result (a
@@ -97,8 +122,12 @@ class Network(DenseNet):
         ``order`` (the permutation of ``training_data`` that earlier epochs
         left, as ``EpochResult.order`` gave it) continue an interrupted run
         exactly, given the ``random`` state it had. Raises ``TrainingDiverged``
-        when a weight becomes NaN or infinite.
+        when a weight becomes NaN or infinite. ``update_keywords`` go to
+        ``update_mini_batch`` (see ``SGD``).
         """
+        error = unknown_keywords(self.update_mini_batch, (None, eta), update_keywords, type(self).__name__)
+        if error is not None:
+            raise error
         data = as_list(training_data)
         test = None
         if test_data is not None:
@@ -107,7 +136,7 @@ class Network(DenseNet):
                 test = self._labelled_rows(test_data, "test_data")
         changed = self._changed(_TRAINING_METHODS, tuple(_FUNCTIONS))
         if changed:
-            update = self._book_update(changed, lambda batch: self.update_mini_batch(batch, eta))
+            update = self._book_update(changed, lambda batch: self.update_mini_batch(batch, eta, **update_keywords))
             epochs_run = ((j, None, o) for j, o in self._book_epochs(
                 data, epochs, mini_batch_size, update,
                 first_epoch=first_epoch, order=order))
@@ -131,11 +160,13 @@ class Network(DenseNet):
         return (replaced_methods(self, Network, methods)
                 + [f"network.{f}" for f in replaced_functions(globals(), {f: _FUNCTIONS[f] for f in functions})])
 
-    def _note(self, changed, what):
-        say_once(f"nnfast: {type(self).__name__}'s {', '.join(changed)} replaced: {what} runs the book's "
-                        f"formulas through your code instead of the compiled kernels (exact, slower). To stay "
-                 f"fast, change only feedforward/evaluate, or build update_mini_batch on "
-                 f"self.mini_batch_gradient(mini_batch) (see README, 'Changing the book's code').")
+    def _note_functions(self):
+        """Say once what a replaced module ``sigmoid`` / ``sigmoid_prime`` makes of the steps."""
+        notes.activation_replaced("network", globals(), _FUNCTIONS)
+
+    def _note_sample_loop(self):
+        """The learner's ``update_mini_batch`` called ``backprop`` one sample at a time (see ``_book_update``)."""
+        notes.own_method(self, "update_mini_batch", _SAMPLE_LOOP)
 
     def update_mini_batch(self, mini_batch, eta):
         """One gradient step on ``mini_batch`` (a list of ``(x, y)``): params -= eta/len * summed gradient."""
@@ -161,7 +192,7 @@ class Network(DenseNet):
         if not mini_batch:
             raise ValueError("mini_batch is empty")
         if replaced_methods(self, Network, ("backprop",)):  # the book's loop over the user's backprop
-            self._note(["backprop"], "the mini-batch's gradient")
+            notes.own_method(self, "backprop", _OWN_BACKPROP)
             return matrix_path.summed_per_sample(self.backprop, mini_batch, self.weights, self.biases)
         if self._changed(("cost_derivative",), tuple(_FUNCTIONS)):
             return self.backprop(*matrix_path.columns(mini_batch))
@@ -175,19 +206,28 @@ class Network(DenseNet):
         """
         changed = self._changed(("cost_derivative",), tuple(_FUNCTIONS))
         if not changed:
+            self._count_sample_gradient(x)
             return self._gradient(x, y)
-        self._note(changed, "backprop")
+        if "cost_derivative" in changed:
+            notes.own_method(self, "cost_derivative", _OWN_COST_DERIVATIVE)
+        if any(name.startswith("network.") for name in changed):  # its sigmoid or sigmoid_prime
+            self._note_functions()
         sig, sig_prime = globals()["sigmoid"], globals()["sigmoid_prime"]
         x, y = np.asarray(x), np.asarray(y)
         x, y = (x.reshape(-1, 1), y.reshape(-1, 1)) if x.ndim == 1 else (x, y)
-        return matrix_path.gradient(self.weights, self.biases, x, y, sig, sig_prime,
-                                    lambda z, a, t: self.cost_derivative(a, t) * sig_prime(z),
+        return matrix_path.gradient(self.weights, self.biases, x, y, sig, sig_prime, self._output_error,
                                     who=f"{type(self).__name__}.cost_derivative")
+
+    def _output_error(self, z, a, y):
+        """The book's ``cost_derivative(a, y) * sigmoid_prime(z)`` for the columns of ``z``, each of the
+        learner's functions called as the book's per-sample code would (``column_check.apply``)."""
+        return (apply(self.cost_derivative, lambda: f"{type(self).__name__}.cost_derivative", a, y, shape=a.shape)
+                * apply(globals()["sigmoid_prime"], "network.sigmoid_prime", z, shape=z.shape))
 
     def feedforward(self, a):
         """Output for input ``a``: ``(sizes[0], 1)`` gives ``(sizes[-1], 1)``; a batch ``(sizes[0], m)`` gives ``(sizes[-1], m)``."""
-        if self._changed((), ("sigmoid",)):
-            self._note(["sigmoid"], "feedforward")
+        if globals()["sigmoid"] is not _SIGMOID:
+            self._note_functions()
             return matrix_path.output(self.weights, self.biases, a, globals()["sigmoid"])
         return super().feedforward(a)
 

@@ -15,12 +15,12 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from . import activations
-from .engine import matrix_path
+from .engine import matrix_path, notes
 from .engine.dense import (CROSS_ENTROPY, QUADRATIC, DenseNet, TrainingDiverged, as_list, check_eta, check_int,
                            check_lmbda, kernels)
 from .engine.overrides import replaced_functions, replaced_methods
 from .activations import sigmoid, sigmoid_prime
-from .network import say_once
+from .network import unknown_keywords
 
 __all__ = ["CrossEntropyCost", "EpochResult", "Network", "QuadraticCost", "TrainingDiverged", "load",
            "sigmoid", "sigmoid_prime", "vectorized_result"]
@@ -72,6 +72,16 @@ def cost_name(cost):
 _TRAINING_METHODS = ("update_mini_batch", "backprop")
 _MONITOR_METHODS = ("total_cost", "accuracy", "feedforward")
 _FUNCTIONS = {"sigmoid": activations.sigmoid, "sigmoid_prime": activations.sigmoid_prime}
+_SIGMOID = activations.sigmoid
+_OWN_BACKPROP = (
+    "each mini-batch's gradient sums its calls one sample at a time, as the book's update_mini_batch does (exact, "
+    "slower than the compiled kernels). If it works on a whole mini-batch (x (n_in, m), y (n_out, m), each column "
+    "a sample), also define mini_batch_gradient(self, mini_batch) as "
+    "self.backprop(*matrix_path.columns(mini_batch)), as examples/tanh.py does.")
+_SAMPLE_LOOP = (
+    "it calls backprop one sample at a time, as the book's does (exact; each call pays the compiled kernels' "
+    "set-up). To stay fast, build it on self.mini_batch_gradient(mini_batch), the whole mini-batch's gradient in "
+    "one call (README, 'Changing the book's code'; examples/momentum.py).")
 
 
 def vectorized_result(j, n=10):
@@ -169,11 +179,9 @@ class Network(DenseNet):
             changed.append(f"cost {cost_name(self.cost)}.{cost}")
         return changed
 
-    def _note(self, changed, what):
-        say_once(f"nnfast: {type(self).__name__}'s {', '.join(changed)} replaced: {what} runs the book's "
-                 f"formulas through your code instead of the compiled kernels (exact, slower). To stay fast, "
-                 f"build update_mini_batch on self.mini_batch_gradient(mini_batch) (see README, 'Changing the "
-                 f"book's code', and examples/).")
+    def _note_sample_loop(self):
+        """The learner's ``update_mini_batch`` called ``backprop`` one sample at a time (see ``_book_update``)."""
+        notes.own_method(self, "update_mini_batch", _SAMPLE_LOOP)
 
     def default_weight_initializer(self):
         """Biases ~ N(0, 1) and weights ~ N(0, 1/n_in): all biases drawn first, then all weights."""
@@ -187,7 +195,7 @@ class Network(DenseNet):
 
     def SGD(self, training_data, epochs, mini_batch_size, eta, lmbda=0.0, evaluation_data=None,
             monitor_evaluation_cost=False, monitor_evaluation_accuracy=False,
-            monitor_training_cost=False, monitor_training_accuracy=False, early_stopping_n=0):
+            monitor_training_cost=False, monitor_training_accuracy=False, early_stopping_n=0, **update_keywords):
         """Train by mini-batch SGD with L2 regularisation ``lmbda``, printing the book's lines per epoch.
 
         Each epoch shuffles ``training_data`` with ``random.shuffle`` (a list you
@@ -199,7 +207,9 @@ class Network(DenseNet):
         training_accuracy)``: per-epoch lists, empty where not monitored,
         accuracies as int counts. ``early_stopping_n > 0`` stops after that
         many epochs without a better accuracy (evaluation accuracy when
-        monitored, else training accuracy).
+        monitored, else training accuracy). Keyword arguments the book's
+        ``SGD`` does not take (a learner's ``mu``, ``schedule``) are passed on to
+        ``update_mini_batch``, which must take them.
         """
         stopper = EarlyStopping(early_stopping_n)
         if stopper.n and not (monitor_evaluation_accuracy or monitor_training_accuracy):
@@ -210,7 +220,7 @@ class Network(DenseNet):
         n_eval = None
         for r in self.train_epochs(data, epochs, mini_batch_size, eta, lmbda, evaluation_data,
                                    monitor_evaluation_cost, monitor_evaluation_accuracy,
-                                   monitor_training_cost, monitor_training_accuracy):
+                                   monitor_training_cost, monitor_training_accuracy, **update_keywords):
             print(f"Epoch {r.epoch} training complete")
             if r.training_cost is not None:
                 training_cost.append(r.training_cost)
@@ -236,16 +246,20 @@ class Network(DenseNet):
     def train_epochs(self, training_data, epochs, mini_batch_size, eta, lmbda=0.0, evaluation_data=None,
                      monitor_evaluation_cost=False, monitor_evaluation_accuracy=False,
                      monitor_training_cost=False, monitor_training_accuracy=False, *,
-                     first_epoch=0, order=None):
+                     first_epoch=0, order=None, **update_keywords):
         """``SGD`` that yields an ``EpochResult`` after each epoch instead of printing.
 
         After each yield ``weights`` and ``biases`` hold that epoch's result.
         ``first_epoch`` and ``order`` (``EpochResult.order`` of the last
         finished epoch) continue an interrupted run exactly, given the
         ``random`` state it had. Raises ``TrainingDiverged`` when a weight
-        becomes NaN or infinite.
+        becomes NaN or infinite. ``update_keywords`` go to ``update_mini_batch``
+        (see ``SGD``).
         """
         lmbda = check_lmbda(lmbda)
+        error = unknown_keywords(self.update_mini_batch, (None, eta, lmbda, 1), update_keywords, type(self).__name__)
+        if error is not None:
+            raise error
         data = as_list(training_data)
         evaluation = None
         monitors_changed = self._changed(_MONITOR_METHODS, ("sigmoid",), "fn")
@@ -257,7 +271,8 @@ class Network(DenseNet):
                 evaluation = self._monitor_rows(evaluation_data, "evaluation_data")
         changed = self._changed(_TRAINING_METHODS, tuple(_FUNCTIONS), "delta")
         if changed:
-            update = self._book_update(changed, lambda batch: self.update_mini_batch(batch, eta, lmbda, n))
+            update = self._book_update(changed, lambda batch: self.update_mini_batch(batch, eta, lmbda, n,
+                                                                                     **update_keywords))
             eta, n = check_eta(eta), len(data)
             epochs_run = ((j, None, o, None) for j, o in self._book_epochs(
                 data, epochs, mini_batch_size, update,
@@ -324,7 +339,7 @@ class Network(DenseNet):
             raise ValueError("mini_batch is empty")
         backprop_changed = replaced_methods(self, Network, ("backprop",))
         if backprop_changed:  # the book's loop: the user's backprop, one sample at a time
-            self._note(backprop_changed, "the mini-batch's gradient")
+            notes.own_method(self, "backprop", _OWN_BACKPROP)
             return matrix_path.summed_per_sample(self.backprop, mini_batch, self.weights, self.biases)
         if self._changed((), tuple(_FUNCTIONS), "delta"):  # matrices, through the user's cost and activation
             return self.backprop(*matrix_path.columns(mini_batch))
@@ -338,8 +353,12 @@ class Network(DenseNet):
         """
         changed = self._changed((), tuple(_FUNCTIONS), "delta")
         if not changed:
+            self._count_sample_gradient(x)
             return self._gradient(x, y)
-        self._note(changed, "backprop")
+        if self._cost_code is None:
+            notes.own_cost(self.cost, cost_name(self.cost))
+        if any(name.startswith("network2.") for name in changed):  # its sigmoid or sigmoid_prime
+            notes.activation_replaced("network2", globals(), _FUNCTIONS)
         x, y = np.asarray(x), np.asarray(y)
         x, y = (x.reshape(-1, 1), y.reshape(-1, 1)) if x.ndim == 1 else (x, y)
         return matrix_path.gradient(self.weights, self.biases, x, y, globals()["sigmoid"],
@@ -348,8 +367,8 @@ class Network(DenseNet):
 
     def feedforward(self, a):
         """Output for input ``a``: ``(sizes[0], 1)`` gives ``(sizes[-1], 1)``; a batch ``(sizes[0], m)`` gives ``(sizes[-1], m)``."""
-        if self._changed((), ("sigmoid",)):
-            self._note(["sigmoid"], "feedforward")
+        if globals()["sigmoid"] is not _SIGMOID:
+            notes.activation_replaced("network2", globals(), _FUNCTIONS)
             return matrix_path.output(self.weights, self.biases, a, globals()["sigmoid"])
         return super().feedforward(a)
 

@@ -66,3 +66,13 @@ from hypothesis import settings as _hypothesis_settings  # noqa: E402
 _hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
 if __import__("os").environ.get("CI"):
     _hypothesis_settings.load_profile("ci")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_notes():
+    """Each test starts with no note said and no user function found to mix columns: notes come once per
+    process, and a test that looks for one must not depend on which test ran before it."""
+    from nnfast.engine import column_check, notes
+    notes.forget()
+    column_check.forget()
+    yield

@@ -233,7 +233,7 @@ def test_a_cost_of_ones_own_trains_and_monitors_as_the_books_code(cost):
         [line.split(":")[0] for line in twin_lines.splitlines()]
 
 
-def test_a_delta_that_does_not_broadcast_is_named_with_the_shapes():
+def test_a_delta_written_for_one_column_trains_as_the_books_code_one_sample_at_a_time():
     class PerSampleOnly:
         @staticmethod
         def fn(a, y):
@@ -241,14 +241,35 @@ def test_a_delta_that_does_not_broadcast_is_named_with_the_shapes():
 
         @staticmethod
         def delta(z, a, y):
-            return (a - y)[:, :1]  # written for one column only
+            return (a - y)[:, :1]  # written for one column only: right for the book's per-sample call
+
+    training, _ = _data(40)
+    fast, twin = _pair(network2.Network, twin2.Network, [20, 12, 10], cost=PerSampleOnly)
+    with pytest.warns(OverridePath, match=r"PerSampleOnly\.delta returns \(10, 1\) for a \(10, 5\) mini-batch"):
+        fast.update_mini_batch(training[:5], 0.5, 0.0, 40)
+    twin.update_mini_batch(training[:5], 0.5, 0.0, 40)
+    _assert_same_network(fast, twin)
+
+
+def test_a_delta_of_the_wrong_shape_for_one_sample_too_is_named_with_the_shapes():
+    class Flat:
+        @staticmethod
+        def fn(a, y):
+            return 0.0
+
+        @staticmethod
+        def delta(z, a, y):
+            return (a - y).sum(axis=0)  # one number a sample, where the book needs one an output neuron
 
     training, _ = _data(20)
-    net = network2.Network([20, 12, 10], cost=PerSampleOnly)
-    with pytest.raises(matrix_path.DeltaShapeError, match=r"PerSampleOnly\.delta.*\(10, 1\).*\(10, 5\)"):
+    net = network2.Network([20, 12, 10], cost=Flat)
+    with pytest.raises(matrix_path.DeltaShapeError) as raised:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", OverridePath)
             net.update_mini_batch(training[:5], 0.5, 0.0, 20)
+    message = str(raised.value)
+    assert "\n" not in message
+    assert "Flat.delta" in message and "(1,)" in message and "(10, 1)" in message and "(5,)" in message
 
 
 def test_a_cost_without_the_books_interface_is_refused_at_once():

@@ -127,6 +127,6 @@ def test_an_update_mini_batch_that_loops_over_samples_is_told_of_mini_batch_grad
     net.velocity_w = [np.zeros(w.shape) for w in net.weights]
     net.velocity_b = [np.zeros(b.shape) for b in net.biases]
     training, _ = _data(n=40)
-    with pytest.warns(OverridePath, match="update_mini_batch replaced.*mini_batch_gradient"):
+    with pytest.warns(OverridePath, match="update_mini_batch is your own: it calls backprop one sample at a time.*mini_batch_gradient"):
         with contextlib.redirect_stdout(io.StringIO()):
             net.SGD(list(training), 1, 10, 0.3)

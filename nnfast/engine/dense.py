@@ -544,28 +544,31 @@ class DenseNet:
         params = self._pack()
         grads = np.empty_like(params)
         self._run(params, X, x_rows, Y, y_rows, eta=0.0, grads=grads)
-        self._kernel_gradients = self.__dict__.get("_kernel_gradients", 0) + 1  # see _book_update
         nabla_w, nabla_b = self._layout.split(grads)
         return [b.copy() for b in nabla_b], nabla_w
 
+    def _count_sample_gradient(self, x):
+        """Count a face's kernel ``backprop`` of one sample (see ``_book_update``)."""
+        if np.ndim(x) < 2 or np.shape(x)[1] == 1:
+            self._sample_gradients = self.__dict__.get("_sample_gradients", 0) + 1
+
     def _book_update(self, changed, update):
-        """``update`` (the face's call of ``update_mini_batch``) for ``_book_epochs``, saying once why
-        training left the kernels (``_note``). An ``update_mini_batch`` of the user's own that is the only
-        change and builds on ``mini_batch_gradient`` (the kernels) is full speed: nothing to say, unless
-        its first mini-batch shows it does not."""
-        if changed != ["update_mini_batch"]:
-            self._note(changed, "training")
+        """``update`` (the face's call of ``update_mini_batch``) for ``_book_epochs``. A learner's own
+        ``update_mini_batch`` whose first mini-batch calls the kernels' ``backprop`` one sample at a time
+        (the book's style) is told once of ``mini_batch_gradient`` (the face's ``_note_sample_loop``); the
+        other changes are told where they slow a step down."""
+        if "update_mini_batch" not in changed:
             return update
         state = {"checked": False}
 
         def checked_update(batch):
             if state["checked"]:
                 return update(batch)
-            before = self.__dict__.get("_kernel_gradients", 0)
+            before = self.__dict__.get("_sample_gradients", 0)
             update(batch)
             state["checked"] = True
-            if self.__dict__.get("_kernel_gradients", 0) == before:
-                self._note(changed, "training")
+            if self.__dict__.get("_sample_gradients", 0) - before > 1:
+                self._note_sample_loop()
         return checked_update
 
     def _step(self, mini_batch, eta, decay=1.0):

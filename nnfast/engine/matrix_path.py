@@ -9,6 +9,10 @@ matrices, and every function the caller passes applied to whole matrices
 per-sample sums up to rounding. Chapter 2's own problem, "fully matrix-based
 backpropagation over a mini-batch", is ``gradient``.
 
+Every function a caller passes is applied through ``column_check.apply``:
+a learner's function that does not work column by column (a sum over the
+whole array) is called one sample at a time instead, as the book calls it.
+
 Shapes: ``X (sizes[0], m)``, ``Y (sizes[-1], m)``, ``weights[l] (sizes[l+1],
 sizes[l])``, ``biases[l] (sizes[l+1], 1)``; gradients are shaped like the
 parameters and summed over the batch's columns.
@@ -16,9 +20,9 @@ parameters and summed over the batch's columns.
 
 import numpy as np
 
+from .column_check import OutputShapeError, apply
 
-class DeltaShapeError(ValueError):
-    """A user's cost function returned an output error of the wrong shape for a mini-batch."""
+DeltaShapeError = OutputShapeError  # the name earlier releases raised
 
 
 def forward(weights, biases, X, activation, output_activation=None):
@@ -29,7 +33,7 @@ def forward(weights, biases, X, activation, output_activation=None):
     last = len(weights) - 1
     for l, (w, b) in enumerate(zip(weights, biases)):
         z = w @ a + b
-        a = (output_activation or activation)(z) if l == last else activation(z)
+        a = _activate(output_activation or activation if l == last else activation, z)
         zs.append(z)
         activations.append(a)
     return zs, activations
@@ -39,12 +43,34 @@ def output(weights, biases, X, activation, output_activation=None):
     """The last layer's activations ``(sizes[-1], m)`` for the columns of ``X``; a 1-D ``X`` (one
     sample) gives a 1-D output, as the kernels' feedforward does."""
     X = np.asarray(X)
+    if X.ndim == 2 and X.shape[1] == 1 and output_activation is None:  # one column: the book's own loop
+        a = X
+        for w, b in zip(weights, biases):
+            z = np.dot(w, a)
+            z += b  # (into the product's fresh array: one temporary fewer than the book's np.dot(w, a) + b)
+            a = activation(z)
+        return a
     a = X.reshape(-1, 1) if X.ndim == 1 else X
     last = len(weights) - 1
     for l, (w, b) in enumerate(zip(weights, biases)):
         z = w @ a + b
-        a = (output_activation or activation)(z) if l == last else activation(z)
+        a = _activate(output_activation or activation if l == last else activation, z)
     return a.reshape(-1) if X.ndim == 1 else a
+
+
+def _activate(function, z):
+    """``function(z)`` for the columns of ``z``, as the book's per-sample calls give it (one column: the
+    book's own call, unchecked as the book leaves it)."""
+    if z.shape[1] == 1:
+        return function(z)
+    return apply(function, lambda: _name(function), z, shape=z.shape)
+
+
+def _name(function):
+    """How a message names a function: its module and name (``network2.sigmoid``'s replacement, say)."""
+    name = getattr(function, "__qualname__", None) or getattr(function, "__name__", None) or repr(function)
+    module = getattr(function, "__module__", None)
+    return f"{module}.{name}" if module and module != "__main__" else name
 
 
 def summed_per_sample(backprop, mini_batch, weights, biases):
@@ -65,24 +91,19 @@ def gradient(weights, biases, X, Y, activation, activation_prime, output_error, 
 
     ``output_error(z, a, y)`` is the output layer's delta for matrices (the
     book's ``cost.delta``, or ``cost_derivative(a, y) * sigmoid_prime(z)``);
-    ``who`` names it in the message when it does not return ``z``'s shape.
+    ``who`` names it in messages (a wrong shape, columns that mix).
     ``output_activation``: the last layer's activation when it is not
     ``activation`` (its derivative is ``output_error``'s business, as with
     the book's softmax and log-likelihood, whose delta is ``a - y``).
     """
     zs, activations = forward(weights, biases, X, activation, output_activation)
-    delta = np.asarray(output_error(zs[-1], activations[-1], Y))
-    if delta.shape != zs[-1].shape:
-        raise DeltaShapeError(
-            f"{who} returned an output error of shape {delta.shape} for a mini-batch of {X.shape[1]}: expected "
-            f"{zs[-1].shape} (outputs x samples). nnfast evaluates it on whole mini-batches, each sample a column, "
-            f"so it must work elementwise on z, a and y of shape {zs[-1].shape}, as the book's own costs do")
+    delta = apply(output_error, who, zs[-1], activations[-1], Y, shape=zs[-1].shape)
     layers = len(weights)
     nabla_b, nabla_w = [None] * layers, [None] * layers
     nabla_b[-1] = delta.sum(axis=1, keepdims=True)
     nabla_w[-1] = delta @ activations[-2].T
     for l in range(2, layers + 1):
-        delta = (weights[-l + 1].T @ delta) * activation_prime(zs[-l])
+        delta = (weights[-l + 1].T @ delta) * _activate(activation_prime, zs[-l])
         nabla_b[-l] = delta.sum(axis=1, keepdims=True)
         nabla_w[-l] = delta @ activations[-l - 1].T
     return nabla_b, nabla_w
