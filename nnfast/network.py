@@ -7,6 +7,7 @@ per call, and delegates the arithmetic to ``nnfast.engine.kernels`` (imported on
 first use, so ``import nnfast`` stays quick and compiles nothing).
 """
 
+import difflib
 import inspect
 from typing import NamedTuple, Optional
 
@@ -54,9 +55,10 @@ _SAMPLE_LOOP = (
     "one call (README, 'Changing the book's code'; examples/momentum.py).")
 
 
-def unknown_keywords(update_mini_batch, args, keywords, owner):
+def unknown_keywords(update_mini_batch, args, keywords, owner, sgd):
     """``TypeError`` naming ``keywords`` (given to ``SGD``, passed on to ``update_mini_batch``) when
-    ``update_mini_batch(*args, **keywords)`` cannot take them; None when it can (or none were given)."""
+    ``update_mini_batch(*args, **keywords)`` cannot take them; None when it can (or none were given).
+    ``sgd``: the face's ``SGD``, whose own parameters a misspelt keyword is matched against."""
     if not keywords:
         return None
     try:
@@ -65,10 +67,14 @@ def unknown_keywords(update_mini_batch, args, keywords, owner):
     except (TypeError, ValueError):
         pass
     names = ", ".join(sorted(keywords))
+    own = list(inspect.signature(sgd).parameters)
+    typos = [f"{k} (did you mean {close[0]}?)" for k in sorted(keywords)
+             for close in [difflib.get_close_matches(k, own, n=1, cutoff=0.8)] if close]
     return TypeError(
-        f"SGD got keyword arguments the book's SGD does not take: {names}. nnfast passes them on to "
-        f"update_mini_batch, and {owner}.update_mini_batch does not take them: add them to your own "
-        f"update_mini_batch (see README, 'Changing the book's code')")
+        f"SGD got keyword arguments the book's SGD does not take: {names}. "
+        + (f"Misspelt? {'; '.join(typos)}. " if typos else "")
+        + f"nnfast passes them on to update_mini_batch, and {owner}.update_mini_batch does not take them: add "
+        f"them to your own update_mini_batch (see README, 'Changing the book's code')")
 
 
 class Network(DenseNet):
@@ -125,7 +131,8 @@ class Network(DenseNet):
         when a weight becomes NaN or infinite. ``update_keywords`` go to
         ``update_mini_batch`` (see ``SGD``).
         """
-        error = unknown_keywords(self.update_mini_batch, (None, eta), update_keywords, type(self).__name__)
+        error = unknown_keywords(self.update_mini_batch, (None, eta), update_keywords, type(self).__name__,
+                                 Network.SGD)
         if error is not None:
             raise error
         data = as_list(training_data)

@@ -257,7 +257,8 @@ class Network(DenseNet):
         (see ``SGD``).
         """
         lmbda = check_lmbda(lmbda)
-        error = unknown_keywords(self.update_mini_batch, (None, eta, lmbda, 1), update_keywords, type(self).__name__)
+        error = unknown_keywords(self.update_mini_batch, (None, eta, lmbda, 1), update_keywords, type(self).__name__,
+                                 Network.SGD)
         if error is not None:
             raise error
         data = as_list(training_data)

@@ -95,6 +95,12 @@ def test_a_keyword_nobody_takes_is_one_line_naming_it_and_the_readme(module):
         np.testing.assert_array_equal(w, w0)
 
 
+def test_a_misspelt_book_keyword_is_named_with_the_right_one():
+    net = network2.Network([20, 12, 10])
+    with pytest.raises(TypeError, match=r"monitor_evaluation_acuracy \(did you mean monitor_evaluation_accuracy\?\)"):
+        _quiet_sgd(net, list(_data(30)[0]), 1, 10, 0.5, monitor_evaluation_acuracy=True)
+
+
 def _records(run):
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
