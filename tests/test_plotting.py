@@ -1,14 +1,24 @@
-"""nnfast.plotting draws what it is given, on axes a reader can trust."""
+"""nnfast.plotting draws what it is given, on axes a reader can trust; its figures are read back here."""
 
+import functools
+import random
+import subprocess
+import sys
+
+import numpy as np
 import pytest
 
-pytest.importorskip("matplotlib")
+pytest.importorskip("matplotlib")  # the [plot] extra, which the test extra installs
+
+from nnfast import network, network2, network3, plotting  # noqa: E402
+from tests.conftest import synthetic_digits  # noqa: E402
+
+PNG = b"\x89PNG\r\n\x1a\n"
 
 
 def test_the_epoch_axis_has_whole_ticks_only(tmp_path, monkeypatch):
     import matplotlib.figure
 
-    from nnfast import plotting
     seen = []
     real_savefig = matplotlib.figure.Figure.savefig
 
@@ -24,22 +34,11 @@ def test_the_epoch_axis_has_whole_ticks_only(tmp_path, monkeypatch):
 
 # -- figures for notebooks: what each shows is read back from the figure -----------------------------------
 
-import random  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-from nnfast import network, network2, network3, plotting  # noqa: E402
-from tests.conftest import synthetic_digits  # noqa: E402
-
-PNG = b"\x89PNG\r\n\x1a\n"
-
-
 def _lines(ax):
     return {line.get_label(): list(line.get_ydata()) for line in ax.get_lines()}
 
 
+@functools.lru_cache(maxsize=None)  # trained once per form; the tests only read the net
 def _trained_network2(monitor=True):
     """A small net; unmonitored, it is trained too little to get every test image right."""
     training, test = synthetic_digits(200, seed=4)
