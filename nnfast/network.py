@@ -31,6 +31,10 @@ class EpochResult(NamedTuple):
     total: Optional[int]
     order: np.ndarray  # the permutation of the training list after this epoch's shuffle
 
+    def __repr__(self):  # the order's 50,000 indices say nothing when printed: their count only
+        return (f"EpochResult(epoch={self.epoch}, correct={self.correct}, total={self.total}, "
+                f"order=<{len(self.order):,} indices>)")
+
 
 # What each of the book's steps calls: while a learner's code leaves these as they are, the kernels stand in
 # for the step; once one is overridden (or the module's function replaced), the step runs the book's formulas
@@ -98,6 +102,10 @@ class Network(DenseNet):
     def __init__(self, sizes, dtype=np.float64):
         self._setup(sizes, dtype)
         self._draw(scaled=False)
+
+    def __repr__(self):  # the call that builds such a net: Network([784, 30, 10])
+        dtype = "" if self.dtype == np.float64 else f", dtype=np.{self.dtype}"
+        return f"{type(self).__name__}({list(self.sizes)}{dtype})"
 
     # -- the book's API ----------------------------------------------------------
 

@@ -100,6 +100,10 @@ class EpochResult(NamedTuple):
     evaluation_accuracy: Optional[int]
     order: np.ndarray  # the permutation of the training list after this epoch's shuffle
 
+    def __repr__(self):  # the order's 50,000 indices say nothing when printed: their count only
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields[:-1])
+        return f"EpochResult({shown}, order=<{len(self.order):,} indices>)"
+
 
 class EarlyStopping:
     """The Python 3 port's ``early_stopping_n``: stop after ``n`` epochs without a strictly better accuracy."""
@@ -149,6 +153,11 @@ class Network(DenseNet):
             raise TypeError(f"cost must have the book's interface, fn(a, y) and delta(z, a, y) (like "
                             f"network2.CrossEntropyCost), got {cost!r}")
         self.cost = cost
+
+    def __repr__(self):  # the call that builds such a net: Network([784, 30, 10], cost=CrossEntropyCost)
+        cost = getattr(self.cost, "__name__", None) or f"{type(self.cost).__name__}()"  # a class, or an instance
+        dtype = "" if self.dtype == np.float64 else f", dtype=np.{self.dtype}"
+        return f"{type(self).__name__}({list(self.sizes)}, cost={cost}{dtype})"
 
     def warm_up(self, monitoring=False):
         """Compile the training kernels now (see ``DenseNet.warm_up``); with ``monitoring`` also those the

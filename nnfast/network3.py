@@ -167,6 +167,11 @@ class ConvPoolLayer:
         self.b = shared(np.random.normal(0, 1.0, (F,)), np.float32)
         self.params = [self.w, self.b]
 
+    def __repr__(self):  # as the book's scripts build it
+        act = "" if self.activation_fn is sigmoid else f", activation_fn={_NAMES[self.activation_fn]}"
+        return (f"ConvPoolLayer(filter_shape={self.filter_shape}, image_shape={self.image_shape}, "
+                f"poolsize={self.poolsize}{act})")
+
     @property
     def n_in(self):
         return int(np.prod(self.image_shape[1:]))
@@ -236,6 +241,12 @@ class ConvPoolLayer:
 
 class _DenseLayer:
     """What the fully connected and softmax layers share: dropout on the input, a matrix product."""
+
+    def __repr__(self):  # as the book's scripts build it: FullyConnectedLayer(n_in=2880, n_out=100)
+        act = ("" if self.activation_fn in (None, sigmoid) else
+               f", activation_fn={_NAMES.get(self.activation_fn, self.activation_fn)}")
+        drop = f", p_dropout={self.p_dropout:g}" if self.p_dropout else ""
+        return f"{type(self).__name__}(n_in={self.n_in}, n_out={self.n_out}{act}{drop})"
 
     def _dropped(self, x, mask_rng):
         """The input with dropout: kept with probability 1 - p, not rescaled (the book's choice)."""
@@ -357,6 +368,11 @@ class _SparseProduct:
 class Network:
     """The layers in order, trained by plain mini-batch SGD on the log-likelihood of the last
     (softmax) layer, as the book's ``network3.Network``."""
+
+    def __repr__(self):  # the book's own lines that build it, a layer a line
+        dtype = "" if self.dtype == np.float32 else f", dtype=np.{self.dtype}"
+        layers = ",\n    ".join(map(repr, self.layers))
+        return f"{type(self).__name__}([\n    {layers}], mini_batch_size={self.mini_batch_size}{dtype})"
 
     def __init__(self, layers, mini_batch_size, dtype=np.float32):
         self.layers = list(layers)

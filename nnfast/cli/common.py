@@ -80,16 +80,17 @@ def check_save_path(path, hint="--save", example="model.npz"):
     return path
 
 
-def check_plot_path(path, example):
-    """``--plot``: matplotlib must be there and the file writable, before any training."""
+def check_plot_path(path, example, hint="--plot"):
+    """``--plot`` (or ``hint``, the option that names a PNG): matplotlib must be there and the file
+    writable, before any training."""
     if path is None:
         return None
     from ..plotting import PlotUnavailable, require_matplotlib
     try:
-        require_matplotlib()
+        require_matplotlib(hint)
     except PlotUnavailable as exc:
         raise click.UsageError(str(exc)) from None
-    return check_save_path(path, "--plot", example)
+    return check_save_path(path, hint, example)
 
 
 def pick(validation, test, on):

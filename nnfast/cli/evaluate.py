@@ -39,8 +39,8 @@ def evaluate(models, data_path, on, as_json, errors_path, errors_count, confusio
     from ..runs.inference import load_network, predict_classes
     from ..runs.metrics import classification_report, format_report
     from ..runs.vote import plurality
-    errors_path = check_plot_path(errors_path, "mistakes.png")
-    confusion_path = check_plot_path(confusion_path, "confusion.png")
+    errors_path = check_plot_path(errors_path, "mistakes.png", "--errors")
+    confusion_path = check_plot_path(confusion_path, "confusion.png", "--confusion")
 
     with library_errors():
         nets = [load_network(m) for m in models]
