@@ -9,6 +9,7 @@ has built arrays, this benchmark after writing its file) reports its parent's pe
 ``make bench`` measures them with everything else. Linux only (/proc).
 """
 
+import datetime
 import json
 import os
 import subprocess
@@ -84,7 +85,8 @@ def main():
     with open(os.path.join(out, "latest.json")) as f:
         result = json.load(f)
     result["memory"] = run()
-    note = "the memory rows (python -m benchmarks.memory) re-measured after #28's streaming reader"
+    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    note = f"the memory rows (python -m benchmarks.memory) measured {when} after #28's streaming reader"
     result["rerun"] = f"{result['rerun']}; {note}" if result.get("rerun") else note
     print(report.write(result, out, "latest"))
 

@@ -117,3 +117,13 @@ def test_load_data_shared_peaks_near_what_a_plain_unpickling_needs(tmp_path):
     assert row["unpickle_peak_mb"] > 0.9 * row["unpickled_mb"]  # the measurement sees the data
     assert row["ratio"] <= 1.5, row
     assert row["load_data_shared_peak_mb"] <= row["estimate_mb"] <= 1.5 * row["load_data_shared_peak_mb"], row
+    # the row as `make bench` reports it
+    import json
+    import os
+
+    from benchmarks import report
+    with open(os.path.join(os.path.dirname(memory.__file__), "results", "latest.json")) as f:
+        result = json.load(f)
+    result["memory"] = {"rows": [dict(row, layout="test", images=30_000)]}
+    assert (f"| 30,000 images, test | {row['unpickled_mb']:.0f} MB | {row['unpickle_peak_mb']:.0f} MB | "
+            f"{row['load_data_shared_peak_mb']:.0f} MB | {row['ratio']:.2f} |") in report.markdown(result)
