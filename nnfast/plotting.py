@@ -16,11 +16,13 @@ class PlotUnavailable(RuntimeError):
     """matplotlib is not installed; the message says how to install it."""
 
 
-def require_matplotlib():
+def require_matplotlib(option="--plot"):
+    """Raise PlotUnavailable, naming ``option`` (the command-line option that asked for a drawing), unless
+    matplotlib can be imported."""
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        raise PlotUnavailable("--plot needs matplotlib: pip install 'nnfast[plot]' (or pip install matplotlib)") from None
+        raise PlotUnavailable(f"{option} needs matplotlib: pip install 'nnfast[plot]' (or pip install matplotlib)") from None
 
 
 def plot_history(history, path, title):

@@ -80,16 +80,17 @@ def check_save_path(path, hint="--save", example="model.npz"):
     return path
 
 
-def check_plot_path(path, example):
-    """``--plot``: matplotlib must be there and the file writable, before any training."""
+def check_plot_path(path, example, option="--plot"):
+    """A PNG to draw (``option``: --plot, --errors, --confusion): matplotlib must be there and the file
+    writable, before any training or evaluation; a problem names the option that was given."""
     if path is None:
         return None
     from ..plotting import PlotUnavailable, require_matplotlib
     try:
-        require_matplotlib()
+        require_matplotlib(option)
     except PlotUnavailable as exc:
         raise click.UsageError(str(exc)) from None
-    return check_save_path(path, "--plot", example)
+    return check_save_path(path, option, example)
 
 
 def pick(validation, test, on):
