@@ -6,6 +6,7 @@ images as a list of ``(784,)`` arrays (0.8 GB unpickled). The pickle is unpickle
 (restricted to numpy arrays, ``safe_pickle``) and converted to ``Digits`` a thousand images at a time.
 """
 
+import codecs
 import gzip
 import io
 import os
@@ -18,17 +19,22 @@ import numpy as np
 from .digits import PIXELS, DataError, Digits, available_memory, check_digits
 from .safe_pickle import UnsafePickleError, load_numpy_pickle
 
-# The most an unpickled stream may decompress to (expand_mnist.py's file: about 0.8 GB): a bound for gzip bombs.
-MAX_BOOK_PICKLE = 2 * 1024 ** 3
+# The most an unpickled stream may decompress to, a bound for gzip bombs: expand_mnist.py's own file, written by
+# Python 2's cPickle at its default protocol 0 (escaped text), is about 3 GB; a Python 3 port's about 0.85 GB.
+# Streamed, the bytes cost no memory: what the arrays built from them take is checked apart (below).
+MAX_BOOK_PICKLE = 4 * 1024 ** 3
 _available_memory = available_memory  # the name the check below uses (tests replace it)
 
 # Peak memory of reading the book's pickle and making the float32 sets from it (network3.load_data_shared,
-# mnist_loader.load_data), above what the process held before: a factor per unpickled byte plus a constant.
-# Measured (benchmarks/memory.py, VmHWM): expand_mnist.py's layout, a list of (784,) arrays, 1.20x + 12 MB
-# (protocol 2, 30,000 to 250,000 images), 1.26x at protocol 4; one (n, 784) array per set (mnist.pkl.gz's
-# layout) up to 1.98x for a 250,000-image array: the unpickler's string and numpy's copy of it, as a plain
-# pickle.load needs too.
-SMALL_ARRAYS_PEAK = 1.25
+# mnist_loader.load_data), above what the process held before. Measured (benchmarks/memory.py, VmHWM) for
+# expand_mnist.py's layout, a list of (784,) arrays: 1.25-1.27 per byte of the arrays' payloads at 250,000
+# images (protocols 2 and 4), a little more at 30,000 (the constant); for one (n, 784) array per set
+# (mnist.pkl.gz's layout) up to 1.98 per byte of the stream: the unpickler's string and numpy's copy of it,
+# which a plain pickle.load needs too.
+SMALL_ARRAYS_PEAK = 1.3
+# expand_mnist.py's own file (Python 2's protocol 0: each image a line of escaped text, parsed through
+# temporaries that leave malloc's heap in pieces) measured 1.45 per byte of the arrays at 250,000 images
+TEXT_ARRAYS_PEAK = 1.55
 WHOLE_ARRAYS_PEAK = 2.0
 PEAK_CONSTANT = 32 * 1024 ** 2
 # images converted at a time: float64 temporaries of 6.4 MB, under glibc's mmap threshold, so that they reuse
@@ -74,20 +80,45 @@ def _stated_size(f, gzipped):
     return stated
 
 
+def _payloads(prefix):
+    """``(lengths, consumed)``: the lengths of the string and bytes payloads in the complete opcodes of
+    ``prefix``, and how many bytes of it those opcodes take."""
+    lengths, consumed = [], 0
+    if prefix[:1] == b"\x80":  # protocol 2 and later: binary opcodes
+        try:
+            for _, arg, consumed in pickletools.genops(prefix):
+                if isinstance(arg, (bytes, str)):
+                    lengths.append(len(arg))
+        except Exception:  # the prefix ends inside an opcode (or is no pickle: its reader will say so)
+            pass
+        return lengths, consumed
+    # protocols 0 and 1 as Python 2 wrote them: a str is a line S'...' of escapes (pickletools refuses
+    # those that are not ASCII), a Python 3 bytes object a unicode line V...
+    lines = prefix.split(b"\n")[:-1]
+    for line in lines:
+        try:
+            if line[:1] == b"S" and len(line) > 2 and line[1:2] == line[-1:] and line[1:2] in (b"'", b'"'):
+                lengths.append(len(codecs.escape_decode(line[2:-1])[0]))
+            elif line[:1] == b"V":
+                lengths.append(len(line[1:].decode("raw_unicode_escape")))
+        except (ValueError, UnicodeDecodeError):
+            pass
+    return lengths, sum(len(line) + 1 for line in lines)
+
+
 def _peak_factor(prefix):
-    """The peak per unpickled byte for a pickle that starts with ``prefix``: SMALL_ARRAYS_PEAK when its
-    first payloads are a run of image-sized arrays (mnist_expanded.pkl.gz's list), else WHOLE_ARRAYS_PEAK."""
-    images = 0
-    try:
-        for _, arg, _ in pickletools.genops(prefix):
-            if isinstance(arg, (bytes, str)):
-                if len(arg) > 1 << 16:
-                    return WHOLE_ARRAYS_PEAK
-                if len(arg) >= PIXELS:
-                    images += 1
-    except Exception:  # the prefix ends inside an opcode (or is no pickle: its reader will say so)
-        pass
-    return SMALL_ARRAYS_PEAK if images >= 8 else WHOLE_ARRAYS_PEAK
+    """The peak per unpickled byte for a pickle that starts with ``prefix``: for a run of image-sized arrays
+    (mnist_expanded.pkl.gz's list), SMALL_ARRAYS_PEAK (TEXT_ARRAYS_PEAK in protocols 0 and 1) per byte of
+    their payloads, scaled by the payloads' share of the stream (0.96 in protocol 2, 0.26 in protocol 0's
+    escaped text); else WHOLE_ARRAYS_PEAK."""
+    lengths, consumed = _payloads(prefix)
+    if any(n > 1 << 16 for n in lengths):
+        return WHOLE_ARRAYS_PEAK
+    images = [n for n in lengths if n >= PIXELS]
+    if len(images) < 8 or not consumed:
+        return WHOLE_ARRAYS_PEAK
+    per_byte = SMALL_ARRAYS_PEAK if prefix[:1] == b"\x80" else TEXT_ARRAYS_PEAK
+    return per_byte * min(1.0, sum(images) / consumed)
 
 
 def _open_unpickled(f):

@@ -8,6 +8,7 @@ whole file, unpickle it, convert each set at once in float64): the yardstick the
 agree with, array for array. For tests and benchmarks; nothing in the product imports this.
 """
 
+import codecs
 import gzip
 import struct
 
@@ -78,32 +79,67 @@ def _training_chunks(n_train, seed, chunk):
         yield images, rng.integers(0, 10, len(images)).astype(np.int64)
 
 
-def write_expanded_pickle(path, n_train, *, n_validation=1000, n_test=1000, seed=0, chunk=5000, level=1):
+# Protocol 0, as Python 2's cPickle.dump(obj, f) writes it without a protocol (expand_mnist.py's call): text
+# opcodes, each str as STRING with its repr's escapes (about four characters per byte of a float32 image)
+
+def _str0(b):
+    return b"S'" + codecs.escape_encode(b)[0] + b"'\n"
+
+
+def _dtype0(dt):
+    state = b"(I3\n" + _str0(b"<") + b"NNNI-1\nI-1\nI0\nt"
+    return b"cnumpy\ndtype\n(" + _str0(dt.str[1:].encode()) + b"I0\nI1\ntR" + state + b"b"
+
+
+def _array0(a):
+    new = b"cnumpy.core.multiarray\n_reconstruct\n(cnumpy\nndarray\n(I0\nt" + _str0(b"b") + b"tR"
+    shape = b"(" + b"".join(b"I%d\n" % d for d in a.shape) + b"t"
+    return new + b"(I1\n" + shape + _dtype0(a.dtype) + b"I00\n" + _str0(a.tobytes()) + b"tb"
+
+
+def _scalar0(value):
+    return b"cnumpy.core.multiarray\nscalar\n(" + _dtype0(value.dtype) + _str0(value.tobytes()) + b"tR"
+
+
+# what each protocol writes: start, (start a list, append a batch of items), a pair, the arrays and scalars
+_OPCODES = {
+    2: dict(start=b"\x80\x02(", new_list=b"]", batch=lambda items: b"(" + b"".join(items) + b"e",
+            pair=lambda a, b: a + b + b"\x86", array=_array, scalar=_scalar),
+    0: dict(start=b"(", new_list=b"(l", batch=lambda items: b"".join(item + b"a" for item in items),
+            pair=lambda a, b: b"(" + a + b + b"t", array=_array0, scalar=_scalar0),
+}
+
+
+def write_expanded_pickle(path, n_train, *, n_validation=1000, n_test=1000, seed=0, chunk=5000, level=1,
+                          protocol=2):
     """Write expand_mnist.py's ``mnist_expanded.pkl.gz`` layout at ``path``, ``chunk`` images at a time.
 
     expand_mnist.py pickles ``([list of (784,) float32 images, list of numpy int64 labels], validation,
     test)`` (its ``zip(*pairs)``), validation and test as mnist.pkl.gz's ``(X float32 (n, 784), y int64
-    (n,))`` pairs; written here as cPickle writes protocol 2, lists as cPickle batches them (MARK ...
-    APPENDS). Returns the ``Digits`` nnfast must read from it (training + validation as ``train_*``).
+    (n,))`` pairs; written here as Python 2's cPickle writes ``protocol`` 2 (lists batched as MARK ...
+    APPENDS) or 0 (what expand_mnist.py itself wrote: about 3.5x the bytes). Returns the ``Digits`` nnfast
+    must read from it (training + validation as ``train_*``).
     """
+    op = _OPCODES[protocol]
     train_images, train_labels = [], []
     with gzip.open(path, "wb", compresslevel=level) as f:
-        f.write(b"\x80\x02(]")  # PROTO 2, MARK for the outer tuple, EMPTY_LIST for training
-        f.write(b"(]")  # MARK for training's two lists, EMPTY_LIST for its images
+        f.write(op["start"] + op["new_list"])  # the outer tuple's MARK; training, a list of two lists
+        f.write((b"(" if protocol == 2 else b"") + op["new_list"])  # its images (protocol 2: after a MARK)
         for images, labels in _training_chunks(n_train, seed, chunk):
             train_images.append(images)
             train_labels.append(labels)
-            f.write(b"(" + b"".join(_array(row) for row in images.astype(np.float32) / 256) + b"e")  # APPENDS
-        f.write(b"]")  # EMPTY_LIST for its labels
-        for labels in train_labels:
-            f.write(b"(" + b"".join(_scalar(v) for v in labels) + b"e")
-        f.write(b"e")  # APPENDS the two lists to training
+            f.write(op["batch"]([op["array"](row) for row in images.astype(np.float32) / 256]))
+        labels_list = op["new_list"] + b"".join(op["batch"]([op["scalar"](v) for v in labels])
+                                                for labels in train_labels)
+        # the images' list and the labels' list into training (protocol 2: APPENDS from the MARK before the
+        # images' list; protocol 0: APPEND each)
+        f.write(b"a" + labels_list + b"a" if protocol == 0 else labels_list + b"e")
         rng = np.random.default_rng(seed + 1)
         small = []
         for n in (n_validation, n_test):
             images, labels = mnist_like_bytes(rng, n), rng.integers(0, 10, n).astype(np.int64)
             small.append((images, labels))
-            f.write(_tuple([_array(images.astype(np.float32) / 256), _array(labels)]))
+            f.write(op["pair"](op["array"](images.astype(np.float32) / 256), op["array"](labels)))
         f.write(b"t.")  # TUPLE of the three from the MARK, STOP
     (va_x, va_y), (te_x, te_y) = small
     return Digits(np.concatenate(train_images + [va_x]), np.concatenate(train_labels + [va_y]).astype(np.uint8),

@@ -35,12 +35,13 @@ def _python3_expanded(protocol, n=40):
     return gzip.compress(pickle.dumps(obj, protocol=protocol), mtime=0), d
 
 
-@pytest.mark.parametrize("layout", ["expanded-py2", "mnist.pkl.gz-py2", "expanded-p0", "expanded-p2", "expanded-p4",
-                                    "expanded-p5"])
+@pytest.mark.parametrize("layout", ["expanded-py2", "expanded-py2-p0", "mnist.pkl.gz-py2", "expanded-p0",
+                                    "expanded-p2", "expanded-p4", "expanded-p5"])
 def test_the_streaming_reader_gives_what_the_whole_file_reader_gave(tmp_path, small_blocks, layout):
     path = tmp_path / "data.pkl.gz"
-    if layout == "expanded-py2":
-        expected = write_expanded_pickle(path, 45, n_validation=11, n_test=9, chunk=13)
+    if layout.startswith("expanded-py2"):
+        expected = write_expanded_pickle(path, 45, n_validation=11, n_test=9, chunk=13,
+                                         protocol=0 if layout.endswith("p0") else 2)
     elif layout == "mnist.pkl.gz-py2":
         expected = small_digits(50, 9)
         path.write_bytes(book_pickle_gz(expected, n_validation=11))
@@ -73,6 +74,19 @@ def test_a_pixel_that_is_not_byte_over_256_is_refused_in_any_block(tmp_path, sma
             whole_file_book_pickle(data, str(path))
 
 
+def test_the_estimate_counts_the_arrays_not_protocol_0s_escapes(tmp_path):
+    """expand_mnist.py's own file is cPickle's protocol 0: each image's bytes as escaped text, about 3.5x
+    the bytes of protocol 2, for the same arrays in memory (and the parsing's temporaries)."""
+    text, binary = tmp_path / "p0.pkl.gz", tmp_path / "p2.pkl.gz"
+    write_expanded_pickle(text, 600, protocol=0)
+    write_expanded_pickle(binary, 600, protocol=2)
+    sizes = [book_pickle.unpickled_size(p) for p in (text, binary)]
+    assert sizes[0] > 3 * sizes[1]
+    arrays = [book_pickle.estimated_peak(p) - 32 * 1024 ** 2 for p in (text, binary)]
+    expected = book_pickle.TEXT_ARRAYS_PEAK / book_pickle.SMALL_ARRAYS_PEAK  # text's parsing costs a little more
+    assert abs(arrays[0] / arrays[1] / expected - 1) < 0.05
+
+
 def test_an_expanded_file_cut_short_is_a_damaged_gzip_not_a_traceback(tmp_path):
     path = tmp_path / "mnist_expanded.pkl.gz"
     write_expanded_pickle(path, 300)
@@ -94,8 +108,10 @@ def test_the_memory_check_knows_the_layout(tmp_path, monkeypatch):
     expanded, whole = tmp_path / "mnist_expanded.pkl.gz", tmp_path / "mnist.pkl.gz"
     write_expanded_pickle(expanded, 600)
     whole.write_bytes(book_pickle_gz(small_digits(600, 100), n_validation=100))
-    for path, factor in ((expanded, book_pickle.SMALL_ARRAYS_PEAK), (whole, book_pickle.WHOLE_ARRAYS_PEAK)):
-        assert book_pickle.estimated_peak(path) == book_pickle.unpickled_size(path) * factor + 32 * 1024 ** 2
+    constant = 32 * 1024 ** 2
+    per_byte = (book_pickle.estimated_peak(expanded) - constant) / book_pickle.unpickled_size(expanded)
+    assert 0.9 * book_pickle.SMALL_ARRAYS_PEAK < per_byte < book_pickle.SMALL_ARRAYS_PEAK  # the payloads' share
+    assert book_pickle.estimated_peak(whole) == book_pickle.unpickled_size(whole) * 2.0 + constant
     monkeypatch.setattr(book_pickle, "_available_memory", lambda: book_pickle.estimated_peak(expanded))
     assert len(formats.read_any(str(expanded)).train_labels) == 1600
     monkeypatch.setattr(book_pickle, "_available_memory",
