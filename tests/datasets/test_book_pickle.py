@@ -107,7 +107,7 @@ def test_the_memory_check_knows_the_layout(tmp_path, monkeypatch):
     (the unpickler's string and numpy's copy of it): between the two, only the first is read."""
     expanded, whole = tmp_path / "mnist_expanded.pkl.gz", tmp_path / "mnist.pkl.gz"
     write_expanded_pickle(expanded, 600)
-    whole.write_bytes(book_pickle_gz(small_digits(600, 100), n_validation=100))
+    whole.write_bytes(book_pickle_gz(small_digits(200, 40), n_validation=40))
     constant = 32 * 1024 ** 2
     per_byte = (book_pickle.estimated_peak(expanded) - constant) / book_pickle.unpickled_size(expanded)
     assert 0.9 * book_pickle.SMALL_ARRAYS_PEAK < per_byte < book_pickle.SMALL_ARRAYS_PEAK  # the payloads' share
