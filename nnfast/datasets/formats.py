@@ -1,7 +1,7 @@
 """MNIST's file formats, read into one canonical form (``Digits``, see ``digits``) and written to nnfast's cache.
 
-The book's pickles have their own module (``book_pickle``). Every reader checks what it reads and raises ``DataError`` with the file's
-name and what is wrong; none trusts its input.
+The book's pickles have their own module (``book_pickle``). Every reader checks what it reads and raises
+``DataError`` with the file's name and what is wrong; none trusts its input.
 """
 
 import gzip
@@ -16,8 +16,8 @@ import numpy as np
 
 from .._files import write_atomically
 from .book_pickle import read_book_pickle
-# DataError, Digits, UnreadableFile, available_memory and check_digits are imported from here by the rest of nnfast
-from .digits import PIXELS, DataError, Digits, UnreadableFile, available_memory, check_digits  # noqa: F401
+# the rest of nnfast imports DataError, Digits, UnreadableFile, available_memory and check_digits from here
+from .digits import PIXELS, DataError, Digits, UnreadableFile, available_memory, check_digits
 
 MAX_DECOMPRESSED = 512 * 1024 * 1024  # MNIST is ~55 MB raw; nothing we read should be near this
 
