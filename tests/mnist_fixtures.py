@@ -7,7 +7,7 @@ import struct
 import numpy as np
 
 from nnfast.datasets import Digits, Pins
-from nnfast.twins.book_files import py2_pickle, write_expanded_pickle  # noqa: F401 (the tests import them from here)
+from nnfast.twins.book_files import py2_pickle  # noqa: F401 (tests import it from here)
 
 
 def small_digits(n_train=120, n_test=30, seed=0):
