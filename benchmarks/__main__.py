@@ -2,7 +2,8 @@
 
 Options: --quick (one configuration, fewer rounds; writes results/quick.*), --rounds N,
 --slice N (reference samples per timed epoch), --out FOLDER, --no-startup, --no-e2e, --no-chapter3,
---no-chapter6, --no-sweep, --no-calls (the call-cost and chapter 3 problem rows).
+--no-chapter6, --no-sweep, --no-calls (the call-cost and chapter 3 problem rows), --no-memory (reading the
+expanded set).
 """
 
 import os
@@ -35,7 +36,8 @@ from nnfast.peers.engines import chapter, engine_id  # noqa: E402
 
 ENGINES = chapter(1)
 
-from . import call_cost, chapter3, chapter6, chart, end_to_end, exercises, limits, report, startup, sweep, timing  # noqa: E402,E501
+from . import (call_cost, chapter3, chapter6, chart, end_to_end, exercises, limits, memory, report,  # noqa: E402
+               startup, sweep, timing)
 
 CONFIGS = [(30, 10), (30, 100), (100, 10), (100, 100)]
 
@@ -64,6 +66,8 @@ def main(argv=None):
     parser.add_argument("--no-sweep", action="store_true", help="skip the nnfast sweep rows")
     parser.add_argument("--no-calls", action="store_true",
                         help="skip the call-cost rows and the chapter 3 problems (examples/) against the book's code")
+    parser.add_argument("--no-memory", action="store_true",
+                        help="skip the peak memory of reading a 250,000-image mnist_expanded.pkl.gz")
     args = parser.parse_args(argv)
     rounds = args.rounds or (3 if args.quick else 5)
     configs = CONFIGS[:1] if args.quick else CONFIGS
@@ -130,6 +134,8 @@ def main(argv=None):
         result["chapter6"] = chapter6.run_in_fresh_process(min(rounds, 3), gflops)
     if not (args.quick or args.no_sweep):
         result["sweep"] = sweep.run()
+    if not (args.quick or args.no_memory) and sys.platform.startswith("linux"):
+        result["memory"] = memory.run()
     if not args.no_startup:
         print("Start-up timings ...", file=sys.stderr, flush=True)
         result["startup"] = {"import_s": startup.import_seconds(),

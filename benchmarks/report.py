@@ -155,6 +155,19 @@ def markdown(result):
                   f"| nnfast train | {a['wall_s']:.1f} s | {a['peak_rss_mb']:.0f} MB | {a['last_epoch']} |",
                   f"| reference | {b['wall_s']:.1f} s | {b['peak_rss_mb']:.0f} MB | {b['last_epoch']} |",
                   f"| ratio | {b['wall_s'] / a['wall_s']:.1f}x faster | | |"]
+    mem = result.get("memory")
+    if mem:
+        lines += ["", "Reading the book's `mnist_expanded.pkl.gz` (its layout written at full size), each reader in a fresh "
+                  "process: peak resident memory above what the process held before reading (VmHWM), against a "
+                  "plain (numpy-only) unpickling of the same file; the estimate is what nnfast's check compares with "
+                  "the free memory before reading:", "",
+                  "| file | unpickled | plain unpickling | `load_data_shared` | ratio | estimate | CPU (plain, nnfast) |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]
+        for row in mem["rows"]:
+            lines.append(f"| {row['images']:,} images, {row['layout']} | {row['unpickled_mb']:.0f} MB | "
+                         f"{row['unpickle_peak_mb']:.0f} MB | {row['load_data_shared_peak_mb']:.0f} MB | "
+                         f"{row['ratio']:.2f} | {row['estimate_mb']:.0f} MB | "
+                         f"{row['unpickle_cpu_s']:.1f} s, {row['load_data_shared_cpu_s']:.1f} s |")
     st = result.get("startup")
     if st:
         lines += ["", "Start-up, each in a fresh process: "

@@ -2,17 +2,18 @@
 
     python examples/momentum.py          # 784-30-10 on MNIST, 5 epochs, mu 0.9
 
-The mini-batch's gradient is one call into the compiled kernels: ``backprop``
-given the batch as ``(784, m)`` and ``(10, m)`` matrices returns the gradient
-summed over its columns. The momentum update is numpy on whole layers, done in
-place so that no layer-sized array is allocated per mini-batch. It learns what
-the per-sample version (``nnfast.twins.exercises.MomentumNetwork``) learns.
+The mini-batch's gradient is one call into the compiled kernels:
+``self.mini_batch_gradient(mini_batch)`` takes the book's list of ``(x, y)``
+pairs and returns ``(nabla_b, nabla_w)`` summed over them, what the book's
+``update_mini_batch`` adds up one ``backprop`` at a time. The momentum update is
+numpy on whole layers, done in place so that no layer-sized array is allocated
+per mini-batch. It learns what the per-sample version
+(``nnfast.twins.exercises.MomentumNetwork``) learns.
 """
 
 import numpy as np
 
 from nnfast import network2
-from nnfast.engine import matrix_path
 
 
 class MomentumNetwork(network2.Network):

@@ -4,11 +4,11 @@
 
 Halve eta each time the validation accuracy has not improved for ``patience``
 epochs (the book's "no-improvement-in-n" rule), and stop once eta has fallen
-to 1/128 of where it started. Each epoch is one call of ``train_epochs``,
-which trains at full speed and yields the epoch's accuracy; the list is
-shuffled in place as the book's ``SGD`` shuffles it, so the schedule learns
-what the per-sample version (``nnfast.twins.exercises.ScheduledNetwork``)
-learns.
+to 1/128 of where it started, or after ``epochs``: the last line printed says
+which ended the run. Each epoch is one call of ``train_epochs``, which
+trains at full speed and yields the epoch's accuracy; the list is shuffled in
+place as the book's ``SGD`` shuffles it, so the schedule learns what the
+per-sample version (``nnfast.twins.exercises.ScheduledNetwork``) learns.
 """
 
 from nnfast import network2
@@ -34,7 +34,11 @@ class ScheduledNetwork(network2.Network):
             if stale >= patience:
                 eta, stale = eta / 2, 0
                 if eta <= floor:
+                    print(f"Stopped after epoch {j}: eta fell to {eta:g}, 1/{floor_ratio} of the {etas[0]:g} it "
+                          f"started at (halved after every {patience} epochs without a better validation accuracy)")
                     break
+        else:
+            print(f"Trained the {epochs} epochs asked for; eta ended at {eta:g}")
         return accuracies, etas
 
 

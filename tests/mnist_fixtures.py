@@ -7,6 +7,7 @@ import struct
 import numpy as np
 
 from nnfast.datasets import Digits, Pins
+from nnfast.twins.book_files import py2_pickle  # noqa: F401 (tests import it from here)
 
 
 def small_digits(n_train=120, n_test=30, seed=0):
@@ -53,43 +54,7 @@ def csv_bytes(images, labels, header=True):
     return ("\n".join(lines) + "\n").encode()
 
 
-# -- a Python 2 cPickle, protocol 2, as the book's mnist.pkl.gz was written -----------
-
-def _str(b):  # Python 2 str opcodes: SHORT_BINSTRING / BINSTRING
-    return b"U" + bytes([len(b)]) + b if len(b) < 256 else b"T" + struct.pack("<i", len(b)) + b
-
-
-def _int(i):
-    if 0 <= i < 256:
-        return b"K" + bytes([i])
-    if 0 <= i < 65536:
-        return b"M" + struct.pack("<H", i)
-    return b"J" + struct.pack("<i", i)
-
-
-def _tuple(items):
-    body = b"".join(items)
-    return {0: b")", 1: body + b"\x85", 2: body + b"\x86", 3: body + b"\x87"}.get(len(items), b"(" + body + b"t")
-
-
-def _dtype(dt):
-    state = _tuple([_int(3), _str(b"<"), b"N", b"N", b"N", b"J\xff\xff\xff\xff", b"J\xff\xff\xff\xff", _int(0)])
-    return b"cnumpy\ndtype\n" + _tuple([_str(dt.str[1:].encode()), _int(0), _int(1)]) + b"R" + state + b"b"
-
-
-def _array(a):
-    new = b"cnumpy.core.multiarray\n_reconstruct\n" + _tuple([b"cnumpy\nndarray\n", _tuple([_int(0)]), _str(b"b")]) + b"R"
-    state = _tuple([_int(1), _tuple([_int(d) for d in a.shape]), _dtype(a.dtype), b"\x89", _str(a.tobytes())])
-    return new + state + b"b"
-
-
-def py2_pickle(obj):
-    def enc(o):
-        if isinstance(o, tuple):
-            return _tuple([enc(x) for x in o])
-        return _array(np.ascontiguousarray(o))
-    return b"\x80\x02" + enc(obj) + b"."
-
+# -- the book's pickles: written as Python 2's cPickle wrote them (nnfast.twins.book_files) ----
 
 def book_pickle_gz(digits, n_validation):
     """The book's mnist.pkl.gz for ``digits``: float32 byte/256 images, int64 labels, 3 pairs."""
@@ -99,3 +64,4 @@ def book_pickle_gz(digits, n_validation):
     obj = ((X[:n], y[:n]), (X[n:], y[n:]),
            (digits.test_images.astype(np.float32) / 256, digits.test_labels.astype(np.int64)))
     return gzip.compress(py2_pickle(obj), mtime=0)
+

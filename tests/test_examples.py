@@ -1,6 +1,7 @@
 """examples/: each of the book's chapter 3 problems, built on nnfast's blocks, learns what the same change
 written in the book's per-sample style (``nnfast.twins.exercises``) learns: to 1e-9 over 50 mini-batches."""
 
+import ast
 import contextlib
 import importlib.util
 import io
@@ -130,3 +131,41 @@ def test_an_update_mini_batch_that_loops_over_samples_is_told_of_mini_batch_grad
     with pytest.warns(OverridePath, match="update_mini_batch is your own: it calls backprop one sample at a time.*mini_batch_gradient"):
         with contextlib.redirect_stdout(io.StringIO()):
             net.SGD(list(training), 1, 10, 0.3)
+
+
+@pytest.mark.parametrize("epochs, patience, floor_ratio, last", [
+    (12, 1, 2, "Stopped after epoch"),  # eta halves once and reaches its floor
+    (2, 10, 128, "Trained the 2 epochs asked for; eta ended at 4"),
+])
+def test_the_schedule_says_why_it_stopped(epochs, patience, floor_ratio, last):
+    training, test = _data(n=300)
+    fast, twin = _pair(_example("schedule").ScheduledNetwork, exercises.ScheduledNetwork, [30, 12, 10])
+    (fast_result, fast_lines), (_, twin_lines) = _train_both(
+        fast, twin, training, epochs, 10, 4.0, evaluation_data=test, patience=patience, floor_ratio=floor_ratio)
+    assert fast_lines == twin_lines and fast_lines.splitlines()[-1].startswith(last)
+    if last.startswith("Stopped"):
+        assert f"1/{floor_ratio} of the 4 it started at" in fast_lines.splitlines()[-1]
+        assert len(fast_result[0]) < epochs
+
+
+def _imported_names(tree):
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from ((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            yield from (a.asname or a.name for a in node.names)
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.py")), ids=lambda p: p.name)
+def test_an_example_imports_only_what_it_uses(path):
+    tree = ast.parse(path.read_text())
+    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    assert [name for name in _imported_names(tree) if name not in used] == []
+
+
+def test_the_momentum_example_describes_the_call_it_makes():
+    module = _example("momentum")
+    source = (EXAMPLES / "momentum.py").read_text()
+    code = source[source.index('"""', 3) + 3:]
+    assert "``self.mini_batch_gradient(mini_batch)``" in module.__doc__
+    assert "self.mini_batch_gradient(mini_batch)" in code and "backprop(" not in code

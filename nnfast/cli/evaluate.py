@@ -93,11 +93,14 @@ MODEL_SUFFIXES = (".npz", ".json")
 
 
 @click.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.argument("files", nargs=-1, required=True, type=click.Path(), metavar="MODEL... IMAGE...")
 @click.option("--json", "as_json", is_flag=True, help="One JSON record per image.")
 def predict(files, as_json):
-    """MODEL... IMAGE...: the digit (or class: a letter for an EMNIST letters model) in each image, with the
-    network's confidence; several models (the leading .npz / .json files) vote.
+    """The digit in each image, by a saved model or several voting.
+
+    MODEL... IMAGE...: the digit (or class: a letter for an EMNIST letters
+    model) in each image, with the network's confidence; several models (the
+    leading .npz / .json files) vote.
 
     The confidence is the winning output unit's own activation, between 0 and
     1: each sigmoid output of the book's chapter 1 and 3 networks answers "is

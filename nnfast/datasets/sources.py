@@ -13,6 +13,8 @@ import tempfile
 import urllib.error
 import urllib.request
 
+import numpy as np
+
 from .formats import DataError, Digits, check_digits, parse_idx, read_wheel
 
 TIMEOUT = 10  # seconds a connection may stall before the source counts as failed
@@ -56,7 +58,9 @@ def sha256(data):
 def mismatched_arrays(digits, pins=None):
     """Names of the arrays of ``digits`` whose sha256 differs from the pins (empty: it is MNIST)."""
     pins = ARRAY_SHA256 if pins is None else pins
-    return [name for name, arr in digits._asdict().items() if sha256(arr.tobytes()) != pins[name]]
+    # the arrays' own memory, not a copy from tobytes(): 188 MB less at the peak for the expanded set
+    return [name for name, arr in digits._asdict().items()
+            if sha256(np.ascontiguousarray(arr).data) != pins[name]]
 
 
 def download(url, max_bytes, progress=None):

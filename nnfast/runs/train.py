@@ -176,6 +176,10 @@ def run_training(settings, save_path=None, resume_path=None, explicit=(), report
     if settings.eval_on == "validation" and not validation:
         raise ValueError("--validation 0 holds out no images, and --eval-on validation evaluates on them: give "
                          "--validation N (N > 0) or --eval-on test")
+    if settings.early_stop and settings.eval_on == "test":
+        report.note(f"note: --early-stop {settings.early_stop} watches the test accuracy (--eval-on test), so the "
+                    "test set chooses when to stop and its best figure flatters the network; add --eval-on "
+                    "validation to stop on the held-out validation images and keep the test set out of the choice")
     if settings.validation is None and len(validation) != mnist_loader.VALIDATION_SIZE and not resume_path:
         report.note(f"note: {dataset.name} has {len(training) + len(validation):,} training images; the last "
                     f"{len(validation):,} (a sixth) are held out for validation (--validation N to choose)")
@@ -226,7 +230,7 @@ def run_training(settings, save_path=None, resume_path=None, explicit=(), report
         "total_seconds": time.perf_counter() - started, "training_seconds": training_seconds,
         "compile_seconds": compile_seconds, "data_seconds": data_seconds, "setup_seconds": setup_seconds,
         "saved_to": save_path if saved else None, "replaced": replaced and saved, "stopped_early": stopped_early,
-        "early_stop": settings.early_stop,
+        "early_stop": settings.early_stop, "eval_on": settings.eval_on,
     })
     return net, history
 

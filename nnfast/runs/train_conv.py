@@ -47,7 +47,7 @@ def parse_layers(spec, batch_size, activation, dropout, classes=10):
     while i < len(items):
         m = _TOKEN.match(items[i].lower())
         if not m:
-            raise ValueError(f"--layers item {i + 1} {items[i]!r} is not convN xK, poolK, fcN or softmax "
+            raise ValueError(f"--layers item {i + 1} {items[i]!r} is not convNxK, poolK, fcN or softmax "
                              "(e.g. conv20x5,pool2,fc100,softmax)")
         where = f"--layers item {i + 1} ({items[i]})"
         if m.group(2):  # conv

@@ -147,5 +147,9 @@ class ScheduledNetwork(network2.Network):
             if stale >= patience:
                 eta, stale = eta / 2, 0
                 if eta <= floor:
+                    print(f"Stopped after epoch {j}: eta fell to {eta:g}, 1/{floor_ratio} of the {etas[0]:g} it "
+                          f"started at (halved after every {patience} epochs without a better validation accuracy)")
                     break
+        else:
+            print(f"Trained the {epochs} epochs asked for; eta ended at {eta:g}")
         return accuracies, etas

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from nnfast import datasets
-from nnfast.datasets import DataError, formats, sources
+from nnfast.datasets import DataError, book_pickle, formats, sources
 from nnfast.datasets.safe_pickle import UnsafePickleError, loads_numpy_pickle
 from mnist_fixtures import (book_pickle_gz, csv_bytes, idx_bytes, pins_for, py2_pickle, small_digits,
                             write_idx_folder)
@@ -100,12 +100,21 @@ def test_a_pickled_object_scalar_is_still_refused():
 
 
 def test_a_gzip_whose_stated_size_does_not_fit_in_memory_is_refused_before_decompressing(tmp_path, monkeypatch):
-    monkeypatch.setattr(formats, "_available_memory", lambda: 4 * 1024 ** 3)
-    blob = bytearray(gzip.compress(b"\x80\x02" + b"x" * 1000))
-    blob[-4:] = (3 * 1024 ** 3).to_bytes(4, "little")  # the trailer says 3 GB
+    monkeypatch.setattr(book_pickle, "_available_memory", lambda: 4 * 1024 ** 3)
+    blob = bytearray(gzip.compress(b"\x80\x02" + b"x" * 2_000_000))  # only its first megabyte is read
+    blob[-4:] = (3 * 1024 ** 3 + 512 * 1024 ** 2).to_bytes(4, "little")  # the trailer says 3.5 GB
     path = tmp_path / "huge.pkl.gz"
     path.write_bytes(bytes(blob))
-    with pytest.raises(DataError, match=r"needs about 9\.7 GB of memory.*4\.3 GB is free"):
+    with pytest.raises(DataError, match=r"needs about 7\.5 GB of memory \(3\.8 GB unpickled\); 4\.3 GB is free"):
+        formats.read_any(str(path))
+
+
+def test_a_gzip_trailer_that_lies_about_a_small_file_is_damage(tmp_path):
+    blob = bytearray(gzip.compress(b"\x80\x02" + b"x" * 1000))
+    blob[-4:] = (3 * 1024 ** 3).to_bytes(4, "little")
+    path = tmp_path / "small.pkl.gz"
+    path.write_bytes(bytes(blob))
+    with pytest.raises(DataError, match="small.pkl.gz: damaged gzip data"):
         formats.read_any(str(path))
 
 
