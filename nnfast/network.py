@@ -20,7 +20,7 @@ from .engine.convert import test_matrices
 from .engine.dense import DenseNet, Layout, TrainingDiverged, as_list
 from .engine.notes import OverridePath
 from .engine.overrides import replaced_functions, replaced_methods
-from .activations import sigmoid, sigmoid_prime
+from .activations import sigmoid
 
 __all__ = ["EpochResult", "Network", "OverridePath", "TrainingDiverged", "load", "sigmoid", "sigmoid_prime"]
 
@@ -41,7 +41,7 @@ class EpochResult(NamedTuple):
 # through the user's code. Overriding feedforward or evaluate leaves training on the kernels.
 _TRAINING_METHODS = ("update_mini_batch", "backprop", "cost_derivative")
 _EVALUATION_METHODS = ("evaluate", "feedforward")
-_FUNCTIONS = {"sigmoid": activations.sigmoid, "sigmoid_prime": activations.sigmoid_prime}
+_FUNCTIONS = {"sigmoid": activations.sigmoid}  # (and this module's own sigmoid_prime, added below it)
 _SIGMOID = activations.sigmoid
 
 # What a learner's own method makes of training (said once, where the method is defined).
@@ -79,6 +79,15 @@ def unknown_keywords(update_mini_batch, args, keywords, owner, sgd):
         + (f"Misspelt? {'; '.join(typos)}. " if typos else "")
         + f"nnfast passes them on to update_mini_batch, and {owner}.update_mini_batch does not take them: add "
         f"them to your own update_mini_batch (see README, 'Changing the book's code')")
+
+def sigmoid_prime(z):
+    """Derivative of the sigmoid, as the book writes it: through this module's ``sigmoid``, so a learner who
+    replaces ``sigmoid`` alone changes it too, exactly as in the book's code."""
+    s = sigmoid(z)
+    return s * (1 - s)
+
+
+_FUNCTIONS["sigmoid_prime"] = sigmoid_prime
 
 
 class Network(DenseNet):

@@ -19,12 +19,22 @@ from .engine import matrix_path, notes
 from .engine.dense import (CROSS_ENTROPY, QUADRATIC, DenseNet, TrainingDiverged, as_list, check_eta, check_int,
                            check_lmbda, kernels)
 from .engine.overrides import replaced_functions, replaced_methods
-from .activations import sigmoid, sigmoid_prime
+from .activations import sigmoid
 from .network import unknown_keywords
 
 __all__ = ["CrossEntropyCost", "EpochResult", "Network", "QuadraticCost", "TrainingDiverged", "load",
            "sigmoid", "sigmoid_prime", "vectorized_result"]
 
+
+
+def sigmoid_prime(z):
+    """Derivative of the sigmoid, as the book writes it: through this module's ``sigmoid``, so a learner who
+    replaces ``sigmoid`` alone changes it too, exactly as in the book's code."""
+    s = sigmoid(z)
+    return s * (1 - s)
+
+
+_BOOK_SIGMOID_PRIME = sigmoid_prime
 
 class QuadraticCost:
     """C = 0.5 * ||a - y||^2 for one sample; its output error is (a - y) * sigmoid'(z)."""
@@ -71,7 +81,7 @@ def cost_name(cost):
 # What each of the book's steps calls (see nnfast.network): while these are the book's, the kernels stand in.
 _TRAINING_METHODS = ("update_mini_batch", "backprop")
 _MONITOR_METHODS = ("total_cost", "accuracy", "feedforward")
-_FUNCTIONS = {"sigmoid": activations.sigmoid, "sigmoid_prime": activations.sigmoid_prime}
+_FUNCTIONS = {"sigmoid": activations.sigmoid, "sigmoid_prime": _BOOK_SIGMOID_PRIME}
 _SIGMOID = activations.sigmoid
 _OWN_BACKPROP = (
     "each mini-batch's gradient sums its calls one sample at a time, as the book's update_mini_batch does (exact, "

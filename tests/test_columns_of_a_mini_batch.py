@@ -193,3 +193,32 @@ def test_a_replaced_sigmoid_that_mixes_columns_trains_as_the_books_code(monkeypa
     _assert_same_network(fast, twin)
     _same_monitors(fast_result, twin_result)
     np.testing.assert_allclose(fast_out, np.hstack([twin.feedforward(x) for x, _ in test[:5]]), rtol=1e-12)
+
+
+@pytest.mark.parametrize("fast_module, twin_modules, make", [
+    (network, (twin1,), lambda: _pair(network.Network, twin1.Network, [20, 12, 10])),
+    (network2, (twin1,), lambda: _pair(network2.Network, twin2.Network, [20, 12, 10], cost=network2.QuadraticCost)),
+])
+def test_replacing_the_sigmoid_alone_changes_sigmoid_prime_as_in_the_books_code(monkeypatch, fast_module,
+                                                                                 twin_modules, make):
+    """The book's sigmoid_prime is sigmoid(z) * (1 - sigmoid(z)) through the module's sigmoid: with one line,
+    sigmoid = np.tanh, backprop multiplies by tanh(z) * (1 - tanh(z)). nnfast must compute that too."""
+    monkeypatch.setattr(fast_module, "sigmoid", np.tanh)
+    for module in twin_modules:
+        monkeypatch.setattr(module, "sigmoid", np.tanh)
+    fast, twin = make()
+    z = np.linspace(-2, 2, 9).reshape(-1, 1)
+    np.testing.assert_allclose(fast_module.sigmoid_prime(z), np.tanh(z) * (1 - np.tanh(z)), rtol=1e-15)
+    training, _ = _data(40)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OverridePath)
+        nabla = fast.mini_batch_gradient(training[:10])
+    sums = [np.zeros_like(p) for p in twin.biases + twin.weights]
+    for x, y in training[:10]:
+        b, w = twin.backprop(x, y)
+        sums = [s + d for s, d in zip(sums, b + w)]
+    for a, b in zip(nabla[0] + nabla[1], sums):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14)
+    # ... which is not what the sigmoid's own slope would give
+    from nnfast import activations
+    assert not np.allclose(fast_module.sigmoid_prime(z), activations.sigmoid_prime(z))

@@ -128,7 +128,7 @@ def test_a_replaced_sigmoid_is_one_note_at_the_learners_line_with_advice_that_fi
     assert len(said) == 1
     text = str(said[0].message)
     assert "network2.sigmoid replaced" in text
-    assert "network2.sigmoid_prime is still the sigmoid's derivative" in text  # the half change, named
+    assert "network2.sigmoid_prime is still the book's" in text and "tanh(z) * (1 - tanh(z))" in text  # the half change, named
     assert "mini_batch_gradient" not in text  # advice for another change
     assert said[0].filename == __file__ and said[0].lineno == my_tanh.__code__.co_firstlineno
     monkeypatch.setattr(network2, "sigmoid_prime", lambda z: 1 - np.tanh(z) ** 2)

@@ -108,9 +108,9 @@ def activation_replaced(module, namespace, originals):
                    f"your function{'s' if len(replaced) > 1 else ''} on whole mini-batches, instead of the compiled "
                    f"kernels, which compute only the sigmoid (exact, slower).")
         if replaced == ["sigmoid"]:
-            message += (f" {module}.sigmoid_prime is still the sigmoid's derivative, so backprop multiplies by the "
-                        f"sigmoid's slope, as the book's code does with this one change: replace it too (for tanh: "
-                        f"{module}.sigmoid_prime = lambda z: 1 - np.tanh(z) ** 2).")
+            message += (f" {module}.sigmoid_prime is still the book's, sigmoid(z) * (1 - sigmoid(z)) through your "
+                        f"sigmoid, as in the book's code: for tanh that is tanh(z) * (1 - tanh(z)), not tanh's slope. "
+                        f"Replace it too (for tanh: {module}.sigmoid_prime = lambda z: 1 - np.tanh(z) ** 2).")
         elif replaced == ["sigmoid_prime"]:
             message += f" {module}.sigmoid is still the book's sigmoid: replace it too if you meant another activation."
         return message

@@ -11,7 +11,14 @@ import random
 
 import numpy as np
 
-from ..activations import sigmoid, sigmoid_prime
+from ..activations import sigmoid
+
+
+
+def sigmoid_prime(z):
+    """The book's: through this module's ``sigmoid`` (replace ``sigmoid`` alone and this follows)."""
+    s = sigmoid(z)
+    return s * (1 - s)
 
 
 class Network:

@@ -14,7 +14,13 @@ import random
 import numpy as np
 
 from . import network as reference
-from ..activations import sigmoid_prime
+
+
+
+def sigmoid_prime(z):
+    """The book's: through the sigmoid this twin's feedforward uses (chapter 1's twin's module ``sigmoid``)."""
+    s = reference.sigmoid(z)
+    return s * (1 - s)
 
 
 class QuadraticCost:
