@@ -78,6 +78,13 @@ def markdown(result):
         for row in calls["rows"]:
             lines.append(f"| {row['call']} | {_fmt_ms(row['nnfast_s'])} | {_fmt_ms(row['book_s'])} | "
                          f"{row['vs_book']:.2f}x |")
+        own = calls.get("own_list")
+        if own:
+            lines += ["", "A list built by the learner's own loader (a fresh `(784, 1)` array per image), 784-30-10, "
+                      "mini-batch 10: the one-off of an `SGD` call on it (the list as the last call left it) against "
+                      "one epoch inside a call, process CPU time, medians alternating: " + "; ".join(
+                          f"{name} {1e3 * o['one_off_cpu_s']:.0f} ms against {1e3 * o['epoch_cpu_s']:.0f} ms "
+                          f"({o['one_off_per_epoch']:.2f} of an epoch)" for name, o in own.items()) + "."]
         draw = calls.get("draw")
         if draw:
             lines += ["", f"`nnfast draw`'s server work per stroke (decode a 280x280 canvas PNG, prepare it as `nnfast "

@@ -20,6 +20,7 @@ WIDTH = 1024  # words per fingerprint row
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 _memo = {}  # id(matrix) -> (weakref to it, fingerprint, {what: result})
+_private = {}  # id(matrix) -> (weakref to it, {what: result}): matrices only nnfast holds (see ``private``)
 _K = (np.arange(WIDTH, dtype=np.uint64) * _GOLDEN) | np.uint64(1)
 
 
@@ -36,11 +37,42 @@ def fingerprint(X):
     return int(digest) ^ flat.size
 
 
+def row_hashes(M):
+    """``(n,)`` uint64: a 64-bit digest of each row's bytes of the C-contiguous ``M (n, ...)``, the same linear
+    form as ``fingerprint`` (``sum_j U[j] * K[j]`` over the row's words, odd ``K``, modulo 2**64): any change of
+    one word of a row changes that row's digest. About 20 ms for 50,000 MNIST rows in float64 or float32."""
+    M = np.ascontiguousarray(M)
+    row_bytes = M.nbytes // max(M.shape[0], 1)
+    flat = M.reshape(M.shape[0], -1).view(np.uint8).reshape(M.shape[0], row_bytes)
+    for word in (np.uint64, np.uint32, np.uint16, np.uint8):
+        if row_bytes % np.dtype(word).itemsize == 0:
+            break
+    words = flat.view(word)
+    weights = _K[:words.shape[1]] if words.shape[1] <= WIDTH else (
+        (np.arange(words.shape[1], dtype=np.uint64) * _GOLDEN) | np.uint64(1))
+    with np.errstate(over="ignore"):
+        return words @ weights
+
+
+def private(X):
+    """Mark ``X`` as a matrix nnfast made and holds alone (a learner's columns stacked, ``nnfast.engine.convert``),
+    which nothing writes after it is made: ``remembered`` then keeps its results without fingerprinting it."""
+    if X.nbytes >= MIN_BYTES and id(X) not in _private:
+        _private[id(X)] = (weakref.ref(X), {})
+        weakref.finalize(X, _private.pop, id(X), None)
+
+
 def remembered(X, what, compute):
     """``compute(X)``, or its result from an earlier call while ``X`` (the same object) still holds the
     same bytes. Small matrices are computed afresh every time."""
     if X.nbytes < MIN_BYTES:
         return compute(X)
+    mine = _private.get(id(X))
+    if mine is not None and mine[0]() is X:
+        results = mine[1]
+        if what not in results:
+            results[what] = compute(X)
+        return results[what]
     digest = fingerprint(X)
     hit = _memo.get(id(X))
     if hit is None or hit[0]() is not X or hit[1] != digest:
