@@ -99,7 +99,8 @@ def _shared_base_rows(columns, width):
 
 MEMO_MIN_BYTES = 1 << 20  # a learner's columns are remembered from this size on (MNIST's 50,000: 157-314 MB)
 MEMO_STACKS = 4  # the most recent stacks kept: a training set, its targets, a test and a validation set
-HASH_COLUMNS = 256  # columns read back at a time when checking a remembered stack (the block stays in L2)
+HASH_COLUMNS = 256  # columns read back at a time when checking a remembered stack (the block stays in cache) ...
+HASH_BYTES = 1 << 20  # ... or as many more as fit in this (one-hot targets: 13,000 a block, not 256)
 
 
 class _Stack:
@@ -222,9 +223,10 @@ def _remembered_stack(columns, width):
         if not all(map(operator.is_, map(_call, map(entry.refs.__getitem__, at.tolist())), ordered)):
             return None  # an id now names another array: the one stacked then is gone
         stored = entry.rows[at]
-        for start in range(0, len(ordered), HASH_COLUMNS):
-            block = _stacked(ordered[start:start + HASH_COLUMNS], width, entry.dtype)
-            if block is None or not np.array_equal(row_hashes(block), entry.hashes[stored[start:start + HASH_COLUMNS]]):
+        step = max(HASH_COLUMNS, HASH_BYTES // (width * entry.dtype.itemsize))
+        for start in range(0, len(ordered), step):
+            block = _stacked(ordered[start:start + step], width, entry.dtype)
+            if block is None or not np.array_equal(row_hashes(block), entry.hashes[stored[start:start + step]]):
                 _stacks.remove(entry)  # a column changed in place (or was reshaped): stack them all afresh
                 return None
         rows = np.empty(len(columns), dtype=np.int64)
