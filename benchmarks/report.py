@@ -4,6 +4,10 @@ import json
 import os
 
 
+def _share(value):
+    return "-" if value is None else f"{100 * value:.0f}%"
+
+
 def _fmt_ms(seconds):
     return f"{seconds * 1e3:.3f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
@@ -145,11 +149,16 @@ def markdown(result):
                   "interpreter and imports, set-up is the data, its conversion and the kernels (what any training "
                   "run pays first), trials is the training runs' own time, all workers together:", "",
                   "| workers | command | sweep.run | set-up | trials | throughput vs 1 worker (command) | "
-                  "(sweep.run less set-up) |", "|---:|---:|---:|---:|---:|---:|---:|"]
+                  "(sweep.run less set-up) | share of ideal (command) | (sweep.run less set-up) |",
+                  "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for row in sw["rows"]:
             lines.append(f"| {row['workers']} | {row['wall_s']:.2f} s | {row['run_s']:.2f} s | {row['setup_s']:.2f} s "
                          f"| {row['trials_s']:.2f} s | {row['throughput_vs_1']:.2f}x | "
-                         f"{row['run_throughput_vs_1']:.2f}x |")
+                         f"{row['run_throughput_vs_1']:.2f}x | {_share(row.get('ideal_share'))} | "
+                         f"{_share(row.get('run_ideal_share'))} |")
+        if sw.get("load_before") is not None:
+            lines += ["", f"Share of ideal: K workers' throughput over K times one worker's. The machine's load "
+                      f"average before the rounds: {sw['load_before']:.2f} on {sw['cores']} cores."]
         one = sw["rows"][0]
         lines += ["", f"The sweep's own overhead at 1 worker (scheduling, Optuna's ask/tell, the journal, the "
                   f"winner's test evaluation): {100 * one['overhead_share']:.1f}% of the trials' time."]

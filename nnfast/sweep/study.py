@@ -246,6 +246,7 @@ def run(space: Space, *, trials: Optional[int] = None, sampler: Optional[str] = 
             points = space.grid()
             if trials is not None and trials < len(points):  # N of the grid's points, drawn at random
                 points = random.Random(seed).sample(points, trials)
+            points = sweep_space.longest_first(points, n_classes)
         _compile(space, points, n_classes, validation)  # here, once: workers load the cache, never write it
         setup_seconds = time.perf_counter() - setup_started
         if executor is not None:
@@ -332,6 +333,9 @@ class _Sweep:
             self.total = max(n_trials, len(finished))
             self.todo = [p for p in reruns if _key(p) not in skip][:max(0, self.total - len(finished) - self.waiting)]
         self.grid = points is not None
+        # equal accuracies are ranked by the point's place in the options' grid, not by trial number: the grid
+        # runs longest first, and which point wins a tie must not depend on the order trials ran in
+        self.tie_rank = {_key(p): i for i, p in enumerate(space.grid())} if self.grid else {}
         self.curves = [(t.user_attrs.get("result") or {}).get("curve") for t in finished if t.state.name == "COMPLETE"]
         self.curves = [c for c in self.curves if c]
         self.seconds_done = 0.0
@@ -435,7 +439,7 @@ class _Sweep:
         if self.on_trial is not None:
             done = len(self.finished)
             complete = [r for r in map(lambda t: _record(self.space, t), self.finished) if r.state == "complete"]
-            best = max(complete, key=lambda r: (r.validation_accuracy, -r.number), default=None)
+            best = max(complete, key=lambda r: (r.validation_accuracy, -self._tie(r)), default=None)
             pace = (time.perf_counter() - self.loop_started) / max(1, done - self.resumed)
             self.on_trial(record, done, self.total, best, pace * (self.total - done))
 
@@ -467,12 +471,16 @@ class _Sweep:
             raise
         return self._result()
 
+    def _tie(self, record):
+        """Where ``record`` stands among equal accuracies: its point's place in the grid, else its trial number."""
+        return self.tie_rank.get(json.dumps(record.params, sort_keys=True), record.number)
+
     # -- the winner --
 
     def _result(self):
         records = [_record(self.space, t) for t in self.finished]
         order = {"complete": 0, "pruned": 1, "failed": 2}
-        records.sort(key=lambda r: (order[r.state], -(r.validation_accuracy or 0.0), r.number))
+        records.sort(key=lambda r: (order[r.state], -(r.validation_accuracy or 0.0), self._tie(r)))
         complete = [r for r in records if r.state == "complete"]
         best = complete[0] if complete else None
         test_accuracy = saved = None
