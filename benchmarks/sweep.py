@@ -58,7 +58,7 @@ def run(rounds=3, cores=None):
     cores = cores or _cores()
     counts = worker_counts(cores)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    print(f"[sweep: {TRIALS}-trial grid, 784-30-10, 3 epochs, workers {counts}] {rounds} rounds ...",
+    print(f"[sweep: {TRIALS}-trial grid, 784-{{30,100}}-10, 3 epochs, workers {counts}] {rounds} rounds ...",
           file=sys.stderr, flush=True)
     samples = {k: [] for k in counts}
     with tempfile.TemporaryDirectory() as folder:

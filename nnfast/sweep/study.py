@@ -20,6 +20,7 @@ per-trial results. Optuna records one trial per point; its seeds' runs are
 separate tasks, so they run in parallel too.
 """
 
+import concurrent.futures
 import dataclasses
 import hashlib
 import json
@@ -227,8 +228,6 @@ def run(space: Space, *, trials: Optional[int] = None, sampler: Optional[str] = 
     try:
         setup_started = time.perf_counter()
         dataset = _load(data)
-        if executor is None:
-            _sweep_trial.install(dataset, validation)  # here, so forked workers inherit it
         n_classes = len(dataset.classes)
         for p in space.params:
             if p.name == "sizes":
@@ -236,18 +235,24 @@ def run(space: Space, *, trials: Optional[int] = None, sampler: Optional[str] = 
                     if widths[-1] != n_classes:
                         raise SweepError(f"--sizes {'-'.join(map(str, widths))} ends in {widths[-1]} outputs, but "
                                          f"{dataset.name} has {n_classes} classes")
-        mode = "grid" if grid_mode else sampler or "random"
-        identity = {**{sweep_space.option(p.name): p.describe() for p in space.params}, "--seeds": seeds,
-                    "--sampler": mode, "--seed": seed, "--validation": validation, "data": dataset.name}
-        sampler_obj = (optuna.samplers.TPESampler(seed=seed) if mode == "tpe"
-                       else optuna.samplers.RandomSampler(seed=seed))
-        points = None
-        if grid_mode:
-            points = space.grid()
-            if trials is not None and trials < len(points):  # N of the grid's points, drawn at random
-                points = random.Random(seed).sample(points, trials)
-            points = sweep_space.longest_first(points, n_classes)
-        _compile(space, points, n_classes, validation)  # here, once: workers load the cache, never write it
+        # the kernels compile (or load from numba's cache) in a thread while this one converts and lays out the
+        # data; both are done before any worker starts (the with-block joins the thread, whatever happens)
+        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="nnfast-compile") as pool:
+            compiled = pool.submit(_compile, space, n_classes, validation)
+            if executor is None:
+                _sweep_trial.install(dataset, validation)  # here, so forked workers inherit it
+            mode = "grid" if grid_mode else sampler or "random"
+            identity = {**{sweep_space.option(p.name): p.describe() for p in space.params}, "--seeds": seeds,
+                        "--sampler": mode, "--seed": seed, "--validation": validation, "data": dataset.name}
+            sampler_obj = (optuna.samplers.TPESampler(seed=seed) if mode == "tpe"
+                           else optuna.samplers.RandomSampler(seed=seed))
+            points = None
+            if grid_mode:
+                points = space.grid()
+                if trials is not None and trials < len(points):  # N of the grid's points, drawn at random
+                    points = random.Random(seed).sample(points, trials)
+                points = sweep_space.longest_first(points, n_classes)
+            compiled.result()  # here, once: workers load the cache, never write it
         setup_seconds = time.perf_counter() - setup_started
         if executor is not None:
             try:
@@ -287,7 +292,7 @@ def _load(data):
     return data
 
 
-def _compile(space, points, n_classes, validation):
+def _compile(space, n_classes, validation):
     """Compile (or load from numba's cache) each dtype's kernels before any worker starts."""
     from ..runs import train as training
     if any(p.name == "layers" for p in space.params):
