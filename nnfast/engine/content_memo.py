@@ -37,25 +37,14 @@ def fingerprint(X):
     return int(digest) ^ flat.size
 
 
-def row_hashes(M):
-    """``(n,)`` uint64: a 64-bit digest of each row's bytes of the C-contiguous ``M (n, ...)``, the same linear
-    form as ``fingerprint`` (``sum_j U[j] * K[j]`` over the row's words, odd ``K``, modulo 2**64): any change of
-    one word of a row changes that row's digest. About 20 ms for 50,000 MNIST rows in float64 or float32."""
-    M = np.ascontiguousarray(M)
-    row_bytes = M.nbytes // max(M.shape[0], 1)
-    flat = M.reshape(M.shape[0], -1).view(np.uint8).reshape(M.shape[0], row_bytes)
-    for word in (np.uint64, np.uint32, np.uint16, np.uint8):
-        if row_bytes % np.dtype(word).itemsize == 0:
-            break
-    words = flat.view(word)
-    weights = _K[:words.shape[1]] if words.shape[1] <= WIDTH else (
-        (np.arange(words.shape[1], dtype=np.uint64) * _GOLDEN) | np.uint64(1))
-    with np.errstate(over="ignore"):
-        return words @ weights
+def is_private(X):
+    """Whether ``X`` was marked by ``private`` (and is that very matrix)."""
+    mine = _private.get(id(X))
+    return mine is not None and mine[0]() is X
 
 
 def private(X):
-    """Mark ``X`` as a matrix nnfast made and holds alone (a learner's columns stacked, ``nnfast.engine.convert``),
+    """Mark ``X`` as a matrix nnfast made and holds alone (a learner's columns stacked, ``nnfast.engine.column_memo``),
     which nothing writes after it is made: ``remembered`` then keeps its results without fingerprinting it."""
     if X.nbytes >= MIN_BYTES and id(X) not in _private:
         _private[id(X)] = (weakref.ref(X), {})

@@ -7,25 +7,20 @@ builds its columns as views into such a matrix, so for its lists (shuffled or
 not) the rows are found by pointer arithmetic and the data is not copied at
 all; any other list (columns the user built) is stacked in one vectorised copy.
 
-A learner's own large list is stacked once and remembered (``_Stack``): a later call on the same
-list, a slice of it, the list as ``SGD`` left it shuffled, or a new list of the same arrays finds
-each column's row by its identity, and the remembered matrix is used only after every column is
-read again and its bytes' digest matches the digest taken when it was stacked. So a column changed
-in place is always seen: one changed word changes its row's digest (``content_memo.row_hashes``,
-a linear form with odd weights modulo 2**64; a change escapes only if the changed words' differences
-times their weights sum to a multiple of 2**64, the same guarantee as ``content_memo.fingerprint``),
-and any changed column makes the whole list stacked afresh. Reading and digesting 50,000 MNIST
-columns costs about 50 ms; stacking them and preparing the matrix again (``input_layout``) cost
-0.5-0.8 s per call.
+A learner's own large list is stacked once and found again on later calls while every column
+holds what it held (``nnfast.engine.column_memo``).
 """
 
+import hashlib
+import itertools
 import numbers
 import operator
 import weakref
 
 import numpy as np
 
-from .content_memo import private, row_hashes
+from . import column_memo
+from .content_memo import is_private, private, remembered
 
 # id(matrix) -> {id(view): (weakref to the view, its row)} for the views ``row_views`` made of that
 # matrix; the table goes with the matrix. A view is only ever taken for its row while it is alive
@@ -97,24 +92,7 @@ def _shared_base_rows(columns, width):
     return base, rows
 
 
-MEMO_MIN_BYTES = 1 << 20  # a learner's columns are remembered from this size on (MNIST's 50,000: 157-314 MB)
-MEMO_STACKS = 4  # the most recent stacks kept: a training set, its targets, a test and a validation set
-HASH_COLUMNS = 256  # columns read back at a time when checking a remembered stack (the block stays in cache) ...
-HASH_BYTES = 1 << 20  # ... or as many more as fit in this (one-hot targets: 13,000 a block, not 256)
-
-
-class _Stack:
-    """A learner's columns stacked once: ``matrix`` row ``rows[k]`` holds the column whose id is ``ids[k]``
-    (sorted) and which ``refs[k]`` (a weak reference) still gives while it lives; float32 when every value
-    is exact in float32 (half the memory, the same numbers). ``hashes``: each row's digest in ``dtype``,
-    taken from what the columns held when stacked."""
-
-    __slots__ = ("matrix", "hashes", "dtype", "ids", "rows", "refs", "__weakref__")
-
-
-_stacks = []  # the most recent last
 _SHAPE, _DTYPE = operator.attrgetter("shape"), operator.attrgetter("dtype")
-_call = operator.methodcaller("__call__")
 _FIRST, _SECOND = operator.itemgetter(0), operator.itemgetter(1)
 
 
@@ -124,9 +102,10 @@ def stack_columns(columns, width, what):
     ``columns`` is a sequence of arrays of shape ``(width, 1)`` or ``(width,)``.
     Views of one matrix (the loader's lists, shuffled or not) give that matrix
     and their row numbers, with no copy of the data; a large list of the
-    learner's own arrays is stacked once and found again while every column
-    holds what it held (see the module's note); anything else is stacked
-    into a new matrix with ``rows = arange(n)``. float32 stays float32 (half
+    learner's own arrays is stacked once (its rows in the order of the arrays'
+    addresses) and found again while every column holds what it held
+    (``column_memo``); anything else is stacked into a new matrix with
+    ``rows = arange(n)``. float32 stays float32 (half
     the memory of MNIST in float64); other input becomes float64 (kept as
     float32 where that is exact). Raises ValueError naming ``what`` and the
     first offending index on a wrong shape.
@@ -137,9 +116,9 @@ def stack_columns(columns, width, what):
     found = _shared_base_rows(columns, width)
     if found is not None:
         return found
-    memo = n * width * 4 >= MEMO_MIN_BYTES  # 4: a float32 list of this size is remembered too
+    memo = n * width * 4 >= column_memo.MEMO_MIN_BYTES  # 4: a float32 list of this size is remembered too
     if memo:
-        found = _remembered_stack(columns, width)
+        found = column_memo.remembered(column_memo.ids_of(columns), width)
         if found is not None:
             return found
     own = set(map(type, columns)) == {np.ndarray}
@@ -149,90 +128,9 @@ def stack_columns(columns, width, what):
             if a.shape != (width, 1) and a.shape != (width,):
                 raise ValueError(f"{what} {i} has shape {a.shape}; expected ({width}, 1)")
     dtype = np.dtype(np.float32 if set(map(_DTYPE, arrays)) == {np.dtype(np.float32)} else np.float64)
-    X = _stacked(arrays, width, dtype)
     if memo and own:
-        return _remember(arrays, X, dtype)
-    return X, np.arange(n, dtype=np.int64)
-
-
-def _stacked(arrays, width, dtype):
-    """The values of ``arrays`` (each ``width`` numbers) as the rows of a new C-contiguous
-    ``(len(arrays), width)`` matrix of ``dtype``, or None when their sizes do not add up. One vectorised
-    copy: ``(width, 1)`` columns laid end to end along their first axis are the rows, so no per-column
-    Python work (a loop of row assignments took 0.29 s for 50,000 float64 columns, this 0.04 s)."""
-    try:
-        flat = np.concatenate(arrays, dtype=dtype, casting="unsafe")
-    except ValueError:  # (width, 1) and (width,) mixed
-        flat = np.concatenate([np.reshape(a, (1, -1)) for a in arrays], dtype=dtype, casting="unsafe")
-    if flat.size != len(arrays) * width:
-        return None
-    return flat.reshape(len(arrays), width)
-
-
-def _remember(arrays, X, dtype):
-    """Remember ``X``, the stack of ``arrays`` just made; ``(matrix, rows)`` to use for them."""
-    entry = _Stack()
-    entry.hashes, entry.dtype = row_hashes(X), dtype
-    if dtype == np.float64:
-        X = _narrowed(X)
-    entry.matrix = X
-    private(X)  # nothing writes it: what is prepared from it (input_layout) is kept without fingerprinting
-    ids = np.fromiter(map(id, arrays), dtype=np.int64, count=len(arrays))
-    by_address = np.argsort(ids, kind="stable")
-    entry.ids, entry.rows = ids[by_address], by_address
-    entry.refs = list(map(weakref.ref, map(arrays.__getitem__, by_address.tolist())))
-    _stacks.append(entry)
-    del _stacks[:-MEMO_STACKS]
-    weakref.finalize(arrays[0], _forget, weakref.ref(entry))  # the learner dropped the list: drop its copy
-    return X, np.arange(len(arrays), dtype=np.int64)
-
-
-def _narrowed(X):
-    """``X`` in float32 when every value is exact there (byte / 256, or values a float32 source gave): the same
-    numbers for the kernels, half the memory kept; else ``X``. Checked block by block (no full-size temporary)."""
-    narrow = np.empty(X.shape, dtype=np.float32)
-    for start in range(0, len(X), 4096):
-        part = narrow[start:start + 4096]
-        part[:] = X[start:start + 4096]
-        if not np.array_equal(part, X[start:start + 4096]):
-            return X
-    return narrow
-
-
-def _forget(entry_ref):
-    entry = entry_ref()
-    if entry is not None and entry in _stacks:
-        _stacks.remove(entry)
-
-
-def _remembered_stack(columns, width):
-    """``(matrix, rows)`` of a remembered stack holding every one of ``columns`` as it holds them now, or None.
-
-    The columns are visited in the order of their addresses, not the list's: a list ``SGD`` shuffled
-    visited in its own order cost three times as much (every column's header, weak reference and
-    numbers a cache miss)."""
-    ids = np.fromiter(map(id, columns), dtype=np.int64, count=len(columns))
-    by_address = np.argsort(ids, kind="stable")
-    ids = ids[by_address]
-    for entry in reversed(_stacks):
-        at = np.searchsorted(entry.ids, ids)
-        np.minimum(at, len(entry.ids) - 1, out=at)
-        if not np.array_equal(entry.ids[at], ids):
-            continue  # not all of them stacked in this entry (ids compared first: no object is touched)
-        ordered = list(map(columns.__getitem__, by_address.tolist()))
-        if not all(map(operator.is_, map(_call, map(entry.refs.__getitem__, at.tolist())), ordered)):
-            return None  # an id now names another array: the one stacked then is gone
-        stored = entry.rows[at]
-        step = max(HASH_COLUMNS, HASH_BYTES // (width * entry.dtype.itemsize))
-        for start in range(0, len(ordered), step):
-            block = _stacked(ordered[start:start + step], width, entry.dtype)
-            if block is None or not np.array_equal(row_hashes(block), entry.hashes[stored[start:start + step]]):
-                _stacks.remove(entry)  # a column changed in place (or was reshaped): stack them all afresh
-                return None
-        rows = np.empty(len(columns), dtype=np.int64)
-        rows[by_address] = stored
-        return entry.matrix, rows
-    return None
+        return column_memo.remember(arrays, width, dtype)
+    return column_memo.stacked(arrays, width, dtype), np.arange(n, dtype=np.int64)
 
 
 def _split_pairs(data, what):
@@ -251,10 +149,44 @@ def _split_pairs(data, what):
 def training_matrices(training_data, n_in, n_out):
     """``(X, x_rows, Y, y_rows)`` from the book's list of ``(x (n_in, 1), y (n_out, 1))``:
     sample ``i`` is input ``X[x_rows[i]]`` with target ``Y[y_rows[i]]``."""
+    found = _remembered_pairs(training_data, n_in, n_out)
+    if found is not None:
+        return found
     xs, ys = _split_pairs(training_data, "training_data")
     X, x_rows = stack_columns(xs, n_in, "training input")
     Y, y_rows = stack_columns(ys, n_out, "training target")
     return X, x_rows, Y, y_rows
+
+
+def _remembered_pairs(data, n_in, n_out):
+    """``training_matrices``' answer when a large list's inputs (and targets, if large too) are all remembered
+    (``column_memo``), found from the pairs' items' ids without building lists of them; else None."""
+    n = len(data)
+    if n * n_in * 4 < column_memo.MEMO_MIN_BYTES or not column_memo._stacks:
+        return None
+    try:
+        if set(map(len, data)) != {2}:
+            return None
+        # x0, y0, x1, y1, ...: one pass over the pairs (two took twice as long: each pair a cache miss)
+        ids = np.fromiter(map(id, itertools.chain.from_iterable(data)), dtype=np.int64, count=2 * n)
+    except (TypeError, ValueError):  # the general path names the item
+        return None
+    found = column_memo.remembered(ids[0::2], n_in)
+    if found is None:
+        return None
+    if n * n_out * 4 >= column_memo.MEMO_MIN_BYTES:
+        targets = column_memo.remembered(ids[1::2], n_out)
+        if targets is None:
+            return None
+    else:
+        targets = stack_columns(list(map(_SECOND, data)), n_out, "training target")
+    return (*found, *targets)
+
+
+def _private_rows(X, rows):
+    out = X[rows]
+    private(out)  # as unchanging as X: what is prepared from it is kept too
+    return out
 
 
 def test_matrices(test_data, n_in, n_out):
@@ -265,7 +197,9 @@ def test_matrices(test_data, n_in, n_out):
     xs, _ = _split_pairs(test_data, "test_data")
     X, rows = stack_columns(xs, n_in, "test input")
     if rows.shape[0] != X.shape[0] or np.any(rows != np.arange(len(rows))):
-        X = X[rows]
+        # the rows in the list's order; for a remembered stack (nnfast's own, unchanging) made once
+        X = (remembered(X, ("rows", hashlib.blake2b(rows.tobytes(), digest_size=16).digest()), lambda X: _private_rows(X, rows))
+             if is_private(X) else X[rows])
     labels = np.empty(len(test_data), dtype=np.int64)
     for i, (_, y) in enumerate(test_data):
         if isinstance(y, numbers.Integral):

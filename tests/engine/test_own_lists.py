@@ -6,15 +6,16 @@ import contextlib
 import gc
 import io
 import random
+import weakref
 
 import numpy as np
 import pytest
 
 from nnfast import network
-from nnfast.engine import convert
+from nnfast.engine import column_memo, convert
 from nnfast.twins import network as twin1
 
-N = 600  # 600 x 784 float32 = 1.9 MB: over convert.MEMO_MIN_BYTES, so the list is remembered
+N = 600  # 600 x 784 float32 = 1.9 MB: over column_memo.MEMO_MIN_BYTES, so the list is remembered
 
 
 def _own_columns(n=N, seed=0, dtype=np.float64):
@@ -70,10 +71,10 @@ def test_an_array_replaced_or_dropped_is_not_taken_for_the_one_stacked():
     Y, rows = convert.stack_columns(columns, 784, "x")
     assert Y is not X
     _holds(Y, rows, columns)
-    entries = len(convert._stacks)
+    entries = len(column_memo._stacks)
     del columns, X, Y, rows
     gc.collect()
-    assert len(convert._stacks) < entries  # the learner dropped the list: its copy goes too
+    assert len(column_memo._stacks) < entries  # the learner dropped the list: its copy goes too
 
 
 def test_values_not_exact_in_float32_stay_float64_and_odd_shapes_are_still_named():
@@ -104,3 +105,16 @@ def test_an_own_list_changed_in_place_between_calls_trains_as_the_book_does():
             x[:] = x[::-1].copy()
     for a, b in zip(fast.weights + fast.biases, twin.weights + twin.biases):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-9)
+
+
+def test_an_id_whose_array_is_gone_is_never_taken_for_the_array_stacked_then():
+    columns = _own_columns(seed=5)
+    convert.stack_columns(columns, 784, "x")
+    entry = column_memo._stacks[-1]
+
+    class Gone:
+        pass
+    gone = Gone()
+    entry.refs[10] = weakref.ref(gone)  # as if the array stacked in row 10 had died and its id been reused
+    del gone
+    assert column_memo.remembered(column_memo.ids_of(columns), 784) is None
