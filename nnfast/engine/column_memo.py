@@ -69,8 +69,7 @@ def remember(arrays, width, dtype):
     by_address = np.argsort(ids, kind="stable")
     ordered = list(map(arrays.__getitem__, by_address.tolist()))
     entry = Stack()
-    X = stacked(ordered, width, dtype)
-    entry.matrix = _narrowed(X) if dtype == np.float64 else X
+    entry.matrix = _narrow_stack(ordered, width) if dtype == np.float64 else stacked(ordered, width, dtype)
     entry.dtype, entry.ids, entry.refs = dtype, ids[by_address], list(map(weakref.ref, ordered))
     private(entry.matrix)  # nothing writes it: what is prepared from it (input_layout) is kept without fingerprinting
     _stacks.append(entry)
@@ -137,16 +136,18 @@ def _joined(arrays, width, dtype):
     return flat.reshape(len(arrays), width) if flat.size == len(arrays) * width else None
 
 
-def _narrowed(X):
-    """``X`` in float32 when every value is exact there (byte / 256, or values a float32 source gave): the same
-    numbers for the kernels, half the memory kept; else ``X``. Checked block by block (no full-size temporary)."""
-    narrow = np.empty(X.shape, dtype=np.float32)
-    for start in range(0, len(X), 4096):
-        part = narrow[start:start + 4096]
-        part[:] = X[start:start + 4096]
-        if not np.array_equal(part, X[start:start + 4096]):
-            return X
-    return narrow
+def _narrow_stack(arrays, width):
+    """The float64 ``arrays`` stacked in float32 when every value is exact there (byte / 256, or values a float32
+    source gave): the same numbers for the kernels, half the memory kept, and no float64 matrix made on the way
+    (blocks of 4096 are stacked, checked and narrowed); else stacked in float64."""
+    out = np.empty((len(arrays), width), dtype=np.float32)
+    for start in range(0, len(arrays), 4096):
+        block = stacked(arrays[start:start + 4096], width, np.dtype(np.float64))
+        part = out[start:start + 4096]
+        part[:] = block
+        if not np.array_equal(part, block):
+            return stacked(arrays, width, np.dtype(np.float64))
+    return out
 
 
 def _forget(entry_ref):
