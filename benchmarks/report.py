@@ -156,6 +156,11 @@ def markdown(result):
                          f"| {row['trials_s']:.2f} s | {row['throughput_vs_1']:.2f}x | "
                          f"{row['run_throughput_vs_1']:.2f}x | {_share(row.get('ideal_share'))} | "
                          f"{_share(row.get('run_ideal_share'))} |")
+        if sw.get("schedules"):
+            lines += ["", "The order alone (the 1-worker run's trial times, each worker taking the next trial as soon as "
+                      "it is free; start-up and set-up left out), share of ideal: " + "; ".join(
+                          f"{k} workers {100 * v['options_order']:.0f}% in the options' order, "
+                          f"{100 * v['longest_first']:.0f}% longest first" for k, v in sw["schedules"].items()) + "."]
         if sw.get("load_before") is not None:
             lines += ["", f"Share of ideal: K workers' throughput over K times one worker's. The machine's load "
                       f"average before the rounds: {sw['load_before']:.2f} on {sw['cores']} cores."]

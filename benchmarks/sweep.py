@@ -51,7 +51,7 @@ def _once(workers, folder):
     if len(doc["trials"]) != TRIALS or states != {"complete"}:
         raise RuntimeError(f"nnfast sweep --workers {workers}: {len(doc['trials'])} trials, states {states}")
     return {"wall_s": wall, "run_s": doc["seconds"], "setup_s": doc["setup_seconds"], "trials_s": doc["trial_seconds"],
-            "best": doc["best"]["params"]}
+            "best": doc["best"]["params"], "trials": doc["trials"]}
 
 
 def run(rounds=3, cores=None):
@@ -82,5 +82,31 @@ def run(rounds=3, cores=None):
         print(f"  {k:2d} workers: command {med['wall_s']:.2f} s, sweep.run {med['run_s']:.2f} s "
               f"(set-up {med['setup_s']:.2f} s), trials {med['trials_s']:.2f} s, {100 * row['ideal_share']:.0f}% of "
               f"ideal (sweep.run less set-up: {100 * row['run_ideal_share']:.0f}%)", file=sys.stderr, flush=True)
+    schedules = scheduled_shares(samples[1][0]["trials"])
+    for k, share in schedules.items():
+        print(f"  the 1-worker trials' own times scheduled on {k:2d} workers: options' order "
+              f"{100 * share['options_order']:.0f}% of ideal, longest first {100 * share['longest_first']:.0f}%",
+              file=sys.stderr, flush=True)
     return {"trials": TRIALS, "grid": " ".join(GRID), "rounds": rounds, "cores": cores, "rows": rows,
-            "load_before": load}
+            "load_before": load, "schedules": schedules}
+
+
+def scheduled_shares(trials, counts=(2, 4, 8, 16)):
+    """Share of ideal throughput of K workers taking the grid's trials, each as soon as one is free, in the options'
+    order and longest first, with each trial's own time as one worker measured it (``trials``: the --json
+    document's): what the order alone is worth, whatever the machine's load (start-up and set-up left out)."""
+    import heapq
+
+    from nnfast.sweep import space as sweep_space
+    options = {GRID[i][2:].replace("-", "_"): GRID[i + 1] for i in range(0, len(GRID), 2) if GRID[i] != "--data"}
+    grid = sweep_space.parse(options).grid()
+    seconds = {json.dumps(t["params"], sort_keys=True): t["seconds"] for t in trials}
+    total = sum(seconds.values())
+
+    def share(order, k):
+        free = [0.0] * k
+        for point in order:
+            heapq.heappush(free, heapq.heappop(free) + seconds[json.dumps(sweep_space.as_json(point), sort_keys=True)])
+        return total / k / max(free)
+    return {k: {"options_order": share(grid, k), "longest_first": share(sweep_space.longest_first(grid, 10), k)}
+            for k in counts}

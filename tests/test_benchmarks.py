@@ -104,13 +104,16 @@ def test_sweep_rows_run_the_command_on_1_and_2_workers(monkeypatch, tmp_path):
     monkeypatch.setattr(sweep, "TRIALS", 4)
     out = sweep.run(rounds=1, cores=2)
     assert [r["workers"] for r in out["rows"]] == [1, 2]
+    assert set(out["schedules"]) == {2, 4, 8, 16}
+    assert all(0 < v["options_order"] <= 1 + 1e-9 and 0 < v["longest_first"] <= 1 + 1e-9
+               for v in out["schedules"].values())
     assert all(r["wall_s"] > r["run_s"] > 0 and r["trials_s"] > 0 and r["best_params_agree"] for r in out["rows"])
     assert "overhead_share" in out["rows"][0]
     result = {"when": "now", "machine": {"cpu": "test", "cores": 2}, "method": "tiny",
               "versions": {"python": "3", "numpy": np.__version__, "numba": "x", "nnfast": "y"},
               "limit": {"gflops_float64": 1.0, "gflops_float32": 2.0, "blas_threads": 1}, "rows": [], "sweep": out}
     text = report.write(result, tmp_path)
-    assert "| 2 |" in text and "own overhead at 1 worker" in text
+    assert "| 2 |" in text and "own overhead at 1 worker" in text and "longest first" in text
 
 
 def test_call_cost_and_exercise_rows_time_both_sides_and_report(tmp_path, monkeypatch):
