@@ -99,7 +99,7 @@ def remembered(ids, width):
             return None  # an array stacked then is gone: its id may name a new one
         # every array stacked then that these ids name is alive, so each is the very array in the list
         if not _unchanged(entry, ordered, at, width):
-            _stacks.remove(entry)  # a column changed in place (or was reshaped): stack them all afresh
+            _drop(entry)  # a column changed in place (or was reshaped): stack them all afresh
             return None
         rows = np.empty(len(ids), dtype=np.int64)
         rows[by_address] = at
@@ -152,5 +152,12 @@ def _narrow_stack(arrays, width):
 
 def _forget(entry_ref):
     entry = entry_ref()
-    if entry is not None and entry in _stacks:
+    if entry is not None:
+        _drop(entry)
+
+
+def _drop(entry):
+    try:
         _stacks.remove(entry)
+    except ValueError:  # another thread (or the finaliser) dropped it first
+        pass
