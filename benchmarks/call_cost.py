@@ -47,9 +47,9 @@ def _side_by_side(make_calls, rounds, repeat):
     return statistics.median(f_times), statistics.median(b_times)
 
 
-def _nets(sizes):
+def _nets(sizes, dtype=np.float64):
     np.random.seed(1)
-    fast = network2.Network(sizes)
+    fast = network2.Network(sizes, dtype=dtype)
     np.random.seed(1)
     return fast, twin2.Network(sizes)
 
@@ -108,8 +108,62 @@ def run(training, rounds=5):
         data_f, data_b = list(training), list(training)
         return (_quiet(lambda: f.SGD(data_f, 0, 10, 0.5)), _quiet(lambda: b.SGD(data_b, 0, 10, 0.5)))
     row(f"SGD one-off on the loader's list ({len(training):,} images, 0 epochs)", sgd_one_off, rounds=3)
+
+    own = {}
+    for dtype in (np.float64, np.float32):
+        data = own_loader_list(training, dtype)
+        name = np.dtype(dtype).name
+
+        def own_one_off(data=data, dtype=dtype):  # the same list, call after call (SGD leaves it shuffled)
+            f, b = _nets([784, 30, 10], dtype)
+            f.SGD(data, 0, 10, 3.0)  # the first call stacks and prepares the list: not what is measured here
+            return (_quiet(lambda: f.SGD(data, 0, 10, 3.0)), _quiet(lambda: b.SGD(data, 0, 10, 3.0)))
+        row(f"SGD one-off, a list built by the learner's own loader ({len(data):,} {name} columns, 0 epochs)",
+            own_one_off, rounds=3)
+
+        def own_new_list(data=data, dtype=dtype):  # a new list of the same arrays each call
+            f, b = _nets([784, 30, 10], dtype)
+            f.SGD(data, 0, 10, 3.0)
+            return (_quiet(lambda: f.SGD(list(data), 0, 10, 3.0)), _quiet(lambda: b.SGD(list(data), 0, 10, 3.0)))
+        row(f"  the same, a new list of the same arrays ({name})", own_new_list, rounds=3)
+        own[name] = own_list_against_epoch(data, dtype, rounds=3)
     random.seed(0)
-    return {"rounds": rounds, "rows": rows, "draw": draw_page_work()}
+    return {"rounds": rounds, "rows": rows, "own_list": own, "draw": draw_page_work()}
+
+
+def own_loader_list(training, dtype):
+    """The training list as a learner's own loader builds it: a fresh ``(784, 1)`` array of ``dtype`` per image
+    (byte / 256, the same pixels as nnfast's loader's) and a fresh one-hot ``(10, 1)`` per label."""
+    return [(np.array(x, dtype=dtype), np.array(y, dtype=np.float64)) for x, y in training]
+
+
+def own_list_against_epoch(data, dtype, rounds=3):
+    """Process CPU seconds of ``SGD``'s one-off on the learner's own list (a call of 0 epochs, the list as the
+    last call left it) against one epoch inside a call (a 3-epoch call less a 1-epoch call, halved), 784-30-10,
+    mini-batch 10, a network of ``dtype``; medians of ``rounds``, the two alternating."""
+    np.random.seed(1)
+    net = network2.Network([784, 30, 10], dtype=dtype)
+    call = _quiet(lambda: net.SGD(data, 0, 10, 3.0))
+    call()  # stacks and prepares the list once, as a script's first call does
+
+    def cpu(fn):
+        start = time.process_time()
+        fn()
+        return time.process_time() - start
+    one_off, epoch = [], []
+    for r in range(rounds):
+        for what in ((0, 1) if r % 2 == 0 else (1, 0)):
+            if what == 0:
+                one_off.append(cpu(call))
+            else:
+                three, one = cpu(_quiet(lambda: net.SGD(data, 3, 10, 3.0))), cpu(_quiet(lambda: net.SGD(data, 1, 10, 3.0)))
+                epoch.append((three - one) / 2)
+    out = {"one_off_cpu_s": statistics.median(one_off), "epoch_cpu_s": statistics.median(epoch)}
+    out["one_off_per_epoch"] = out["one_off_cpu_s"] / max(out["epoch_cpu_s"], 1e-9)  # a tiny test set: ~0
+    print(f"  own {np.dtype(dtype).name} list: one-off {1e3 * out['one_off_cpu_s']:.0f} ms CPU against an epoch's "
+          f"{1e3 * out['epoch_cpu_s']:.0f} ms CPU inside a call ({out['one_off_per_epoch']:.2f} of an epoch)",
+          file=sys.stderr, flush=True)
+    return out
 
 
 def draw_page_work(strokes=40):

@@ -4,6 +4,10 @@ import json
 import os
 
 
+def _share(value):
+    return "-" if value is None else f"{100 * value:.0f}%"
+
+
 def _fmt_ms(seconds):
     return f"{seconds * 1e3:.3f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
@@ -78,6 +82,13 @@ def markdown(result):
         for row in calls["rows"]:
             lines.append(f"| {row['call']} | {_fmt_ms(row['nnfast_s'])} | {_fmt_ms(row['book_s'])} | "
                          f"{row['vs_book']:.2f}x |")
+        own = calls.get("own_list")
+        if own:
+            lines += ["", "A list built by the learner's own loader (a fresh `(784, 1)` array per image), 784-30-10, "
+                      "mini-batch 10: the one-off of an `SGD` call on it (the list as the last call left it) against "
+                      "one epoch inside a call, process CPU time, medians alternating: " + "; ".join(
+                          f"{name} {1e3 * o['one_off_cpu_s']:.0f} ms against {1e3 * o['epoch_cpu_s']:.0f} ms "
+                          f"({o['one_off_per_epoch']:.2f} of an epoch)" for name, o in own.items()) + "."]
         draw = calls.get("draw")
         if draw:
             lines += ["", f"`nnfast draw`'s server work per stroke (decode a 280x280 canvas PNG, prepare it as `nnfast "
@@ -138,11 +149,21 @@ def markdown(result):
                   "interpreter and imports, set-up is the data, its conversion and the kernels (what any training "
                   "run pays first), trials is the training runs' own time, all workers together:", "",
                   "| workers | command | sweep.run | set-up | trials | throughput vs 1 worker (command) | "
-                  "(sweep.run less set-up) |", "|---:|---:|---:|---:|---:|---:|---:|"]
+                  "(sweep.run less set-up) | share of ideal (command) | (sweep.run less set-up) |",
+                  "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for row in sw["rows"]:
             lines.append(f"| {row['workers']} | {row['wall_s']:.2f} s | {row['run_s']:.2f} s | {row['setup_s']:.2f} s "
                          f"| {row['trials_s']:.2f} s | {row['throughput_vs_1']:.2f}x | "
-                         f"{row['run_throughput_vs_1']:.2f}x |")
+                         f"{row['run_throughput_vs_1']:.2f}x | {_share(row.get('ideal_share'))} | "
+                         f"{_share(row.get('run_ideal_share'))} |")
+        if sw.get("schedules"):
+            lines += ["", "The order alone (the 1-worker run's trial times, each worker taking the next trial as soon as "
+                      "it is free; start-up and set-up left out), share of ideal: " + "; ".join(
+                          f"{k} workers {100 * v['options_order']:.0f}% in the options' order, "
+                          f"{100 * v['longest_first']:.0f}% longest first" for k, v in sw["schedules"].items()) + "."]
+        if sw.get("load_before") is not None:
+            lines += ["", f"Share of ideal: K workers' throughput over K times one worker's. The machine's load "
+                      f"average before the rounds: {sw['load_before']:.2f} on {sw['cores']} cores."]
         one = sw["rows"][0]
         lines += ["", f"The sweep's own overhead at 1 worker (scheduling, Optuna's ask/tell, the journal, the "
                   f"winner's test evaluation): {100 * one['overhead_share']:.1f}% of the trials' time."]

@@ -104,13 +104,16 @@ def test_sweep_rows_run_the_command_on_1_and_2_workers(monkeypatch, tmp_path):
     monkeypatch.setattr(sweep, "TRIALS", 4)
     out = sweep.run(rounds=1, cores=2)
     assert [r["workers"] for r in out["rows"]] == [1, 2]
+    assert set(out["schedules"]) == {2, 4, 8, 16}
+    assert all(0 < v["options_order"] <= 1 + 1e-9 and 0 < v["longest_first"] <= 1 + 1e-9
+               for v in out["schedules"].values())
     assert all(r["wall_s"] > r["run_s"] > 0 and r["trials_s"] > 0 and r["best_params_agree"] for r in out["rows"])
     assert "overhead_share" in out["rows"][0]
     result = {"when": "now", "machine": {"cpu": "test", "cores": 2}, "method": "tiny",
               "versions": {"python": "3", "numpy": np.__version__, "numba": "x", "nnfast": "y"},
               "limit": {"gflops_float64": 1.0, "gflops_float32": 2.0, "blas_threads": 1}, "rows": [], "sweep": out}
     text = report.write(result, tmp_path)
-    assert "| 2 |" in text and "own overhead at 1 worker" in text
+    assert "| 2 |" in text and "own overhead at 1 worker" in text and "longest first" in text
 
 
 def test_call_cost_and_exercise_rows_time_both_sides_and_report(tmp_path, monkeypatch):
@@ -118,7 +121,9 @@ def test_call_cost_and_exercise_rows_time_both_sides_and_report(tmp_path, monkey
     training, test = synthetic_digits(120, n_in=784)
     monkeypatch.setattr(exercises, "SLICE", 40)
     calls = call_cost.run(training, rounds=1)
-    assert len(calls["rows"]) == 5 and all(r["nnfast_s"] > 0 and r["book_s"] > 0 for r in calls["rows"])
+    assert len(calls["rows"]) == 9 and all(r["nnfast_s"] > 0 and r["book_s"] > 0 for r in calls["rows"])
+    assert set(calls["own_list"]) == {"float64", "float32"}
+    assert all(o["one_off_cpu_s"] > 0 and "epoch_cpu_s" in o for o in calls["own_list"].values())
     ex = exercises.run(training, test, rounds=1)
     assert {r["problem"].split()[0] for r in ex["rows"]} >= {"momentum", "L1", "tanh", "softmax", "learning-rate"}
     result = {"when": "now", "machine": {"cpu": "test", "cores": 1}, "method": "tiny",
@@ -127,6 +132,7 @@ def test_call_cost_and_exercise_rows_time_both_sides_and_report(tmp_path, monkey
               "call_cost": calls, "exercises": ex}
     text = report.write(result, tmp_path)
     assert "| fig/generate_gradient.py, one epoch" in text and "| L1 (lmbda 5) |" in text
+    assert "a list built by the learner's own loader" in text and "of an epoch)" in text
     assert calls["draw"]["median_ms"] > 0 and "server work per stroke" in text
 
 

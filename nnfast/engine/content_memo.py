@@ -20,6 +20,7 @@ WIDTH = 1024  # words per fingerprint row
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 _memo = {}  # id(matrix) -> (weakref to it, fingerprint, {what: result})
+_private = {}  # id(matrix) -> (weakref to it, {what: result}): matrices only nnfast holds (see ``private``)
 _K = (np.arange(WIDTH, dtype=np.uint64) * _GOLDEN) | np.uint64(1)
 
 
@@ -36,11 +37,31 @@ def fingerprint(X):
     return int(digest) ^ flat.size
 
 
+def is_private(X):
+    """Whether ``X`` was marked by ``private`` (and is that very matrix)."""
+    mine = _private.get(id(X))
+    return mine is not None and mine[0]() is X
+
+
+def private(X):
+    """Mark ``X`` as a matrix nnfast made and holds alone (a learner's columns stacked, ``nnfast.engine.column_memo``),
+    which nothing writes after it is made: ``remembered`` then keeps its results without fingerprinting it."""
+    if X.nbytes >= MIN_BYTES and id(X) not in _private:
+        _private[id(X)] = (weakref.ref(X), {})
+        weakref.finalize(X, _private.pop, id(X), None)
+
+
 def remembered(X, what, compute):
     """``compute(X)``, or its result from an earlier call while ``X`` (the same object) still holds the
     same bytes. Small matrices are computed afresh every time."""
     if X.nbytes < MIN_BYTES:
         return compute(X)
+    mine = _private.get(id(X))
+    if mine is not None and mine[0]() is X:
+        results = mine[1]
+        if what not in results:
+            results[what] = compute(X)
+        return results[what]
     digest = fingerprint(X)
     hit = _memo.get(id(X))
     if hit is None or hit[0]() is not X or hit[1] != digest:

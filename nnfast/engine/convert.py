@@ -5,13 +5,22 @@ The book hands the network lists of ``(x, y)`` pairs where ``x`` is a
 ``(N, 784)`` matrix plus the row number of each sample. ``nnfast.mnist_loader``
 builds its columns as views into such a matrix, so for its lists (shuffled or
 not) the rows are found by pointer arithmetic and the data is not copied at
-all; any other list (columns the user built) is stacked the ordinary way.
+all; any other list (columns the user built) is stacked in one vectorised copy.
+
+A learner's own large list is stacked once and found again on later calls while every column
+holds what it held (``nnfast.engine.column_memo``).
 """
 
+import hashlib
+import itertools
 import numbers
+import operator
 import weakref
 
 import numpy as np
+
+from . import column_memo
+from .content_memo import is_private, private, remembered
 
 # id(matrix) -> {id(view): (weakref to the view, its row)} for the views ``row_views`` made of that
 # matrix; the table goes with the matrix. A view is only ever taken for its row while it is alive
@@ -83,15 +92,23 @@ def _shared_base_rows(columns, width):
     return base, rows
 
 
+_SHAPE, _DTYPE = operator.attrgetter("shape"), operator.attrgetter("dtype")
+_FIRST, _SECOND = operator.itemgetter(0), operator.itemgetter(1)
+
+
 def stack_columns(columns, width, what):
     """``(matrix, rows)``: column ``i`` is ``matrix[rows[i]]``; ``matrix`` is C-contiguous ``(N, width)``.
 
     ``columns`` is a sequence of arrays of shape ``(width, 1)`` or ``(width,)``.
     Views of one matrix (the loader's lists, shuffled or not) give that matrix
-    and their row numbers, with no copy of the data; anything else is stacked
-    into a new matrix with ``rows = arange(n)``. float32 stays float32 (half
-    the memory of MNIST in float64); other input becomes float64. Raises
-    ValueError naming ``what`` and the first offending index on a wrong shape.
+    and their row numbers, with no copy of the data; a large list of the
+    learner's own arrays is stacked once (its rows in the order of the arrays'
+    addresses) and found again while every column holds what it held
+    (``column_memo``); anything else is stacked into a new matrix with
+    ``rows = arange(n)``. float32 stays float32 (half
+    the memory of MNIST in float64); other input becomes float64 (kept as
+    float32 where that is exact). Raises ValueError naming ``what`` and the
+    first offending index on a wrong shape.
     """
     n = len(columns)
     if n == 0:
@@ -99,32 +116,77 @@ def stack_columns(columns, width, what):
     found = _shared_base_rows(columns, width)
     if found is not None:
         return found
-    arrays = [np.asarray(c) for c in columns]
-    for i, a in enumerate(arrays):
-        if a.shape != (width, 1) and a.shape != (width,):
-            raise ValueError(f"{what} {i} has shape {a.shape}; expected ({width}, 1)")
-    dtype = np.float32 if all(a.dtype == np.float32 for a in arrays) else np.float64
-    out = np.empty((n, width), dtype=dtype)
-    for i, a in enumerate(arrays):
-        out[i] = a.reshape(width)
-    return out, np.arange(n, dtype=np.int64)
+    memo = n * width * 4 >= column_memo.MEMO_MIN_BYTES  # 4: a float32 list of this size is remembered too
+    if memo:
+        found = column_memo.remembered(column_memo.ids_of(columns), width)
+        if found is not None:
+            return found
+    own = set(map(type, columns)) == {np.ndarray}
+    arrays = columns if own else [np.asarray(c) for c in columns]
+    if not set(map(_SHAPE, arrays)) <= {(width, 1), (width,)}:
+        for i, a in enumerate(arrays):
+            if a.shape != (width, 1) and a.shape != (width,):
+                raise ValueError(f"{what} {i} has shape {a.shape}; expected ({width}, 1)")
+    dtype = np.dtype(np.float32 if set(map(_DTYPE, arrays)) == {np.dtype(np.float32)} else np.float64)
+    if memo and own:
+        return column_memo.remember(arrays, width, dtype)
+    return column_memo.stacked(arrays, width, dtype), np.arange(n, dtype=np.int64)
 
 
-def _check_pairs(data, what):
-    if all(type(item) is tuple and len(item) == 2 for item in data):  # the loaders' lists: one quick pass
-        return
+def _split_pairs(data, what):
+    """``(xs, ys)``: the first and second items of the ``(x, y)`` pairs of ``data``, in two C-level passes."""
+    try:
+        if set(map(type, data)) <= {tuple, list} and set(map(len, data)) == {2}:
+            return list(map(_FIRST, data)), list(map(_SECOND, data))  # zip(*data) took twice as long
+    except TypeError:  # an item without a length: named below
+        pass
     for i, item in enumerate(data):
         if not (isinstance(item, (tuple, list)) and len(item) == 2):
             raise TypeError(f"{what} item {i} is {type(item).__name__}; expected an (x, y) pair")
+    return [x for x, _ in data], [y for _, y in data]
 
 
 def training_matrices(training_data, n_in, n_out):
     """``(X, x_rows, Y, y_rows)`` from the book's list of ``(x (n_in, 1), y (n_out, 1))``:
     sample ``i`` is input ``X[x_rows[i]]`` with target ``Y[y_rows[i]]``."""
-    _check_pairs(training_data, "training_data")
-    X, x_rows = stack_columns([x for x, _ in training_data], n_in, "training input")
-    Y, y_rows = stack_columns([y for _, y in training_data], n_out, "training target")
+    found = _remembered_pairs(training_data, n_in, n_out)
+    if found is not None:
+        return found
+    xs, ys = _split_pairs(training_data, "training_data")
+    X, x_rows = stack_columns(xs, n_in, "training input")
+    Y, y_rows = stack_columns(ys, n_out, "training target")
     return X, x_rows, Y, y_rows
+
+
+def _remembered_pairs(data, n_in, n_out):
+    """``training_matrices``' answer when a large list's inputs (and targets, if large too) are all remembered
+    (``column_memo``), found from the pairs' items' ids without building lists of them; else None."""
+    n = len(data)
+    if n * n_in * 4 < column_memo.MEMO_MIN_BYTES or not column_memo._stacks:
+        return None
+    try:
+        if set(map(len, data)) != {2}:
+            return None
+        # x0, y0, x1, y1, ...: one pass over the pairs (two took twice as long: each pair a cache miss)
+        ids = np.fromiter(map(id, itertools.chain.from_iterable(data)), dtype=np.int64, count=2 * n)
+    except (TypeError, ValueError):  # the general path names the item
+        return None
+    found = column_memo.remembered(ids[0::2], n_in)
+    if found is None:
+        return None
+    if n * n_out * 4 >= column_memo.MEMO_MIN_BYTES:
+        targets = column_memo.remembered(ids[1::2], n_out)
+        if targets is None:
+            return None
+    else:
+        targets = stack_columns(list(map(_SECOND, data)), n_out, "training target")
+    return (*found, *targets)
+
+
+def _private_rows(X, rows):
+    out = X[rows]
+    private(out)  # as unchanging as X: what is prepared from it is kept too
+    return out
 
 
 def test_matrices(test_data, n_in, n_out):
@@ -132,10 +194,12 @@ def test_matrices(test_data, n_in, n_out):
 
     A label may also be a one-hot column (the book's training format), read as its argmax.
     """
-    _check_pairs(test_data, "test_data")
-    X, rows = stack_columns([x for x, _ in test_data], n_in, "test input")
+    xs, _ = _split_pairs(test_data, "test_data")
+    X, rows = stack_columns(xs, n_in, "test input")
     if rows.shape[0] != X.shape[0] or np.any(rows != np.arange(len(rows))):
-        X = X[rows]
+        # the rows in the list's order; for a remembered stack (nnfast's own, unchanging) made once
+        X = (remembered(X, ("rows", hashlib.blake2b(rows.tobytes(), digest_size=16).digest()), lambda X: _private_rows(X, rows))
+             if is_private(X) else X[rows])
     labels = np.empty(len(test_data), dtype=np.int64)
     for i, (_, y) in enumerate(test_data):
         if isinstance(y, numbers.Integral):

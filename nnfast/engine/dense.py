@@ -373,7 +373,7 @@ class DenseNet:
         all_rows = rows is None
         rows = np.arange(X.shape[0], dtype=np.int64) if all_rows else rows
         n = len(rows)
-        inputs, layout = self._prepared(X) if reuse else (X, DENSE_INPUTS)
+        inputs, layout = self._prepared(X, None if all_rows else rows) if reuse else (X, DENSE_INPUTS)
         order = None
         if layout.lo.size:
             order = self._eval_order(X, None if all_rows else rows, layout)
@@ -396,15 +396,17 @@ class DenseNet:
         result[order] = out
         return result
 
-    def _prepared(self, X):
-        """``nnfast.engine.input_layout.prepared_inputs(X)``, made once per training call (the sets it trains
-        on and evaluates every epoch do not change during it; they may between calls)."""
+    def _prepared(self, X, rows=None):
+        """``nnfast.engine.input_layout.prepared_inputs(X, rows)``, made once per training call (the sets it
+        trains on and evaluates every epoch do not change during it; they may between calls). ``rows``: the
+        rows of X used (their set chooses the column order), None for all."""
         cache = self.__dict__.setdefault("_prepared_inputs", {})
         hit = cache.get(id(X))
-        if hit is not None and hit[0] is X:
-            return hit[1], hit[2]
-        inputs, layout = prepared_inputs(X)
-        cache[id(X)] = (X, inputs, layout)
+        if hit is not None and hit[0] is X and (hit[1] is rows or (hit[1] is not None and rows is not None
+                                                                 and np.array_equal(hit[1], rows))):
+            return hit[2], hit[3]
+        inputs, layout = prepared_inputs(X, rows)
+        cache[id(X)] = (X, rows, inputs, layout)
         return inputs, layout
 
     def _eval_order(self, X, rows, layout):
@@ -467,9 +469,9 @@ class DenseNet:
         laying out its nonzeros: about 0.3 s for MNIST's 50,000 images), so that the first epoch's time is
         the epoch's. Training the same, unchanged data then finds it done. Returns the seconds it took."""
         start = time.perf_counter()
-        X = self._training_rows(as_list(training_data))[0]
+        X, x_rows = self._training_rows(as_list(training_data))[:2]
         if self.skip_zero_inputs:
-            prepared_inputs(X)
+            prepared_inputs(X, x_rows)
         return time.perf_counter() - start
 
     def feedforward(self, a):
@@ -630,7 +632,7 @@ class DenseNet:
         lmbda = check_lmbda(lmbda)
         rows = self._training_rows(data) if rows is None else rows
         X, x_rows, Y, y_rows = rows
-        inputs, layout = self._prepared(X) if self.skip_zero_inputs else (X, DENSE_INPUTS)
+        inputs, layout = self._prepared(X, x_rows) if self.skip_zero_inputs else (X, DENSE_INPUTS)
         n = len(data)
         decay = 1.0 - eta * (lmbda / n) if n else 1.0  # chapter 3's (1 - eta * lmbda / n), as the book computes it
         original = list(data)

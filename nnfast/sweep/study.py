@@ -20,6 +20,7 @@ per-trial results. Optuna records one trial per point; its seeds' runs are
 separate tasks, so they run in parallel too.
 """
 
+import concurrent.futures
 import dataclasses
 import hashlib
 import json
@@ -227,8 +228,6 @@ def run(space: Space, *, trials: Optional[int] = None, sampler: Optional[str] = 
     try:
         setup_started = time.perf_counter()
         dataset = _load(data)
-        if executor is None:
-            _sweep_trial.install(dataset, validation)  # here, so forked workers inherit it
         n_classes = len(dataset.classes)
         for p in space.params:
             if p.name == "sizes":
@@ -236,17 +235,24 @@ def run(space: Space, *, trials: Optional[int] = None, sampler: Optional[str] = 
                     if widths[-1] != n_classes:
                         raise SweepError(f"--sizes {'-'.join(map(str, widths))} ends in {widths[-1]} outputs, but "
                                          f"{dataset.name} has {n_classes} classes")
-        mode = "grid" if grid_mode else sampler or "random"
-        identity = {**{sweep_space.option(p.name): p.describe() for p in space.params}, "--seeds": seeds,
-                    "--sampler": mode, "--seed": seed, "--validation": validation, "data": dataset.name}
-        sampler_obj = (optuna.samplers.TPESampler(seed=seed) if mode == "tpe"
-                       else optuna.samplers.RandomSampler(seed=seed))
-        points = None
-        if grid_mode:
-            points = space.grid()
-            if trials is not None and trials < len(points):  # N of the grid's points, drawn at random
-                points = random.Random(seed).sample(points, trials)
-        _compile(space, points, n_classes, validation)  # here, once: workers load the cache, never write it
+        # the kernels compile (or load from numba's cache) in a thread while this one converts and lays out the
+        # data; both are done before any worker starts (the with-block joins the thread, whatever happens)
+        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="nnfast-compile") as pool:
+            compiled = pool.submit(_compile, space, n_classes, validation)
+            if executor is None:
+                _sweep_trial.install(dataset, validation)  # here, so forked workers inherit it
+            mode = "grid" if grid_mode else sampler or "random"
+            identity = {**{sweep_space.option(p.name): p.describe() for p in space.params}, "--seeds": seeds,
+                        "--sampler": mode, "--seed": seed, "--validation": validation, "data": dataset.name}
+            sampler_obj = (optuna.samplers.TPESampler(seed=seed) if mode == "tpe"
+                           else optuna.samplers.RandomSampler(seed=seed))
+            points = None
+            if grid_mode:
+                points = space.grid()
+                if trials is not None and trials < len(points):  # N of the grid's points, drawn at random
+                    points = random.Random(seed).sample(points, trials)
+                points = sweep_space.longest_first(points, n_classes)
+            compiled.result()  # here, once: workers load the cache, never write it
         setup_seconds = time.perf_counter() - setup_started
         if executor is not None:
             try:
@@ -286,7 +292,7 @@ def _load(data):
     return data
 
 
-def _compile(space, points, n_classes, validation):
+def _compile(space, n_classes, validation):
     """Compile (or load from numba's cache) each dtype's kernels before any worker starts."""
     from ..runs import train as training
     if any(p.name == "layers" for p in space.params):
@@ -332,6 +338,9 @@ class _Sweep:
             self.total = max(n_trials, len(finished))
             self.todo = [p for p in reruns if _key(p) not in skip][:max(0, self.total - len(finished) - self.waiting)]
         self.grid = points is not None
+        # equal accuracies are ranked by the point's place in the options' grid, not by trial number: the grid
+        # runs longest first, and which point wins a tie must not depend on the order trials ran in
+        self.tie_rank = {_key(p): i for i, p in enumerate(space.grid())} if self.grid else {}
         self.curves = [(t.user_attrs.get("result") or {}).get("curve") for t in finished if t.state.name == "COMPLETE"]
         self.curves = [c for c in self.curves if c]
         self.seconds_done = 0.0
@@ -435,7 +444,7 @@ class _Sweep:
         if self.on_trial is not None:
             done = len(self.finished)
             complete = [r for r in map(lambda t: _record(self.space, t), self.finished) if r.state == "complete"]
-            best = max(complete, key=lambda r: (r.validation_accuracy, -r.number), default=None)
+            best = max(complete, key=lambda r: (r.validation_accuracy, -self._tie(r)), default=None)
             pace = (time.perf_counter() - self.loop_started) / max(1, done - self.resumed)
             self.on_trial(record, done, self.total, best, pace * (self.total - done))
 
@@ -467,12 +476,16 @@ class _Sweep:
             raise
         return self._result()
 
+    def _tie(self, record):
+        """Where ``record`` stands among equal accuracies: its point's place in the grid, else its trial number."""
+        return self.tie_rank.get(json.dumps(record.params, sort_keys=True), record.number)
+
     # -- the winner --
 
     def _result(self):
         records = [_record(self.space, t) for t in self.finished]
         order = {"complete": 0, "pruned": 1, "failed": 2}
-        records.sort(key=lambda r: (order[r.state], -(r.validation_accuracy or 0.0), r.number))
+        records.sort(key=lambda r: (order[r.state], -(r.validation_accuracy or 0.0), self._tie(r)))
         complete = [r for r in records if r.state == "complete"]
         best = complete[0] if complete else None
         test_accuracy = saved = None

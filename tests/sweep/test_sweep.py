@@ -525,3 +525,45 @@ def test_a_finished_study_run_again_says_there_is_nothing_left(data_folder, tmp_
     again = CliRunner().invoke(main, args)
     assert again.exit_code == 0 and "all 2 already done" in again.output and "continuing" not in again.output
     assert "eta=2" in again.output  # the record's table, figures and all
+
+
+# -- the order a grid runs in ---------------------------------------------------------------------
+
+def test_a_grids_points_run_longest_first_by_the_work_they_imply():
+    points = space(hidden="10,40", batch_size="10,50", epochs="1,2", dtype="float64,float32").grid()
+    ordered = sweep_space.longest_first(points, 10)
+    work = [sweep_space.work_of(p, 10) for p in ordered]
+    assert work == sorted(work, reverse=True) and sorted(map(str, ordered)) == sorted(map(str, points))
+    first, last = ordered[0], ordered[-1]
+    assert (first["hidden"], first["batch_size"], first["epochs"], first["dtype"]) == ((40,), 10, 2, "float64")
+    assert (last["hidden"], last["batch_size"], last["epochs"], last["dtype"]) == ((10,), 50, 1, "float32")
+
+
+def test_the_sweep_starts_them_in_that_order_and_its_results_do_not_depend_on_it(dataset, monkeypatch):
+    s = space(eta="1,3", hidden="10,30", batch_size="10,40", epochs=1)
+    started = []
+    submit = sweep._Sweep._submit
+
+    def record(self, number, k):
+        started.append(self.running[number].point)
+        return submit(self, number, k)
+    monkeypatch.setattr(sweep._Sweep, "_submit", record)
+    longest = sweep.run(s, workers=1, data=dataset)
+    assert [(p["hidden"], p["batch_size"]) for p in started] == [((30,), 10)] * 2 + [((30,), 40)] * 2 + [
+        ((10,), 10)] * 2 + [((10,), 40)] * 2
+    monkeypatch.setattr(sweep_space, "longest_first", lambda points, n_classes: points)  # the options' order
+    given = sweep.run(s, workers=1, data=dataset)
+    assert by_params(longest) == by_params(given)
+    assert [r.params for r in longest.trials] == [r.params for r in given.trials]
+    assert longest.best.params == given.best.params and longest.test_accuracy == given.test_accuracy
+
+
+def test_equal_accuracies_rank_by_the_grid_not_by_the_order_trials_ran(dataset, monkeypatch):
+    original = _sweep_trial.run
+
+    def tied(task):  # every point reaches the same accuracy
+        return {**original(task), "curve": [0.5]}
+    monkeypatch.setattr(_sweep_trial, "run", tied)
+    result = sweep.run(space(eta="1,3", hidden="10,30", epochs=1), workers=1, data=dataset)
+    assert [r.params["hidden"] for r in result.trials] == [[10], [10], [30], [30]]  # the grid's order, not the run's
+    assert result.best.params["hidden"] == [10] and result.best.params["eta"] == 1.0
