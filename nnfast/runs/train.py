@@ -153,6 +153,8 @@ def run_training(settings, save_path=None, resume_path=None, explicit=(), report
         history, order, done = [], None, 0
     if settings.sizes is not None and settings.sizes[0] != 784:  # before any data is loaded
         raise ValueError(f"sizes {settings.sizes}: images have 28x28 = 784 pixels, so the first layer has 784")
+    from ..engine.dense import start_compiling
+    start_compiling(settings.dtype)  # a first run's compile begins in a helper process while the data loads
     data_start = time.perf_counter()
     dataset = datasets.load_dataset(settings.data)
     training, validation, test = mnist_loader.wrap(dataset, settings.validation)
