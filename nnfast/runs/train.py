@@ -185,8 +185,9 @@ def run_training(settings, save_path=None, resume_path=None, explicit=(), report
         report.note(f"note: --batch-size {settings.batch_size} is more than the {len(training):,} training images: "
                     f"each epoch is one mini-batch of {len(training):,}")
 
-    compile_seconds = net.warm_up(monitoring=True) if settings.monitor else net.warm_up()
+    # the set-up first: on a first run it overlaps the compile helper's half of the compile (kernels.background)
     setup_seconds = net.prepare_training(training)  # the first epoch's time is then the epoch's
+    compile_seconds = net.warm_up(monitoring=True) if settings.monitor else net.warm_up()
     net.progress = getattr(report, "progress", None)
     extra = (f", {settings.cost} cost, lmbda {settings.lmbda:g}, {settings.init} init" if settings.chapter3 else "")
     on = "" if dataset.name == "MNIST" else (f" of {dataset.name}" + ("" if dataset.verified else " (unverified)"))

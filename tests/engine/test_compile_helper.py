@@ -74,11 +74,32 @@ def test_a_stopped_helper_finishes_its_kernel_and_leaves_the_cache_whole(tmp_pat
     helper.stop()  # stopping an ended helper is harmless
 
 
-def test_no_helper_where_it_cannot_help(monkeypatch):
+def test_a_helper_only_where_it_can_help(monkeypatch):
+    launched = []
+
+    class FakeProcess:
+        def __init__(self, args, **kwargs):
+            launched.append(args)
+
+    monkeypatch.setattr(background.subprocess, "Popen", FakeProcess)
+    monkeypatch.setattr(background, "compiled_or_cached", lambda dispatcher, signature: False)  # a cold cache
+    monkeypatch.delenv(background.HELPER_VARIABLE, raising=False)
+    monkeypatch.setattr(background.os, "getloadavg", lambda: (0.2, 0.2, 0.2), raising=False)
+    assert background.start(np.float64, cores=2) is not None  # a free core: a helper
+    assert "main('float64')" in launched[-1][-1]
     assert background.start(np.float64, cores=1) is None  # one core: nothing to share
+    monkeypatch.setattr(background.os, "getloadavg", lambda: (3.0, 3.0, 3.0), raising=False)
+    assert background.no_core_free(2) and not background.no_core_free(4)
+    assert background.start(np.float64, cores=2) is None  # the other core is busy ...
+    monkeypatch.setenv(background.HELPER_VARIABLE, "1")
+    assert background.start(np.float32, cores=2) is not None  # ... unless asked for all the same
     monkeypatch.setenv(background.HELPER_VARIABLE, "0")
-    assert background.start(np.float64, cores=2) is None
-    monkeypatch.delenv(background.HELPER_VARIABLE)
+    monkeypatch.setattr(background.os, "getloadavg", lambda: (0.2, 0.2, 0.2), raising=False)
+    assert background.start(np.float64, cores=2) is None  # never
+    assert len(launched) == 2
+
+
+def test_no_helper_once_the_kernels_are_compiled():
     from nnfast import network
     network.Network([784, 5, 10]).warm_up()  # compiled (or loaded) in this process: nothing left to compile
     assert background.compiled_or_cached(background.batches.run_batches, background.entry_signature(np.float64))

@@ -12,8 +12,12 @@ signature, flags and host CPU.
 
 No helper is started where it cannot help: when ``run_batches`` for that dtype is compiled in
 this process or in the cache already, when this process may use a single core
-(``NNFAST_THREADS=1``, as a sweep's workers, or one CPU in its affinity), when numba caches
-nothing, or when ``NNFAST_COMPILE_HELPER=0``. A helper that fails changes nothing: this process
+(``NNFAST_THREADS=1``, as a sweep's workers, or one CPU in its affinity), when no core is free
+(the one-minute load average above the cores less a half: the helper's share of the work then waits
+for a core and its own start-up is extra work; measured on a shared 2-core machine at load 8-10, the
+first call took 39 s with a helper and 29 s without), when numba caches nothing, or when
+``NNFAST_COMPILE_HELPER=0``. ``NNFAST_COMPILE_HELPER=1`` starts one even when no core looks free
+(the benchmarks' A/B). A helper that fails changes nothing: this process
 compiles what it did not find in the cache, as it would have without one.
 """
 
@@ -27,7 +31,7 @@ from numba import types
 
 from . import activation, batches, forward, gradient
 
-HELPER_VARIABLE = "NNFAST_COMPILE_HELPER"  # "0": never start a helper
+HELPER_VARIABLE = "NNFAST_COMPILE_HELPER"  # "0": never start a helper; "1": also when no core looks free
 
 
 def _types(dtype):
@@ -95,6 +99,15 @@ class Helper:
                 pass
 
 
+def no_core_free(cores):
+    """Whether the machine's other processes keep every core but this process's busy (Unix load average)."""
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # Windows; no load average
+        return False
+    return load > cores - 0.5
+
+
 def _python():
     """The interpreter to run the helper with, or None where ``sys.executable`` is no Python (embedded)."""
     exe = sys.executable or ""
@@ -104,7 +117,8 @@ def _python():
 def start(dtype, cores):
     """A ``Helper`` compiling ``run_batches``'s callees for ``dtype`` from the last, or None where it
     would not help (see the module's docstring). ``cores``: how many this process may use."""
-    if os.environ.get(HELPER_VARIABLE, "").strip() == "0" or cores < 2 or _python() is None:
+    choice = os.environ.get(HELPER_VARIABLE, "").strip()
+    if choice == "0" or cores < 2 or _python() is None or (choice != "1" and no_core_free(cores)):
         return None
     if compiled_or_cached(batches.run_batches, entry_signature(dtype)):
         return None
