@@ -6,8 +6,9 @@ compile time are the callees. ``start`` launches ``python -m nnfast.engine.kerne
 DTYPE``, which compiles the same callees for the same signatures, from the last to the first,
 into numba's on-disk cache; this process meanwhile compiles from the first, and loads each callee
 the helper has finished from the cache instead of compiling it (numba looks there before it
-compiles). The two meet in the middle, and ``Helper.stop`` ends the helper once ``run_batches``
-is compiled. The machine code is the same whichever process compiled a callee: same source,
+compiles). The two meet in the middle; the helper goes on to ``cost_sum`` (chapter 3's monitors)
+while this process optimises ``run_batches``, and ``Helper.stop`` ends it once ``run_batches`` is
+compiled. The machine code is the same whichever process compiled a callee: same source,
 signature, flags and host CPU.
 
 No helper is started where it cannot help: when ``run_batches`` for that dtype is compiled in
@@ -29,7 +30,7 @@ import sys
 import numpy as np
 from numba import types
 
-from . import activation, batches, forward, gradient
+from . import activation, batches, costs, forward, gradient
 
 HELPER_VARIABLE = "NNFAST_COMPILE_HELPER"  # "0": never start a helper; "1": also when no core looks free
 
@@ -68,6 +69,13 @@ def callees(dtype):
         (gradient._accumulate_rows2, (A2, A2, A2, i, F, I1, I1)),
         (gradient._accumulate_row, (A2, A2, A2, i, F, I1, I1)),
     ]
+
+
+def afterwards(dtype):
+    """``(kernel, argument types)`` the helper compiles once the callees are done, while this process is
+    still optimising ``run_batches``: chapter 3's cost sums (its monitors and ``total_cost``)."""
+    F, A1, A2, I1, U2, i, f = _types(dtype)
+    return [(costs.cost_sum, (A2, A2, I1, i))]
 
 
 def compiled_or_cached(dispatcher, signature):
@@ -137,7 +145,7 @@ def main(dtype):
     """The helper's work: compile the callees for ``dtype`` into the cache, last first, until told to stop."""
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
-    for dispatcher, signature in reversed(callees(dtype)):
+    for dispatcher, signature in [*reversed(callees(dtype)), *afterwards(dtype)]:
         if stopping:
             break
         dispatcher.compile(signature)
