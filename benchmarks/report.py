@@ -193,12 +193,21 @@ def markdown(result):
     if st:
         lines += ["", "Start-up, each in a fresh process: "
                   f"`import nnfast` {st['import_s']:.3f} s (median of 5); first `SGD` + `evaluate` "
-                  + "; ".join(f"{_COMPILED.get(d, d)}: cold (empty numba cache) {c['cold_s']:.2f} s, "
+                  + "; ".join(f"{_COMPILED.get(d, d)}: cold (empty numba cache) {c['cold_s']:.2f} s{_two_cores(c)}, "
                               f"warm (cached) {c['warm_s']:.2f} s" for d, c in st["compile"].items()) + "."]
     return "\n".join(lines) + "\n"
 
 
 _COMPILED = {"conv": "chapter 6 two-conv net (first steps on one thread and on every core, then predict)"}
+
+
+def _two_cores(c):
+    """The compile helper's A/B, where measured: CPU seconds of the process and of its helper, and the one-core
+    compile beside it (benchmarks.startup.compile_ab)."""
+    if "one_core_s" not in c:
+        return ""
+    return (f" (CPU {c['cold_cpu_s']:.2f} s + helper {c['cold_helper_cpu_s']:.2f} s; on one core, no helper: "
+            f"{c['one_core_s']:.2f} s, CPU {c['one_core_cpu_s']:.2f} s)")
 
 
 def write(result, folder, name="latest"):

@@ -155,3 +155,26 @@ def test_the_speed_summary_gives_each_configuration_a_row():
                                                    ("nnfast", "float32", 0.05, 40.0), ("jax", "float32", 0.2, 10.0))]
     text = readme.summary_block({"when": "now", "machine": {"cores": 2}, "rows": rows})
     assert "| 784-30-10, 10 | 2.00 s | 0.10 s (20x) | 0.05 s (40x) | jax float32 0.20 s (10x) |" in text
+
+
+def test_compile_rows_alternate_with_and_without_the_helper_and_report_both(monkeypatch, tmp_path):
+    from benchmarks import startup
+    calls = []
+
+    def figures(code, env=None):
+        calls.append(env.get("NNFAST_COMPILE_HELPER"))
+        return {"1": [5.0, 4.0, 3.0], "0": [8.0, 7.5, 0.0]}.get(env.get("NNFAST_COMPILE_HELPER"), [0.5, 0.4, 0.0])
+
+    monkeypatch.setattr(startup, "_figures", figures)
+    ab = startup.compile_ab("float64", rounds=2)
+    assert calls == ["1", "0", "1", "0", None, None]  # alternated, then a cold and a warm run of the default
+    assert ab == {"cold_s": 5.0, "cold_cpu_s": 4.0, "cold_helper_cpu_s": 3.0, "one_core_s": 8.0,
+                  "one_core_cpu_s": 7.5, "warm_s": 0.5}
+    result = {"when": "now", "machine": {"cpu": "test", "cores": 2}, "method": "tiny",
+              "versions": {"python": "3", "numpy": np.__version__, "numba": "x", "nnfast": "y"},
+              "limit": {"gflops_float64": 1.0, "gflops_float32": 2.0, "blas_threads": 1}, "rows": [],
+              "startup": {"import_s": 0.1, "compile": {"float64": ab, "conv": {"cold_s": 9.0, "warm_s": 0.6}}}}
+    text = report.write(result, tmp_path)
+    assert ("float64: cold (empty numba cache) 5.00 s (CPU 4.00 s + helper 3.00 s; on one core, no helper: "
+            "8.00 s, CPU 7.50 s), warm (cached) 0.50 s") in text
+    assert "cold (empty numba cache) 9.00 s, warm (cached) 0.60 s" in text

@@ -86,9 +86,36 @@ class _Kernels:
     importing numba costs ~0.3 s."""
 
     def __init__(self):
+        import threading
+
+        from .kernels import background
         from .kernels.batches import run_batches
         from .kernels.costs import cost_sum
         self.run_batches, self.cost_sum = run_batches, cost_sum
+        self._background = background
+        self._lock = threading.Lock()
+        self._started = set()  # dtypes whose first compile has begun in this process
+        self._helpers = {}  # dtype -> the helper process compiling alongside (kernels.background)
+
+    def prepare(self, dtype):
+        """Before the first call for ``dtype``: when it will compile, a helper process compiles half of it
+        alongside (``kernels.background``). Later calls return at once."""
+        if dtype in self._started:
+            return
+        with self._lock:
+            if dtype in self._started:
+                return
+            self._started.add(dtype)
+        helper = self._background.start(dtype, compute_threads())
+        if helper is not None:
+            self._helpers[dtype] = helper
+
+    def compiled(self, dtype):
+        """After a call for ``dtype``: ``run_batches`` is compiled, so its helper (if any) may stop."""
+        if self._helpers:
+            helper = self._helpers.pop(dtype, None)
+            if helper is not None:
+                helper.stop()
 
 
 _KERNELS = []
@@ -98,6 +125,12 @@ def kernels():
     if not _KERNELS:
         _KERNELS.append(_Kernels())
     return _KERNELS[0]
+
+
+def start_compiling(dtype):
+    """Begin the first compile of the kernels for ``dtype`` in a helper process now, if it will be needed (a
+    command line calls this before loading its data); see ``_Kernels.prepare``."""
+    kernels().prepare(np.dtype(dtype))
 
 
 def check_sizes(sizes):
@@ -337,9 +370,12 @@ class DenseNet:
         grads = np.empty_like(params) if grads is None else grads
         layout = layout or DENSE_INPUTS
         X = np.ascontiguousarray(X)  # its bytes are what the kernels read
-        kernels().run_batches(params, grads, lay.w_off, lay.b_off, lay.sizes, X.view(np.uint8), INPUT_KINDS[X.dtype],
-                              x_rows, Y, y_rows, batch, eta, self._cost_code, float(decay), layout.lo, layout.hi,
-                              float(layout.scale), acts, deltas, np.empty((cap, n_out), dtype=self.dtype), out)
+        k = kernels()
+        k.prepare(self.dtype)
+        k.run_batches(params, grads, lay.w_off, lay.b_off, lay.sizes, X.view(np.uint8), INPUT_KINDS[X.dtype],
+                      x_rows, Y, y_rows, batch, eta, self._cost_code, float(decay), layout.lo, layout.hi,
+                      float(layout.scale), acts, deltas, np.empty((cap, n_out), dtype=self.dtype), out)
+        k.compiled(self.dtype)
         return params
 
     @contextlib.contextmanager
@@ -457,11 +493,12 @@ class DenseNet:
         from training time. Nothing about the network changes.
         """
         start = time.perf_counter()
+        kernels().prepare(self.dtype)  # first: a helper process, if any, starts while the shuffle compiles
+        _rng.shuffle(np.arange(1, dtype=np.int64))  # compiles the shuffle; one element draws nothing
         X = np.zeros((1, self.sizes[0]), dtype=np.float32)  # MNIST's own dtype, as training will use
         Y = np.zeros((1, self.sizes[-1]), dtype=self.dtype)
         rows = np.zeros(1, dtype=np.int64)
         self._run(self._pack(), X, rows, Y, rows, 1, 1.0)
-        _rng.shuffle(np.arange(1, dtype=np.int64))  # compiles the shuffle; one element draws nothing
         return time.perf_counter() - start
 
     def prepare_training(self, training_data):
@@ -630,6 +667,7 @@ class DenseNet:
         mini_batch_size = check_int(mini_batch_size, "mini_batch_size", 1)
         eta = check_eta(eta)
         lmbda = check_lmbda(lmbda)
+        kernels().prepare(self.dtype)  # a first compile, if any, begins in a helper while the data is prepared
         rows = self._training_rows(data) if rows is None else rows
         X, x_rows, Y, y_rows = rows
         inputs, layout = self._prepared(X, x_rows) if self.skip_zero_inputs else (X, DENSE_INPUTS)

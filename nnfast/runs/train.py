@@ -153,6 +153,8 @@ def run_training(settings, save_path=None, resume_path=None, explicit=(), report
         history, order, done = [], None, 0
     if settings.sizes is not None and settings.sizes[0] != 784:  # before any data is loaded
         raise ValueError(f"sizes {settings.sizes}: images have 28x28 = 784 pixels, so the first layer has 784")
+    from ..engine.dense import start_compiling
+    start_compiling(settings.dtype)  # a first run's compile begins in a helper process while the data loads
     data_start = time.perf_counter()
     dataset = datasets.load_dataset(settings.data)
     training, validation, test = mnist_loader.wrap(dataset, settings.validation)
@@ -187,8 +189,9 @@ def run_training(settings, save_path=None, resume_path=None, explicit=(), report
         report.note(f"note: --batch-size {settings.batch_size} is more than the {len(training):,} training images: "
                     f"each epoch is one mini-batch of {len(training):,}")
 
-    compile_seconds = net.warm_up(monitoring=True) if settings.monitor else net.warm_up()
+    # the set-up first: on a first run it overlaps the compile helper's half of the compile (kernels.background)
     setup_seconds = net.prepare_training(training)  # the first epoch's time is then the epoch's
+    compile_seconds = net.warm_up(monitoring=True) if settings.monitor else net.warm_up()
     net.progress = getattr(report, "progress", None)
     extra = (f", {settings.cost} cost, lmbda {settings.lmbda:g}, {settings.init} init" if settings.chapter3 else "")
     on = "" if dataset.name == "MNIST" else (f" of {dataset.name}" + ("" if dataset.verified else " (unverified)"))

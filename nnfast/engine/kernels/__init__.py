@@ -6,7 +6,8 @@
 - ``activation``: the sigmoid on matrices, with an exp that vectorises;
 - ``costs``: the cost codes and ``cost_sum``; ``shuffle``: the book's ``random.shuffle`` replayed;
 - ``conv``: chapter 6's im2col, col2im and pooling;
-- ``jit``: the compiler flags and the cache (invalidated when any file here changes).
+- ``jit``: the compiler flags and the cache (invalidated when any file here changes);
+- ``background``: a first compile on two cores (a helper process compiles half of ``run_batches``'s callees).
 
 Kernels write into arrays the caller preallocates; the engine's Python checks shapes first.
 """

@@ -8,13 +8,13 @@ import numpy as np
 
 from .forward import _block_columns, _columns, _forward_layers, _span, _view
 from .gradient import _backward_layers
-from .jit import kernel
+from .jit import helper, kernel
 
 
 SORT_MAX = 128  # batches up to this size are ordered by where their inputs end (insertion sort: O(m^2))
 
 
-@kernel
+@helper
 def _batch_rows(x_rows, y_rows, start, m, x_lo, x_hi, ordered, bx, by, blo, bhi):
     """Fill bx/by[:m] with the batch's rows of X and Y, and blo/bhi[:m] with their nonzero columns;
     ``ordered``: by x_hi, so that each block of four samples spans few columns (the batch's
@@ -42,7 +42,7 @@ def _batch_rows(x_rows, y_rows, start, m, x_lo, x_hi, ordered, bx, by, blo, bhi)
 BYTES, FLOAT32, FLOAT64 = 0, 1, 2
 
 
-@kernel
+@helper
 def _load_inputs(Xb, x_kind, bx, m, lo, hi, dst, scale):
     """dst[t] = input row bx[t] * scale for t < m, in dst's dtype; the input matrix's rows are the
     rows of ``Xb`` (bytes) read as ``x_kind`` (bytes with scale 1/256 are exact). With column
@@ -68,7 +68,7 @@ def _load_inputs(Xb, x_kind, bx, m, lo, hi, dst, scale):
                 d[k] = x8[k] * s
 
 
-@kernel
+@helper
 def _load_rows(src, rows, m, dst):
     """dst[t] = src[rows[t]] for t < m (targets: already in dst's dtype)."""
     for t in range(m):

@@ -2,7 +2,7 @@
 
 import math
 
-from .jit import kernel
+from .jit import helper, kernel
 
 # Cost codes shared with nnfast.engine.dense (plain ints: one compiled kernel serves both costs).
 QUADRATIC = 0
@@ -50,7 +50,7 @@ def cost_sum(out, Y, y_rows, cost):
     return total
 
 
-@kernel
+@helper
 def _log0(x):
     """numpy's log at the edges: log(0) = -inf (numba's math.log would raise), log(1) = 0."""
     return -math.inf if x <= 0.0 else math.log(x)

@@ -15,23 +15,23 @@ Layout shared with ``nnfast.network``:
 """
 
 from .activation import _sigmoid_inplace
-from .jit import kernel
+from .jit import helper, kernel
 
 
-@kernel
+@helper
 def _span(M, i, k0, k1):
     """Row i of 2-D ``M``, columns k0..k1-1: one compiled slice that every kernel calls (dozens of
     inline slices were a second of numba's type inference and lowering at the first call)."""
     return M[i, k0:k1]
 
 
-@kernel
+@helper
 def _view(buf, offset, rows, cols):
     """The ``(rows, cols)`` row-major block of 1-D ``buf`` starting at ``offset``."""
     return buf[offset:offset + rows * cols].reshape((rows, cols))
 
 
-@kernel
+@helper
 def _dot(w, a, k0, k1):
     """w[k0:k1] . a[k0:k1]."""
     c = w.dtype.type(0)
@@ -55,7 +55,7 @@ def _columns(lo, hi, s, n):
     return lo[s >> 2], hi[s >> 2]
 
 
-@kernel
+@helper
 def _block_columns(row_lo, row_hi, m, n, lo, hi):
     """lo[b]..hi[b]-1: the columns outside which rows 4b..4b+3 (of m) are all zero, given each
     row's bounds, widened to whole COLUMN_BLOCKs.
@@ -80,7 +80,7 @@ def _block_columns(row_lo, row_hi, m, n, lo, hi):
         hi[b] = k1
 
 
-@kernel
+@helper
 def _dense_rows4(W, b, A_in, A_out, s, k0, k1):
     """Weighted input z = W a + b (before the sigmoid) for the four samples s..s+3, whose inputs are
     zero outside columns k0..k1-1, four weight rows at a time.
@@ -172,7 +172,7 @@ def _dense_rows4(W, b, A_in, A_out, s, k0, k1):
             A_out[t, j] = _dot(W[j], A_in[t], k0, k1) + b[j]
 
 
-@kernel
+@helper
 def _dense_rows2(W, b, A_in, A_out, s, count, k0, k1):
     """Weighted input z for the last ``count`` (1 or 2) samples from s (inputs zero outside
     columns k0..k1-1), two weight rows at a time.

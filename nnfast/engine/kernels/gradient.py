@@ -5,10 +5,10 @@ Same layout as ``forward`` (``params``/``grads`` flat buffers, samples as rows).
 
 from .costs import CROSS_ENTROPY
 from .forward import _columns, _span, _view
-from .jit import kernel
+from .jit import helper, kernel
 
 
-@kernel
+@helper
 def _output_delta(A, Y, D, cost):
     """Output error at a sigmoid output, all (m, n_out): the quadratic cost's
     D = (A - Y) * A * (1 - A), or the cross-entropy's D = A - Y (chapter 3: the
@@ -24,7 +24,7 @@ def _output_delta(A, Y, D, cost):
                 D[s, j] = (a - Y[s, j]) * (a * (one - a))
 
 
-@kernel
+@helper
 def _hidden_delta(W_next, D_next, A, D):
     """D[s, k] = (sum_j W_next[j, k] * D_next[s, j]) * A[s, k] * (1 - A[s, k]).
 
@@ -50,7 +50,7 @@ def _hidden_delta(W_next, D_next, A, D):
             d[k] *= a[k] * (one - a[k])
 
 
-@kernel
+@helper
 def _accumulate_rows4(D, A_prev, T, j, scale, lo, hi):
     """T[j:j+4, :] += scale * sum_s outer(D[s, j:j+4], A_prev[s]) (``lo``/``hi``: see ``_columns``).
 
@@ -116,7 +116,7 @@ def _accumulate_rows4(D, A_prev, T, j, scale, lo, hi):
             g3[k] += d3 * x0
 
 
-@kernel
+@helper
 def _accumulate_rows2(D, A_prev, T, j, scale, lo, hi):
     """T[j:j+2, :] += scale * sum_s outer(D[s, j:j+2], A_prev[s]), four samples per pass.
 
@@ -154,7 +154,7 @@ def _accumulate_rows2(D, A_prev, T, j, scale, lo, hi):
             g1[k] += d10 * a0[k]
 
 
-@kernel
+@helper
 def _accumulate_row(D, A_prev, T, j, scale, lo, hi):
     """T[j] += scale * sum_s D[s, j] * A_prev[s]: the rows left over after blocks of four."""
     for s in range(D.shape[0]):

@@ -61,3 +61,8 @@ def kernel_family(folder, **defaults):
 
 
 kernel = kernel_family(os.path.dirname(os.path.abspath(__file__)))
+
+
+def helper(func=None, **options):
+    """``kernel`` for a function only other kernels call: no CPython or C wrapper is built for it."""
+    return kernel(func, no_cpython_wrapper=True, no_cfunc_wrapper=True, **options)

@@ -1,9 +1,9 @@
 """The book's ``random.shuffle(training_data)``, replayed exactly on an index array (Python's MT19937)."""
 
-from .jit import kernel
+from .jit import helper, kernel
 
 
-@kernel
+@helper
 def _mt_next(mt, pos):
     """Python's MT19937 ``genrand_uint32``: (next 32-bit output, new position); refills ``mt`` in place."""
     if pos >= 624:
