@@ -260,7 +260,9 @@ def test_any_shape_matches_the_reference(data, depth):
     for k in range(0, n, m):
         fast.update_mini_batch(batch[k:k + m], 3.0)
         ref.update_mini_batch(batch[k:k + m], 3.0)
-    assert max_rel_diff(params(fast), params(ref)) <= 1e-9
+    # up to 23 steps at eta 3 compound the summation-order rounding of each: hypothesis found 1.24e-9 after 21
+    # (sizes [35, 55, 55], n 21, m 1), the same on every commit since, so the trained weights get 1e-8
+    assert max_rel_diff(params(fast), params(ref)) <= 1e-8
 
 
 @pytest.mark.parametrize("sizes", [[784], [], [784, 0, 10], [784, -3, 10], [784, 2.5, 10], "784", [True, 3]])
