@@ -17,7 +17,8 @@ from . import activations
 from .engine import matrix_path, notes
 from .engine.column_check import apply
 from .engine.convert import test_matrices
-from .engine.dense import DenseNet, Layout, TrainingDiverged, as_list
+from .engine.checks import as_list
+from .engine.dense import DenseNet, Layout, TrainingDiverged
 from .engine.notes import OverridePath
 from .engine.overrides import replaced_functions, replaced_methods
 from .activations import sigmoid

@@ -16,8 +16,8 @@ import numpy as np
 
 from . import activations
 from .engine import matrix_path, notes
-from .engine.dense import (CROSS_ENTROPY, QUADRATIC, DenseNet, TrainingDiverged, as_list, check_eta, check_int,
-                           check_lmbda, kernels)
+from .engine.checks import as_list, check_eta, check_int, check_lmbda
+from .engine.dense import CROSS_ENTROPY, QUADRATIC, DenseNet, TrainingDiverged, kernels
 from .engine.overrides import replaced_functions, replaced_methods
 from .activations import sigmoid
 from .network import unknown_keywords
