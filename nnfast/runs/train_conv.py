@@ -152,13 +152,21 @@ def run(settings, save_path=None, resume_path=None, report=None, explicit=()):
 
     replaced = bool(save_path) and os.path.exists(save_path) and not (
         resume_path and os.path.exists(resume_path) and os.path.samefile(save_path, resume_path))
+    from ..engine.compile_clock import CompileClock
     last = time.perf_counter()
-    for line in net.train(training, settings.epochs, settings.batch_size, settings.eta, validation, test,
-                          settings.lmbda, first_epoch=done, best=best, epoch_done=saved):
-        if line.startswith("Epoch "):
-            now = time.perf_counter()
-            line, last = f"{line}  ({now - last:.1f} s)", now
-        report.line(line)
+    with CompileClock() as compiling:
+        for line in net.train(training, settings.epochs, settings.batch_size, settings.eta, validation, test,
+                              settings.lmbda, first_epoch=done, best=best, epoch_done=saved):
+            if line.startswith("Epoch "):
+                now = time.perf_counter()
+                compiled = compiling.take()  # a cold first run compiles its kernels in its first mini-batches
+                line, last = f"{line}  ({now - last:.1f} s{_of_which(compiled)})", now
+            report.line(line)
     report.line(f"Total {time.perf_counter() - started:.1f} s" + (
         f"; saved to {save_path}{' (replaced the file that was there)' if replaced else ''}" if save_path else ""))
     return net
+
+
+def _of_which(compiled):
+    """", 4.6 s of it compiling" where numba compiled for a tenth of a second or more, else nothing."""
+    return f", {compiled:.1f} s of it compiling" if compiled >= 0.1 else ""
