@@ -50,7 +50,6 @@ _SLOPES = {  # d act / d z, from the activation's output a
     sigmoid: lambda a: a * (1 - a),
     tanh: lambda a: 1 - a * a,
 }
-_KERNEL_CODES = {linear: 0, ReLU: 1, sigmoid: 2, tanh: 3}  # nnfast.engine.kernels.conv's LINEAR ... TANH
 _NAMES = {linear: "linear", ReLU: "ReLU", sigmoid: "sigmoid", tanh: "tanh"}
 _BY_NAME = {v: k for k, v in _NAMES.items()}
 
@@ -189,54 +188,16 @@ class ConvPoolLayer:
         return int(np.prod(self.out_shape))
 
     def forward(self, x, mask_rng=None):
-        """``(output (m, n_out), cache)`` for inputs ``x (m, n_in)``; the same in training and inference.
-
-        The convolution is one matrix product: every filter-sized patch of the input as a row
-        (im2col, numba) times the flipped filters (numpy's BLAS), then pooling with the bias and
-        activation (numba)."""
-        from .engine.kernels import conv as ck
-        m = x.shape[0]
-        F, C, fh, fw = self.filter_shape
-        _, _, H, W = self.image_shape
-        Hz, Wz = H - fh + 1, W - fw + 1
-        X = np.ascontiguousarray(x.reshape(m, C, H, W))
-        cols = np.empty((m * Hz * Wz, C * fh * fw), dtype=x.dtype)
-        Kflat = np.ascontiguousarray(self.w[:, :, ::-1, ::-1].reshape(F, -1), dtype=x.dtype)  # a true convolution
-        _, Hp, Wp = self.out_shape
-        out = np.empty((m, F, Hp, Wp), dtype=x.dtype)
-        arg = np.empty((m, F, Hp, Wp), dtype=np.int64)
-        if m:
-            ck.im2col(X, fh, fw, cols)
-            code = _KERNEL_CODES[self.activation_fn]
-            b = np.ascontiguousarray(self.b, dtype=x.dtype)
-            ck.pool_forward(cols @ Kflat.T, Hz, Wz, self.poolsize[0], self.poolsize[1], b, code, out, arg, False)
-            if code == ck.SIGMOID:
-                from .engine.kernels.activation import _sigmoid_inplace
-                _sigmoid_inplace(out.reshape(m, -1))
-            elif code == ck.TANH:
-                np.tanh(out, out=out)
-        return out.reshape(m, -1), (cols, Kflat, arg, out)
+        """``(output (m, n_out), cache)`` for inputs ``x (m, n_in)``; the same in training and inference
+        (``nnfast.engine.conv_layer``: im2col, one product with the flipped filters, pooling)."""
+        from .engine import conv_layer
+        return conv_layer.forward(x, self.w, self.b, self.image_shape, self.poolsize,
+                                  conv_layer.CODES[_NAMES[self.activation_fn]])
 
     def backward(self, cache, d_out, want_dx):
         """``(dw, db, dx or None)`` from the gradient ``d_out (m, n_out)`` at this layer's output."""
-        from .engine.kernels import conv as ck
-        cols, Kflat, arg, out = cache
-        F, C, fh, fw = self.filter_shape
-        _, _, H, W = self.image_shape
-        Hz, Wz = H - fh + 1, W - fw + 1
-        m = out.shape[0]
-        dZ = np.empty((m * Hz * Wz, F), dtype=out.dtype)
-        db = np.empty(F, dtype=out.dtype)
-        d_out = np.ascontiguousarray(d_out, dtype=out.dtype).reshape(out.shape)
-        # each window's gradient, times the activation's slope, goes to its winner
-        ck.pool_backward(d_out, out, _KERNEL_CODES[self.activation_fn], arg, Hz, Wz, dZ, db, False)
-        dw = (dZ.T @ cols).reshape(F, C, fh, fw)[:, :, ::-1, ::-1]
-        dx = None
-        if want_dx:
-            dX = np.empty((m, C, H, W), dtype=out.dtype)
-            ck.col2im(dZ @ Kflat, fh, fw, dX)
-            dx = dX.reshape(m, -1)
-        return dw, db, dx
+        from .engine import conv_layer
+        return conv_layer.backward(cache, d_out, want_dx)
 
 
 class _DenseLayer:

@@ -69,10 +69,10 @@ class CompiledConvs:
         blas_threads.rescan()
         self.layers, self.dtype = list(layers), np.dtype(dtype)
         codes = {"linear": LINEAR, "ReLU": RELU, "sigmoid": SIGMOID, "tanh": TANH}
-        last = len(self.layers) - 1  # maps between conv layers are channels-last (kernels.conv_stack)
+        # every map channels-last (kernels.conv_stack); the book's (m, C, H, W) order at the ends
         self.geometry = np.array([[*layer.image_shape[1:], layer.filter_shape[0], *layer.filter_shape[2:],
-                                   *layer.poolsize, codes[layer.activation_fn.__name__], k > 0, k < last]
-                                  for k, layer in enumerate(self.layers)], dtype=np.int64)
+                                   *layer.poolsize, codes[layer.activation_fn.__name__]]
+                                  for layer in self.layers], dtype=np.int64)
         self._workspaces = {}
 
     def _workspace(self, count, m):
@@ -98,13 +98,15 @@ class CompiledConvs:
         return self._workspaces[key]
 
     def forward(self, x, parts):
+        """The last layer's outputs ``(m, F*Hp*Wp)`` (the book's order) for inputs ``x (m, C*H*W)``."""
         from .kernels import conv_stack
-        # flipped: a true convolution, as Theano's conv2d; columns (u, v, c) for a channels-last input
-        Ks = tuple(np.ascontiguousarray((layer.w[:, :, ::-1, ::-1].transpose(0, 2, 3, 1) if k else
-                                         layer.w[:, :, ::-1, ::-1]).reshape(layer.filter_shape[0], -1), dtype=self.dtype)
-                   for k, layer in enumerate(self.layers))
+        # flipped: a true convolution, as Theano's conv2d; columns (u, v, c) for channels-last maps
+        Ks = tuple(np.ascontiguousarray(layer.w[:, :, ::-1, ::-1].transpose(0, 2, 3, 1).reshape(layer.filter_shape[0], -1),
+                                        dtype=self.dtype) for layer in self.layers)
         bs = tuple(np.ascontiguousarray(layer.b, dtype=self.dtype) for layer in self.layers)
-        x = np.ascontiguousarray(x, dtype=self.dtype)
+        C, H, W = self.layers[0].image_shape[1:]
+        x = np.asarray(x, dtype=self.dtype)
+        x = np.ascontiguousarray(x.reshape(len(x), C, H, W).transpose(0, 2, 3, 1) if C > 1 else x).reshape(len(x), -1)
         starts = np.array([lo for lo, _ in parts] + [parts[-1][1]], dtype=np.int64)
         ws = self._workspace(len(parts), max(hi - lo for lo, hi in parts))
         args = (self.geometry, Ks, bs, ws["cols"], ws["Z"], ws["out"], ws["arg"])
@@ -115,13 +117,19 @@ class CompiledConvs:
             conv_stack.forward(x, starts, *args)
         self._state = (Ks, ws, starts)
         last = ws["out"][-1]
-        return np.concatenate([last[p, :hi - lo] for p, (lo, hi) in enumerate(parts)]) if len(parts) > 1 \
+        a = np.concatenate([last[p, :hi - lo] for p, (lo, hi) in enumerate(parts)]) if len(parts) > 1 \
             else last[0, :len(x)]
+        F, Hp, Wp = self.layers[-1].out_shape
+        return a.reshape(len(x), Hp, Wp, F).transpose(0, 3, 1, 2).reshape(len(x), -1)  # a copy: channels first
 
     def backward(self, d):
+        """Each layer's ``(dw, db)``, summed over the mini-batch, from ``d (m, F*Hp*Wp)``, the gradient at the
+        last layer's output (the book's order), for the inputs of the last ``forward``."""
         from .kernels import conv_stack
         Ks, ws, starts = self._state
-        d = np.ascontiguousarray(d, dtype=self.dtype)
+        F, Hp, Wp = self.layers[-1].out_shape
+        d = np.ascontiguousarray(np.asarray(d, dtype=self.dtype).reshape(len(d), F, Hp, Wp).transpose(0, 2, 3, 1))
+        d = d.reshape(len(d), -1)
         args = (self.geometry, Ks, ws["cols"], ws["Z"], ws["out"], ws["arg"], ws["dcols"], ws["dX"], ws["dKs"], ws["dbs"])
         count = len(starts) - 1
         if count == 1:
@@ -134,8 +142,7 @@ class CompiledConvs:
             dK = ws["dKs"][k][:count].sum(axis=0) if count > 1 else ws["dKs"][k][0]
             db = ws["dbs"][k][:count].sum(axis=0) if count > 1 else ws["dbs"][k][0]
             F, C, fh, fw = layer.filter_shape
-            dK = dK.reshape(F, fh, fw, C).transpose(0, 3, 1, 2) if k else dK.reshape(F, C, fh, fw)
-            grads.append((dK[:, :, ::-1, ::-1], db))
+            grads.append((dK.reshape(F, fh, fw, C).transpose(0, 3, 1, 2)[:, :, ::-1, ::-1], db))
         return grads
 
 

@@ -63,6 +63,25 @@ def test_engines_give_the_layers_own_outputs_and_gradients(engine, parts):
             np.testing.assert_allclose(db, want_db, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("parts", [[(0, 5)], [(0, 2), (2, 5)]])
+def test_a_first_layer_of_several_channels_is_read_in_the_books_order(parts):
+    """The compiled stack keeps its maps channels-last: a 3-channel input (m, C*H*W) is transposed on the way in."""
+    np.random.seed(22)
+    layers = [ConvPoolLayer((4, 3, 3, 2), (5, 3, 7, 6), (2, 1), activation_fn=sigmoid),
+              ConvPoolLayer((2, 4, 2, 2), (5, 4, 2, 5), (1, 2), activation_fn=tanh)]
+    x = np.random.default_rng(23).random((5, 3 * 7 * 6))
+    d = np.random.default_rng(24).standard_normal((5, 2 * 1 * 2))
+    a0, c0 = layers[0].forward(x)
+    a1, c1 = layers[1].forward(a0)
+    dw1, db1, g = layers[1].backward(c1, d, want_dx=True)
+    dw0, db0, _ = layers[0].backward(c0, g, want_dx=False)
+    convs = conv_parts.CompiledConvs(layers, np.float64)
+    np.testing.assert_allclose(convs.forward(x, parts), a1, rtol=1e-12)
+    for (dw, db), (want_dw, want_db) in zip(convs.backward(d), [(dw0, db0), (dw1, db1)]):
+        np.testing.assert_allclose(dw, want_dw, rtol=1e-11, atol=1e-14)
+        np.testing.assert_allclose(db, want_db, rtol=1e-11, atol=1e-14)
+
+
 def test_without_scipy_the_layers_own_code_runs_on_parts(monkeypatch):
     import importlib.util
     real = importlib.util.find_spec

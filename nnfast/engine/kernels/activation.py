@@ -75,3 +75,12 @@ def _sigmoid_inplace(Z):
             q = one / (one + e)
             v = q if x >= 0 else e * q
             zr[k] = v if x == x else x
+
+
+@kernel
+def _tanh_inplace(Z):
+    """Z[:] = tanh(Z) for a 2-D array (a loop: numba compiles its ``np.tanh`` ufunc machinery slowly)."""
+    for row in range(Z.shape[0]):
+        zr = Z[row]
+        for k in range(zr.shape[0]):
+            zr[k] = np.tanh(zr[k])

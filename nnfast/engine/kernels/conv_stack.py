@@ -1,4 +1,4 @@
-"""Chapter 6's leading convolutional layers, forward or backward, for a whole mini-batch in one call.
+"""Chapter 6's leading convolutional layers, forward or backward, for a part of a mini-batch in one call.
 
 The mini-batch is cut into parts of whole samples; each part goes through every layer on its own
 thread (numba's ``prange``, one part per thread; the products are numba's ``np.dot``, SciPy's
@@ -8,80 +8,69 @@ one thread 0.94-0.95 ms; two parts on Python threads, with Python between the la
 waits for the GIL at every call), 0.73-0.82 ms (1.15-1.31x); two parts in one ``prange``,
 0.53-0.72 ms (1.32-1.77x).
 
-Layers come as ``geometry (L, 11)`` rows ``C, H, W, F, fh, fw, ph, pw, act, in_last, out_last`` and
-tuples of arrays, one per layer. Between two convolutional layers the maps are channels-last
-(``out_last`` of one, ``in_last`` of the next: ``(m, Hp, Wp, F)``), so that the next layer's patches
-are runs of F contiguous values; its filters' columns are then ordered ``(u, v, c)``, not ``(c, u, v)``.
-The last layer's output is the book's ``(m, F, Hp, Wp)`` order, which the fully connected layers expect. Workspaces have a leading part axis and room for the largest part: patch rows ``cols``
-``(P, rows, C*fh*fw)``, maps ``Z (P, rows, F)``, pooled outputs ``out`` and the winners ``arg``
-``(P, m, F*Hp*Wp)``; the caller keeps them from forward to backward. Part ``p`` is the samples
-``starts[p]:starts[p+1]``.
+Layers come as ``geometry (L, 9)`` rows ``C, H, W, F, fh, fw, ph, pw, act`` and tuples of arrays, one
+per layer. Every map is channels-last (``kernels.conv``): the first layer's input ``(m, H, W, C)``, each
+layer's output ``(m, Hp, Wp, F)``; the caller transposes at the ends. Filters ``Ks[k] (F, fh*fw*C)``,
+flipped (a true convolution), columns ``(u, v, c)``. Workspaces have a leading part axis and room for
+the largest part: patch rows ``cols`` ``(P, rows, fh*fw*C)``, maps ``Z (P, rows, F)``, pooled outputs
+``out`` and the winners ``arg`` ``(P, m, Hp*Wp*F)``; the caller keeps them from forward to backward.
 """
 
 import numpy as np
 from numba import prange
 
-from .activation import _sigmoid_inplace
-from .conv import (SIGMOID, TANH, col2im, col2im_channels_last, im2col, im2col_channels_last, pool_backward,
-                   pool_forward)
+from .activation import _sigmoid_inplace, _tanh_inplace
+from .conv import SIGMOID, TANH, col2im, im2col, pool_backward, pool_forward
 from .jit import kernel
 
 
 @kernel(inline="always")
 def _unpack(geometry, k):
     g = geometry[k]
-    return g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9] != 0, g[10] != 0
+    return g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8]
 
 
 @kernel
 def forward_part(x, geometry, Ks, bs, cols, Z, out, arg, p):
-    """Part ``p``'s samples ``x (m, C*H*W)`` through every layer: ``out[-1][p, :m]`` holds the last output.
-    ``Ks[k] (F, C*fh*fw)``: layer k's filters, flipped (a true convolution), one per row, columns in the
-    order of its input's layout."""
+    """Part ``p``'s samples ``x (m, H*W*C)`` through every layer: ``out[-1][p, :m]`` holds the last output."""
     m = x.shape[0]
     a = x
     for k in range(len(Ks)):
-        C, H, W, F, fh, fw, ph, pw, act, in_last, out_last = _unpack(geometry, k)
+        C, H, W, F, fh, fw, ph, pw, act = _unpack(geometry, k)
         Hz, Wz = H - fh + 1, W - fw + 1
         rows = m * Hz * Wz
         c, z, o = cols[k][p, :rows], Z[k][p, :rows], out[k][p, :m]
-        if in_last:
-            im2col_channels_last(a.reshape((m, H, W, C)), fh, fw, c)
-        else:
-            im2col(a.reshape((m, C, H, W)), fh, fw, c)
+        im2col(a.reshape((m, H, W, C)), fh, fw, c)
         np.dot(c, Ks[k].T, z)
-        shape = (m, Hz // ph, Wz // pw, F) if out_last else (m, F, Hz // ph, Wz // pw)
-        pool_forward(z, Hz, Wz, ph, pw, bs[k], act, o.reshape(shape), arg[k][p, :m].reshape(shape), out_last)
+        shape = (m, Hz // ph, Wz // pw, F)
+        pool_forward(z, Hz, Wz, ph, pw, bs[k], act, o.reshape(shape), arg[k][p, :m].reshape(shape))
         if act == SIGMOID:
             _sigmoid_inplace(o)
         elif act == TANH:
-            np.tanh(o, o)
+            _tanh_inplace(o)
         a = o
 
 
 @kernel
 def backward_part(d, geometry, Ks, cols, Z, out, arg, dcols, dX, dKs, dbs, p):
-    """From part ``p``'s ``d (m, F*Hp*Wp)``, the gradient at the last layer's output: each layer's filter
-    gradient ``dKs[k][p] (F, C*fh*fw)`` (flipped, as ``Ks``) and bias gradient ``dbs[k][p]``, summed over the
-    part's samples. ``Z`` is reused for the maps' gradients, ``dcols``, ``dX (P, m, C*H*W)`` for the inputs'."""
+    """From part ``p``'s ``d (m, Hp*Wp*F)``, the gradient at the last layer's output: each layer's filter
+    gradient ``dKs[k][p] (F, fh*fw*C)`` (flipped, as ``Ks``) and bias gradient ``dbs[k][p]``, summed over the
+    part's samples. ``Z`` is reused for the maps' gradients, ``dcols``, ``dX (P, m, H*W*C)`` for the inputs'."""
     m = d.shape[0]
     g = d
     for k in range(len(Ks) - 1, -1, -1):
-        C, H, W, F, fh, fw, ph, pw, act, in_last, out_last = _unpack(geometry, k)
+        C, H, W, F, fh, fw, ph, pw, act = _unpack(geometry, k)
         Hz, Wz = H - fh + 1, W - fw + 1
         rows = m * Hz * Wz
         c, z = cols[k][p, :rows], Z[k][p, :rows]
-        shape = (m, Hz // ph, Wz // pw, F) if out_last else (m, F, Hz // ph, Wz // pw)
+        shape = (m, Hz // ph, Wz // pw, F)
         pool_backward(g.reshape(shape), out[k][p, :m].reshape(shape), act, arg[k][p, :m].reshape(shape),
-                      Hz, Wz, z, dbs[k][p], out_last)
+                      Hz, Wz, z, dbs[k][p])
         np.dot(z.T, c, dKs[k][p])
         if k > 0:
             dc, dx = dcols[k][p, :rows], dX[k][p, :m]
             np.dot(z, Ks[k], dc)
-            if in_last:
-                col2im_channels_last(dc, fh, fw, dx.reshape((m, H, W, C)))
-            else:
-                col2im(dc, fh, fw, dx.reshape((m, C, H, W)))
+            col2im(dc, fh, fw, dx.reshape((m, H, W, C)))
             g = dx
 
 
