@@ -201,7 +201,8 @@ class ConvPoolLayer:
 
 
 class _DenseLayer:
-    """What the fully connected and softmax layers share: dropout on the input, a matrix product."""
+    """What the fully connected and softmax layers share: dropout on the input, a matrix product
+    (``nnfast.engine.fc_layers``)."""
 
     def __repr__(self):  # as the book's scripts build it: FullyConnectedLayer(n_in=2880, n_out=100)
         act = ("" if self.activation_fn in (None, sigmoid) else
@@ -209,32 +210,13 @@ class _DenseLayer:
         drop = f", p_dropout={self.p_dropout:g}" if self.p_dropout else ""
         return f"{type(self).__name__}(n_in={self.n_in}, n_out={self.n_out}{act}{drop})"
 
-    def _dropped(self, x, mask_rng):
-        """The input with dropout: kept with probability 1 - p, not rescaled (the book's choice)."""
-        if mask_rng is None or self.p_dropout == 0:
-            return x, None
-        mask = (mask_rng.random_sample(x.shape) < 1 - self.p_dropout).astype(x.dtype)
-        return x * mask, mask
-
     def _weighted(self, x, mask_rng, product=None):
-        """``(z, input used, mask)``: training (``mask_rng`` given) drops inputs; inference scales
-        the weighted input (not the bias) by 1 - p. ``product(xd, w, b)``, when given, computes
-        ``xd @ w + b`` in training (``Network._step`` passes its compiled one)."""
-        xd, mask = self._dropped(x, mask_rng)
-        w, b = self.w.astype(x.dtype, copy=False), self.b.astype(x.dtype, copy=False)
-        if mask_rng is None:
-            return (1 - self.p_dropout) * (x @ w) + b, x, None
-        return (xd @ w + b if product is None else product(xd, w, b)), xd, mask
+        from .engine import fc_layers
+        return fc_layers.weighted(x, self.w, self.b, self.p_dropout, mask_rng, product)
 
     def _input_gradients(self, xd, mask, dz, want_dx):
-        dw = xd.T @ dz
-        db = dz.sum(axis=0)
-        dx = None
-        if want_dx:
-            dx = dz @ self.w.astype(dz.dtype, copy=False).T
-            if mask is not None:
-                dx = dx * mask
-        return dw, db, dx
+        from .engine import fc_layers
+        return fc_layers.input_gradients(xd, mask, dz, self.w, want_dx)
 
 
 class FullyConnectedLayer(_DenseLayer):
@@ -276,10 +258,9 @@ class SoftmaxLayer(_DenseLayer):
         self.params = [self.w, self.b]
 
     def forward(self, x, mask_rng=None, product=None):
+        from .engine import fc_layers
         z, xd, mask = self._weighted(x, mask_rng, product)
-        z = z - z.max(axis=1, keepdims=True)  # exp never overflows
-        e = np.exp(z)
-        out = (e / e.sum(axis=1, keepdims=True)).astype(x.dtype, copy=False)
+        out = fc_layers.softmax(z.astype(x.dtype, copy=False))
         return out, (xd, mask, out)
 
     def backward(self, cache, labels, want_dx):
@@ -289,41 +270,16 @@ class SoftmaxLayer(_DenseLayer):
 
     def _dz(self, cache, labels):
         """The gradient at the weighted input: (softmax - one-hot) / m."""
-        dz = cache[2].copy()
-        dz[np.arange(len(labels)), labels] -= 1
-        return dz / len(labels)
+        from .engine import fc_layers
+        return fc_layers.softmax_dz(cache[2], labels)
 
 
 # -- the network ---------------------------------------------------------------------------
 
 # layers whose gradients and step run fused in ``Network._step`` (a subclass's own backward is honoured)
 _FUSED_BACKWARDS = (FullyConnectedLayer.backward, SoftmaxLayer.backward)
-# layers whose training product may skip zero inputs (``_SparseProduct``)
+# layers whose training product may skip zero inputs (``nnfast.engine.fc_layers.SparseProduct``)
 _FUSED_FORWARDS = (FullyConnectedLayer.forward, SoftmaxLayer.forward)
-
-
-class _SparseProduct:
-    """``x @ w + b`` in training. On several threads, where at most half of ``x`` is non-zero (dropout,
-    ReLU), compiled code that skips the zeros, its samples split between the threads
-    (``nnfast.engine.kernels.dense_step.forward``); otherwise numpy's BLAS. Measured in the dropout
-    net's step on 2 cores: its three products 0.36 ms, against about 1 ms for BLAS on one thread (BLAS's
-    second thread gained 1.0-1.4x on these shapes); on one thread the compiled code gained nothing
-    there (each weight row is re-read for each sample that needs it, from L3 after the last step)."""
-
-    def __init__(self, threads, dtype):
-        self.threads, self.dtype = threads, dtype
-
-    def __call__(self, x, w, b):
-        parts = min(self.threads, x.shape[0])
-        if not (parts > 1 and isinstance(w, np.ndarray) and w.ndim == 2 and w.flags.c_contiguous
-                and w.dtype == x.dtype == b.dtype == self.dtype and 2 * np.count_nonzero(x) <= x.size):
-            return x @ w + b
-        from .engine.conv_parts import numba_threads
-        from .engine.kernels import dense_step
-        z = np.empty((x.shape[0], w.shape[1]), dtype=self.dtype)
-        numba_threads(parts)
-        dense_step.forward(np.ascontiguousarray(x), w.view(np.ndarray), np.ascontiguousarray(b), z, parts)
-        return z
 
 
 class Network:
@@ -411,7 +367,8 @@ class Network:
             if convs is not None:
                 from .engine.split_threads import parts
                 a = convs.forward(x, parts(len(y), threads))
-            product = _SparseProduct(threads, self.dtype)
+            from .engine.fc_layers import SparseProduct
+            product = SparseProduct(threads, self.dtype)
             for layer in self.layers[first:]:
                 if type(layer).forward in _FUSED_FORWARDS:
                     a, cache = layer.forward(a, self._mask_rng, product)
@@ -455,25 +412,12 @@ class Network:
     def _backward_step(self, layer, cache, d_out, want_dx, step, keep, want_l2, threads=1):
         """Step ``layer`` by its gradients from ``d_out``: ``(the gradient at its input or None,
         sum(w^2) before the step when ``want_l2``, else 0)``."""
+        from .engine import fc_layers
         w = layer.w
-        if (type(layer).backward in _FUSED_BACKWARDS and isinstance(w, np.ndarray) and w.dtype == self.dtype
-                and w.ndim == 2 and w.flags.c_contiguous and w.flags.writeable):
-            from .engine.kernels.dense_step import backward_rows, backward_step
+        if type(layer).backward in _FUSED_BACKWARDS and fc_layers.can_step_fused(w, self.dtype):
             xd, mask, _ = cache
-            dz = np.ascontiguousarray(layer._dz(cache, d_out), dtype=self.dtype)
-            has_mask = mask is not None
-            dx = np.empty(xd.shape, dtype=self.dtype) if want_dx else np.empty((0, 0), dtype=self.dtype)
-            args = (w.view(np.ndarray), np.ascontiguousarray(xd), mask if has_mask else dx, has_mask, dz, step, keep,
-                    want_dx, dx, want_l2)
-            parts = min(threads, w.shape[0] // 64)  # rows a thread: a few hundred multiply-adds each, at least
-            if parts > 1:
-                from .engine.conv_parts import numba_threads
-                numba_threads(parts)
-                l2 = backward_step(*args, parts)
-            else:
-                l2 = backward_rows(*args, 0, w.shape[0])
-            layer.b -= step * dz.sum(axis=0)
-            return (dx if want_dx else None), l2
+            return fc_layers.fused_step(w, layer.b, xd, mask, layer._dz(cache, d_out), step, keep, want_dx, want_l2,
+                                        threads)
         l2 = float(np.vdot(w, w)) if want_l2 else 0.0
         dw, db, dx = layer.backward(cache, d_out, want_dx)
         dw = np.asarray(dw, dtype=self.dtype)
