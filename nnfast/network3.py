@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from .engine.blas_threads import Chooser, fixed_by_user, limited
+from .engine.blas_threads import Chooser, fixed_by_user, held, limited
 
 __all__ = ["ConvPoolLayer", "FullyConnectedLayer", "Network", "ReLU", "SoftmaxLayer", "linear", "load",
            "load_data_shared", "sigmoid", "size", "tanh"]
@@ -232,8 +232,9 @@ class FullyConnectedLayer(_DenseLayer):
         self.params = [self.w, self.b]
 
     def forward(self, x, mask_rng=None, product=None):
+        from .engine import fc_layers
         z, xd, mask = self._weighted(x, mask_rng, product)
-        out = self.activation_fn(z).astype(x.dtype, copy=False)
+        out = fc_layers.activate(z.astype(x.dtype, copy=False), _NAMES[self.activation_fn], self.activation_fn)
         return out, (xd, mask, out)
 
     def backward(self, cache, d_out, want_dx):
@@ -362,7 +363,7 @@ class Network:
         keep = self.dtype.type(1 - eta * lmbda / num_training_batches)  # w - eta (dw + lmbda/n w)
         convs = self._conv_engine()
         first = len(convs.layers) if convs is not None else 0
-        with limited(1 if convs is not None else threads):
+        with held(1 if convs is not None else threads):
             a, caches = x, [None] * first
             if convs is not None:
                 from .engine.split_threads import parts
@@ -518,14 +519,21 @@ class Network:
         best_validation, best_iteration, test_accuracy = best if best is not None else (0.0, 0, 0.0)
         self.best = (best_validation, best_iteration, test_accuracy)
         for epoch in range(int(first_epoch), int(epochs)):
-            for index in range(num_training_batches):
-                iteration = num_training_batches * epoch + index
+            start = 0
+            while start < num_training_batches:
+                iteration = num_training_batches * epoch + start
                 if iteration % 1000 == 0:
                     yield f"Training mini-batch number {iteration}"
-                cost = self._step(X[index * m:(index + 1) * m], y[index * m:(index + 1) * m], eta, lmbda,
-                                  num_training_batches)
-                if math.isnan(cost):
-                    raise ValueError(f"training diverged at mini-batch {iteration}: try a smaller eta (it was {eta})")
+                stop = min(num_training_batches, start + 1000 - iteration % 1000)  # to the next printed line
+                # one BLAS limit for the run, not one a step; released while the caller has a line
+                with held(1 if self._conv_engine() is not None else None):
+                    for index in range(start, stop):
+                        cost = self._step(X[index * m:(index + 1) * m], y[index * m:(index + 1) * m], eta, lmbda,
+                                          num_training_batches)
+                        if math.isnan(cost):
+                            raise ValueError(f"training diverged at mini-batch {num_training_batches * epoch + index}"
+                                             f": try a smaller eta (it was {eta})")
+                start = stop
             validation_accuracy = self._batch_accuracy(validation_data, m)
             self.last_validation_accuracy = validation_accuracy  # for callers that track every epoch (sweeps)
             yield f"Epoch {epoch}: validation accuracy {validation_accuracy:.2%}"

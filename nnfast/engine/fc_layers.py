@@ -29,6 +29,17 @@ def weighted(x, w, b, p_dropout, mask_rng, product=None):
     return (xd @ w + b if product is None else product(xd, w, b)), xd, mask
 
 
+def activate(z, name, fn):
+    """``fn(z)`` for the activation called ``name``; the sigmoid compiled, in place on ``z`` when it is a float32
+    or float64 matrix (the numpy one, safe for any input, took 20 us of a two-conv step's fully connected layer)."""
+    if name == "sigmoid" and z.ndim == 2 and z.dtype in (np.float32, np.float64) and z.flags.c_contiguous \
+            and z.flags.writeable:
+        from .kernels.activation import _sigmoid_inplace
+        _sigmoid_inplace(z)
+        return z
+    return fn(z).astype(z.dtype, copy=False)
+
+
 def softmax(z):
     """Row-wise softmax of ``z (m, n)``, in z's dtype; exp never overflows."""
     e = np.exp(z - z.max(axis=1, keepdims=True))

@@ -78,3 +78,20 @@ def test_training_learns_the_same_with_the_chooser_as_on_one_thread(monkeypatch)
         nets.append(net)
     for a, b in zip(nets[0].params, nets[1].params):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_a_held_limit_is_set_once_for_the_steps_inside_it_and_released(monkeypatch):
+    import contextlib
+
+    from nnfast.engine import blas_threads
+    calls = []
+    monkeypatch.setattr(blas_threads, "limited", lambda t: (calls.append(t), contextlib.nullcontext())[1])
+    with blas_threads.held(1):
+        for _ in range(3):
+            with blas_threads.held(1):  # a step inside a training run's hold: nothing to set
+                pass
+        with blas_threads.held(2):  # another limit is set
+            pass
+    with blas_threads.held(None):
+        pass
+    assert calls == [1, 2] and blas_threads._HELD == []
