@@ -7,9 +7,10 @@ numpy's global RNG as each layer is built), its fixed-order mini-batches and its
 What the book leaves as problems is here too: ``net.save`` / ``network3.load`` (no pickle),
 ``net.accuracy(data)``, ``net.feedforward(X)`` and ``net.predict(X)``.
 
-Convolution and pooling run in ``nnfast.engine.kernels.conv`` (numba, every core); the fully connected
-and softmax layers are matrix products (numpy's BLAS). Everything is float32, as the book's
-Theano code (``dtype=np.float64`` on ``Network`` is for tests and gradient checks).
+This module is the book's API, its checks and its printed lines; the arithmetic is in ``nnfast.engine``:
+a layer's own in ``conv_layer`` and ``fc_layers``, a net's leading conv layers in ``conv_parts`` (compiled,
+whole samples a thread). Everything is float32, as the book's Theano code (``dtype=np.float64`` on
+``Network`` is for tests and gradient checks).
 """
 
 import json
