@@ -32,6 +32,12 @@ def im2col(X, fh, fw, cols):
         for i in range(Hz):
             for j in range(Wz):
                 r = (n * Hz + i) * Wz + j
+                if C == 1:  # one map (MNIST's input): runs of fw along a row, not fh*fw runs of one value
+                    for u in range(fh):
+                        k0 = u * fw
+                        for v in range(fw):
+                            cols[r, k0 + v] = X[n, i + u, j + v, 0]
+                    continue
                 for u in range(fh):
                     for v in range(fw):
                         k0 = (u * fw + v) * C
