@@ -35,8 +35,8 @@ children = resource.getrusage(resource.RUSAGE_CHILDREN)
 print(wall, cpu, children.ru_utime + children.ru_stime)
 """
 
-# Chapter 6: the book's two-conv net, two training steps (one thread, then every core: the same kernels on
-# more threads, nothing more to compile) and a prediction, from an empty or a warm numba cache.
+# Chapter 6: the book's two-conv net, two training steps (one thread, then every core: the parallel
+# kernels compile too) and a prediction, from an empty or a warm numba cache.
 _FIRST_CONV_CALL = """
 import os, time, numpy as np
 from nnfast import network3 as n3
