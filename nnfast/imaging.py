@@ -4,8 +4,8 @@ MNIST was made by taking each digit's ink, scaling it to fit a 20x20 box
 (keeping its aspect ratio) and placing that box in a 28x28 field so that the
 ink's centre of mass sits at the centre; ink is bright on a black background.
 ``digit_column`` repeats those steps for any image Pillow can read: dark ink on
-light paper (inverted), a slightly noisy background (removed), any size, not
-centred.
+light paper (inverted), a shadow or uneven light across the paper (divided out:
+``paper_light``), a noisy background (removed), any size, not centred.
 """
 
 import struct
@@ -148,7 +148,9 @@ def paper_light(grey):
     that no whole square fits in, taken for ink."""
     from PIL import Image, ImageFilter
     from scipy import ndimage
-    side = max(3, max(grey.shape) // PAPER_WINDOW) | 1  # odd: centred squares
+    longer = max(grey.shape)
+    # odd (centred squares); at least 15 px: a small scan's strokes (MNIST's are 2-6 px of 28) never fill one
+    side = max(longer // PAPER_WINDOW, min(15, longer)) | 1
     smooth = np.asarray(Image.fromarray(grey.astype(np.float32), mode="F").filter(ImageFilter.MedianFilter(3)),
                         dtype=np.float64)
     reach = side // 2

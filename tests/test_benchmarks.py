@@ -149,3 +149,20 @@ def test_the_speed_summary_gives_each_configuration_a_row():
                                                    ("nnfast", "float32", 0.05, 40.0), ("jax", "float32", 0.2, 10.0))]
     text = readme.summary_block({"when": "now", "machine": {"cores": 2}, "rows": rows})
     assert "| 784-30-10, 10 | 2.00 s | 0.10 s (20x) | 0.05 s (40x) | jax float32 0.20 s (10x) |" in text
+
+
+def test_the_photos_rows_read_shadowed_photos_and_report_them():
+    from benchmarks import photos
+    _, test = synthetic_digits(20, n_in=784)
+    np.random.seed(0)
+    from nnfast import network
+    net = network.Network([784, 8, 10])
+    cases = [None, photos.Shadow("soft", 30, 0.3, 0, 60), photos.Shadow("hard", 90, 0.5, 40)]
+    out = photos.run(None, test, digits=2, net=net, cases=cases)
+    assert [r["shadow"] for r in out["rows"]] == ["none", "soft", "hard"] and all(r["photos"] == 2 for r in out["rows"])
+    assert out["cpu_ms_per_photo"] > 0 and 0 <= out["read_right_shadowed"] <= 1
+    result = {"when": "now", "machine": {"cpu": "test", "cores": 1}, "method": "tiny",
+              "versions": {"python": "3", "numpy": np.__version__, "numba": "x", "nnfast": "y"},
+              "limit": {"gflops_float64": 1.0, "gflops_float32": 2.0, "blas_threads": 1}, "rows": [], "photos": out}
+    text = report.markdown(result)
+    assert "| soft | 2 |" in text and "| every shadow | 4 |" in text and "CPU time per photo" in text

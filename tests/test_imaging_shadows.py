@@ -92,3 +92,22 @@ def test_shadowed_photos_of_mnist_digits_are_read_right(mnist_home, tmp_path):
             x.reshape(28, 28), tmp_path / f"{i}.jpg", kinds[i % 4], sd=8, seed=i) is not None else None
         read.append(int(np.argmax(net.feedforward(column))) == label)
     assert sum(read) >= 22, read  # 90%: before, 2-9 of 10 per kind
+
+
+@pytest.mark.network
+def test_an_mnist_digit_inverted_to_dark_on_light_reads_as_the_digit(mnist_home):
+    """A 28x28 scan, dark ink on white: its paper is found around even bold strokes (the closing's square is at
+    least 15 px), so the digit comes back as MNIST's own."""
+    import io
+
+    from nnfast import mnist_loader
+    _, _, (X, _) = mnist_loader.load_data()
+    for i in range(20):
+        digit = np.round(X[i] * 256).clip(0, 255).astype(np.uint8).reshape(28, 28)
+        blob = io.BytesIO()
+        Image.fromarray(255 - digit).save(blob, format="PNG")
+        inverted = digit_column(io.BytesIO(blob.getvalue()))
+        blob = io.BytesIO()
+        Image.fromarray(digit).save(blob, format="PNG")
+        as_is = digit_column(io.BytesIO(blob.getvalue()))
+        assert np.abs(inverted - as_is).max() <= 0.02, i
