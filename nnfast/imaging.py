@@ -157,52 +157,18 @@ def paper_light(grey):
     padded = np.pad(smooth, reach, constant_values=-np.inf)  # off the image: no value at all
     brightest = ndimage.maximum_filter(padded, size=side, mode="constant", cval=-np.inf)
     brightest[np.isneginf(brightest)] = np.inf  # squares that miss the image do not count
-    closing = ndimage.minimum_filter(brightest, size=side, mode="constant", cval=np.inf)
-    closing = closing[reach:reach + grey.shape[0], reach:reach + grey.shape[1]]
-    if longer < PHOTO_SIDE:  # a small scan: no light curving within it, and its strokes' faint edges stay ink
-        return closing
-    ink = ndimage.maximum_filter((smooth < (1 - INK_CONTRAST) * closing).astype(np.uint8), size=side // 15 * 2 + 1)
-    return np.minimum(closing, _paper_around(smooth, ink == 0, side))  # paper: away from the ink and its blur
-
-
-PHOTO_SIDE = 128  # images this large (photos, the draw page's canvas) get the paper's own average too
-INK_CONTRAST = 0.3  # a pixel this much darker than the closing's light is taken for ink when the paper is averaged
-
-
-def _paper_around(grey, paper, side):
-    """The average of the ``paper`` pixels of ``grey`` around each pixel (a Gaussian of a sixth of ``side``,
-    on a copy reduced to at most 256 px a side, ink left out), inf where none is near.
-
-    Where the light itself curves inside a closing's square (a shadow's edge with the page's own slope beyond
-    it), the closing keeps the brighter level; the paper's own average there is lower, and the smaller of the
-    two is kept: it can only take light away, so it never makes ink of paper."""
-    from PIL import Image
-    from scipy import ndimage
-    h, w = grey.shape
-    f = max(1, -(-max(h, w) // 256))
-    size = (max(1, w // f), max(1, h // f))
-    reduce = lambda x: np.asarray(Image.fromarray(x.astype(np.float32), mode="F").resize(size, Image.BOX),  # noqa: E731
-                                  dtype=np.float64)
-    weight = reduce(paper)
-    sigma = max(1.0, side / 6 / f)
-    num = ndimage.gaussian_filter(reduce(grey * paper), sigma, mode="nearest")
-    den = ndimage.gaussian_filter(weight, sigma, mode="nearest")
-    around = np.where(den > 1e-3, num / np.maximum(den, 1e-3), np.inf)
-    full = np.asarray(Image.fromarray(np.where(np.isfinite(around), around, 1e6).astype(np.float32), mode="F")
-                      .resize((w, h), Image.BILINEAR), dtype=np.float64)
-    return np.where(full >= 1e5, np.inf, full)
+    darkest = ndimage.minimum_filter(brightest, size=side, mode="constant", cval=np.inf)
+    return darkest[reach:reach + grey.shape[0], reach:reach + grey.shape[1]]
 
 
 def ink(grey):
     """Ink strength in [0, 1] (h, w). On light paper: how much darker than the paper's own light each pixel
     is, as a share of that light (a shadow dims paper and ink alike, so the share is the same inside and
-    outside it, and the shadow itself is not ink); on a dark ground the pixels less the ground's (possibly
-    uneven) level. Then scaled by the ink's own strength, faint noise removed."""
+    outside it, and the shadow itself is not ink); on a dark ground the pixels as they are. Then a residual
+    level removed, scaled by the ink's own strength, faint noise removed."""
     from PIL import Image, ImageFilter
-    if light_paper(grey):  # the paper's light divided out: paper is 0, whatever the light on it
-        a = 255.0 * (1.0 - grey / np.maximum(paper_light(grey), MIN_PAPER))
-    else:
-        a = grey - paper_level(grey)
+    a = 255.0 * (1.0 - grey / np.maximum(paper_light(grey), MIN_PAPER)) if light_paper(grey) else grey
+    a = a - paper_level(a)
     # The ink's strength: the brightest pixel after a 3x3 median (a few stray bright pixels do not set it,
     # and a small digit on a large page, 0.05% of its pixels, still does), or the 99.9th percentile when
     # higher (strokes one pixel thin vanish under a median).

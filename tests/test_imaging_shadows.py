@@ -46,12 +46,11 @@ def test_a_shadow_leaves_the_digit_as_the_clean_photo_gives_it(tmp_path, clean, 
     column = digit_column(path)
     assert np.abs(_box(column) - _box(clean)).max() <= 2, (_box(column), _box(clean))
     blur = lambda c: np.asarray(Image.fromarray(c.reshape(28, 28) * 255).resize((14, 14), Image.BOX))  # noqa: E731
-    # half the light gone doubles the noise relative to the paper: strokes in such a shadow come out rougher
-    assert np.corrcoef(blur(column).ravel(), blur(clean).ravel())[0, 1] > (0.9 if shadow.strength < 0.5 else 0.85)
+    assert np.corrcoef(blur(column).ravel(), blur(clean).ravel())[0, 1] > 0.9
     if shadow.kind != "graded":  # no pixel along the shadow's edge is ink, away from the digit's own strokes
         found = ink(read_grey(path))
         from scipy import ndimage
-        near_digit = ndimage.binary_dilation(digit, iterations=16)  # the strokes, their blur and halo
+        near_digit = ndimage.binary_dilation(digit, iterations=12)
         edge = (edge_distance(found.shape, shadow) <= shadow.blur / 2 + 4) & ~near_digit
         assert edge.sum() > 500 and np.count_nonzero(found[edge]) == 0
 
@@ -98,7 +97,7 @@ def test_shadowed_photos_of_mnist_digits_are_read_right(mnist_home, tmp_path):
 @pytest.mark.network
 def test_an_mnist_digit_inverted_to_dark_on_light_reads_as_the_digit(mnist_home):
     """A 28x28 scan, dark ink on white: its paper is found around even bold strokes (the closing's square is at
-    least 15 px), so the digit comes back as MNIST's own (a 7 px square hollows a bold 8: checked, this fails)."""
+    least 15 px), so the digit comes back as MNIST's own."""
     import io
 
     from nnfast import mnist_loader
@@ -111,5 +110,4 @@ def test_an_mnist_digit_inverted_to_dark_on_light_reads_as_the_digit(mnist_home)
         blob = io.BytesIO()
         Image.fromarray(digit).save(blob, format="PNG")
         as_is = digit_column(io.BytesIO(blob.getvalue()))
-        # the same pixels, bar one or two faint ones at the noise floor (the dark-ground path subtracts a fitted level)
-        assert np.count_nonzero(np.abs(inverted - as_is) > 0.02) <= 2, i
+        assert np.abs(inverted - as_is).max() <= 0.02, i
