@@ -3,7 +3,7 @@
 Options: --quick (one configuration, fewer rounds; writes results/quick.*), --rounds N,
 --slice N (reference samples per timed epoch), --out FOLDER, --no-startup, --no-e2e, --no-chapter3,
 --no-chapter6, --no-sweep, --no-calls (the call-cost and chapter 3 problem rows), --no-memory (reading the
-expanded set).
+expanded set), --no-photos (shadowed phone photos read by a trained net).
 """
 
 import os
@@ -36,8 +36,8 @@ from nnfast.peers.engines import chapter, engine_id  # noqa: E402
 
 ENGINES = chapter(1)
 
-from . import (call_cost, chapter3, chapter6, chart, end_to_end, exercises, limits, memory, report,  # noqa: E402
-               startup, sweep, timing)
+from . import (call_cost, chapter3, chapter6, chart, end_to_end, exercises, limits, memory, photos,  # noqa: E402
+               report, startup, sweep, timing)
 
 CONFIGS = [(30, 10), (30, 100), (100, 10), (100, 100)]
 
@@ -68,6 +68,8 @@ def main(argv=None):
                         help="skip the call-cost rows and the chapter 3 problems (examples/) against the book's code")
     parser.add_argument("--no-memory", action="store_true",
                         help="skip the peak memory of reading a 250,000-image mnist_expanded.pkl.gz")
+    parser.add_argument("--no-photos", action="store_true",
+                        help="skip the shadowed phone photos (read right by a trained net, time per photo)")
     args = parser.parse_args(argv)
     rounds = args.rounds or (3 if args.quick else 5)
     configs = CONFIGS[:1] if args.quick else CONFIGS
@@ -130,6 +132,9 @@ def main(argv=None):
     if not (args.quick or args.no_calls):
         result["call_cost"] = call_cost.run(training, rounds)
         result["exercises"] = exercises.run(training, validation, min(rounds, 3))
+    if not (args.quick or args.no_photos):
+        print("Phone photos under shadows ...", file=sys.stderr, flush=True)
+        result["photos"] = photos.run(training, test)
     if not (args.quick or args.no_chapter6):
         result["chapter6"] = chapter6.run_in_fresh_process(min(rounds, 3), gflops)
     if not (args.quick or args.no_sweep):

@@ -95,6 +95,18 @@ def markdown(result):
                       f"predict` does, predict with 784-100-10, draw the 28x28 preview), {draw['strokes']} drawings: "
                       f"median {draw['median_ms']:.1f} ms, 90th percentile {draw['p90_ms']:.1f} ms (the page asks "
                       "for at most 100 ms)."]
+    shots = result.get("photos")
+    if shots:
+        lines += ["", f"Phone photos of digits under shadows (`benchmarks/photos.py`): MNIST's first {shots['digits']} test "
+                  f"digits photographed synthetically ({shots['size']}, uneven light, sensor noise) with no shadow and under "
+                  "hard, soft (edge blurred over 40-100 px) and graded shadows at several angles, 30% and 50% dark, read as "
+                  f"`nnfast predict` reads photos by the draw page's default 784-100-10 net ({100 * shots['digits_read_right']:.2f}% "
+                  f"on MNIST's test digits themselves); CPU time per photo, median: {shots['cpu_ms_per_photo']:.0f} ms.", "",
+                  "| shadow | photos | read right |", "|---|---:|---:|"]
+        for row in shots["rows"]:
+            lines.append(f"| {row['shadow']} | {row['photos']} | {100 * row['read_right']:.1f}% |")
+        lines.append(f"| every shadow | {sum(r['photos'] for r in shots['rows'] if r['shadow'] != 'none')} | "
+                     f"{100 * shots['read_right_shadowed']:.1f}% |")
     ex = result.get("exercises")
     if ex:
         lines += ["", f"The book's chapter 3 problems: `examples/` (built on `mini_batch_gradient` and "

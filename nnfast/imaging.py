@@ -4,8 +4,8 @@ MNIST was made by taking each digit's ink, scaling it to fit a 20x20 box
 (keeping its aspect ratio) and placing that box in a 28x28 field so that the
 ink's centre of mass sits at the centre; ink is bright on a black background.
 ``digit_column`` repeats those steps for any image Pillow can read: dark ink on
-light paper (inverted), a slightly noisy background (removed), any size, not
-centred.
+light paper (inverted), a shadow or uneven light across the paper (divided out:
+``paper_light``), a noisy background (removed), any size, not centred.
 """
 
 import struct
@@ -63,7 +63,7 @@ def read_grey(path, name=None):
     except FileNotFoundError:
         raise ImageError(f"{where}: no such file") from None
     except UnidentifiedImageError:
-        raise ImageError(f"{where}: not an image Pillow can read") from None
+        raise ImageError(f"{where}: not an image nnfast can read (PNG, JPEG, GIF, BMP, TIFF, WebP, ...)") from None
     except (OSError, ValueError, MemoryError, EOFError, SyntaxError, struct.error) as exc:
         # Pillow reports some damaged files as SyntaxError ("broken PNG file") or struct.error
         raise ImageError(f"{where}: cannot read the image ({exc})") from None
@@ -121,11 +121,53 @@ def paper_level(a, rounds=3, keep=0.6, samples=40_000):
     return (basis @ coef).reshape(h, w)
 
 
+def light_paper(grey):
+    """True when ``grey`` (h, w) is dark ink on light paper, False for light ink on a dark ground (MNIST's).
+
+    The paper is the outer frame's upper quartile, not its median: a shadow over half the frame then leaves
+    the lit paper to be measured. It is light when it is over the middle of the image's range (the 1st to
+    99th percentile) or over mid-grey (128): a small digit on a large page barely moves the percentiles."""
+    low, high = np.percentile(grey, [1, 99])
+    return float(np.percentile(_border(grey), 75)) >= min(128.0, (low + high) / 2)
+
+
+PAPER_WINDOW = 4  # the paper's light is the brightest level over squares of 1/PAPER_WINDOW of the longer side
+MIN_PAPER = 16.0  # grey levels: the paper's light is taken as at least this (no division by black)
+
+
+def paper_light(grey):
+    """The light falling on the paper at every pixel of ``grey`` (h, w), dark ink on light paper: a grey
+    morphological closing with a square of a quarter of the longer side (at every pixel, the darkest of the
+    brightest values over each such square holding it), on a 3x3 median (sensor noise does not lift it).
+
+    Ink narrower than the square is filled with the paper around it, while a shadow is kept exactly: a
+    closing leaves any ramp or step running one way unchanged (a straight shadow edge at any angle, hard or
+    blurred, a graded shadow, a vignette's slope), where a smooth fitted surface cuts across a shadow's edge
+    and leaves it as ink. The squares may reach past the image's edge, and only their part on the image
+    counts: a shadow's edge meeting the image's edge at a slant would otherwise leave a wedge of shadow
+    that no whole square fits in, taken for ink."""
+    from PIL import Image, ImageFilter
+    from scipy import ndimage
+    longer = max(grey.shape)
+    # odd (centred squares); at least 15 px: a small scan's strokes (MNIST's are 2-6 px of 28) never fill one
+    side = max(longer // PAPER_WINDOW, min(15, longer)) | 1
+    smooth = np.asarray(Image.fromarray(grey.astype(np.float32), mode="F").filter(ImageFilter.MedianFilter(3)),
+                        dtype=np.float64)
+    reach = side // 2
+    padded = np.pad(smooth, reach, constant_values=-np.inf)  # off the image: no value at all
+    brightest = ndimage.maximum_filter(padded, size=side, mode="constant", cval=-np.inf)
+    brightest[np.isneginf(brightest)] = np.inf  # squares that miss the image do not count
+    darkest = ndimage.minimum_filter(brightest, size=side, mode="constant", cval=np.inf)
+    return darkest[reach:reach + grey.shape[0], reach:reach + grey.shape[1]]
+
+
 def ink(grey):
-    """Ink strength in [0, 1] (h, w): inverted when the paper is light, the paper's (possibly uneven)
+    """Ink strength in [0, 1] (h, w). On light paper: how much darker than the paper's own light each pixel
+    is, as a share of that light (a shadow dims paper and ink alike, so the share is the same inside and
+    outside it, and the shadow itself is not ink); on a dark ground the pixels as they are. Then a residual
     level removed, scaled by the ink's own strength, faint noise removed."""
     from PIL import Image, ImageFilter
-    a = grey if np.median(_border(grey)) < 128 else 255.0 - grey
+    a = 255.0 * (1.0 - grey / np.maximum(paper_light(grey), MIN_PAPER)) if light_paper(grey) else grey
     a = a - paper_level(a)
     # The ink's strength: the brightest pixel after a 3x3 median (a few stray bright pixels do not set it,
     # and a small digit on a large page, 0.05% of its pixels, still does), or the 99.9th percentile when

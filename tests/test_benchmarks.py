@@ -178,3 +178,20 @@ def test_compile_rows_alternate_with_and_without_the_helper_and_report_both(monk
     assert ("float64: cold (empty numba cache) 5.00 s (CPU 4.00 s + helper 3.00 s; on one core, no helper: "
             "8.00 s, CPU 7.50 s), warm (cached) 0.50 s") in text
     assert "cold (empty numba cache) 9.00 s, warm (cached) 0.60 s" in text
+
+
+def test_the_photos_rows_read_shadowed_photos_and_report_them():
+    from benchmarks import photos
+    _, test = synthetic_digits(20, n_in=784)
+    np.random.seed(0)
+    from nnfast import network
+    net = network.Network([784, 8, 10])
+    cases = [None, photos.Shadow("soft", 30, 0.3, 0, 60), photos.Shadow("hard", 90, 0.5, 40)]
+    out = photos.run(None, test, digits=2, net=net, cases=cases)
+    assert [r["shadow"] for r in out["rows"]] == ["none", "soft", "hard"] and all(r["photos"] == 2 for r in out["rows"])
+    assert out["cpu_ms_per_photo"] > 0 and 0 <= out["read_right_shadowed"] <= 1
+    result = {"when": "now", "machine": {"cpu": "test", "cores": 1}, "method": "tiny",
+              "versions": {"python": "3", "numpy": np.__version__, "numba": "x", "nnfast": "y"},
+              "limit": {"gflops_float64": 1.0, "gflops_float32": 2.0, "blas_threads": 1}, "rows": [], "photos": out}
+    text = report.markdown(result)
+    assert "| soft | 2 |" in text and "| every shadow | 4 |" in text and "CPU time per photo" in text

@@ -18,11 +18,13 @@ from .common import EXIT_SIGINT, echo_err, library_errors
 def draw(models, port, host, no_browser):
     """Serve a page to draw a digit on and watch a network read it, at http://127.0.0.1:PORT/.
 
-    The page shows the prediction when a stroke ends, every class's share as
-    a bar, and the 28x28 image the network actually sees (prepared exactly as
-    'nnfast predict' prepares photos); a photo can be dropped on it or chosen.
+    The page shows the prediction when a stroke ends, with its output (as
+    'nnfast predict' shows it, or "not sure"), every output as a bar, and the
+    28x28 image the network actually sees (prepared exactly as 'nnfast
+    predict' prepares photos); a photo can be dropped on it or chosen.
     MODEL is any file 'nnfast eval' reads (chapters 1, 3 and 6; several give
-    a picker); without one, a default chapter 3 network is trained on first
+    a picker, each named by what it is: "784-30-10, chapter 1 (net.npz)",
+    "chapter 6: conv20x5, pool2, fc100 (conv.npz)"); without one, a default chapter 3 network is trained on first
     use (about 20 s) and kept in nnfast's data folder. Ctrl-C stops it.
 
     \b

@@ -99,15 +99,17 @@ def predict(files, as_json):
     """The digit in each image, by a saved model or several voting.
 
     MODEL... IMAGE...: the digit (or class: a letter for an EMNIST letters
-    model) in each image, with the network's confidence; several models (the
+    model) in each image, with the winning output; several models (the
     leading .npz / .json files) vote.
 
-    The confidence is the winning output unit's own activation, between 0 and
-    1: each sigmoid output of the book's chapter 1 and 3 networks answers "is
-    it this digit?" on its own, so 0.99 means a clear yes and 0.40 a hesitant
-    best guess; for a chapter 6 model it is the softmax probability (--json
-    adds every output and the runner-up). With several models the answer is
-    their vote, as the book's chapter 6 ensemble takes it, with how many agreed.
+    "output" is the winning output unit's own activation, 0 to 1 (the same
+    figure the draw page shows): each sigmoid output of the book's chapter 1
+    and 3 networks answers "is it this digit?" on its own, so 0.99 is a clear
+    yes; for a chapter 6 model it is the softmax probability. The answer is
+    "not sure" unless exactly one output is above 0.5 (none: every unit says
+    no; two: it looks like both). --json gives "output", "sure", every output
+    and the runner-up. With several models the answer is their vote, as the
+    book's chapter 6 ensemble takes it, with how many agreed.
 
     Photos or scans of one digit on paper (dark ink on light paper, any size,
     off-centre) and MNIST-style 28x28 images both work: each is prepared as
@@ -120,7 +122,7 @@ def predict(files, as_json):
       nnfast predict drop1.npz drop2.npz drop3.npz photo.jpg
     """
     from ..imaging import BlankImage, ImageError, digit_column
-    from ..runs.inference import load_network, outputs
+    from ..runs.inference import certainty, load_network, outputs
     from ..runs.vote import agreement, plurality
 
     models = []
@@ -161,19 +163,19 @@ def predict(files, as_json):
         each = [int(np.argmax(o)) for o in outs]
         digit = int(plurality(np.array(each)[:, None], n_out)[0])
         out = outs[each.index(digit)]  # the first model that gave the winning class speaks for it
-        confidence = float(out[digit])  # the winning unit's activation (was out / sum: 0.9935 showed as 0.76)
+        _, output, sure = certainty(out)  # the winning unit's activation, and whether only it says yes
         runner_up = int(np.argsort(out)[-2]) if out.size > 1 else digit
         votes = int(agreement(np.array(each)[:, None], [digit])[0])
         if as_json:
-            record = {"image": path, "digit": digit, "class": names[digit], "confidence": round(confidence, 4),
-                      "runner_up": runner_up, "outputs": [round(float(v), 4) for v in out]}
+            record = {"image": path, "digit": digit, "class": names[digit], "output": round(output, 4),
+                      "sure": sure, "runner_up": runner_up, "outputs": [round(float(v), 4) for v in out]}
             if len(nets) > 1:
                 record.update(votes=votes, models=len(nets), each=[names[d] for d in each])
             click.echo(json.dumps(record))
-        elif len(nets) > 1:
-            click.echo(f"{path}: {names[digit]}  (votes {votes} of {len(nets)}; confidence {confidence:.2f})")
-        else:
-            click.echo(f"{path}: {names[digit]}  (confidence {confidence:.2f})")
+            continue
+        said = names[digit] if sure else f"not sure (best guess {names[digit]})"
+        voted = f"votes {votes} of {len(nets)}; " if len(nets) > 1 else ""
+        click.echo(f"{path}: {said}  ({voted}output {output:.2f})")
     if failed or blank:
         parts = ([f"{failed} could not be read"] if failed else []) + ([f"{blank} held no digit (blank)"] if blank else [])
         raise click.ClickException(f"of {len(images)} images, {' and '.join(parts)}")

@@ -47,3 +47,20 @@ def outputs(net, column):
     if hasattr(net, "predict_rows"):
         return net.feedforward(column).ravel()
     return net.feedforward(column.T)[0]
+
+
+# An output above SURE says "yes, this class": for the book's sigmoid outputs (chapters 1 and 3) that is a
+# positive weighted input, the side of the unit's own decision boundary its 0/1 targets were trained on; for a
+# softmax (chapter 6) it is a class more likely than all the others together. The network is sure when exactly
+# one output says yes: none (every unit low) or two at once (a 4 that is also a 9) is "not sure".
+SURE = 0.5
+
+
+def certainty(out):
+    """``(best, output, sure)`` for one input's outputs ``(classes,)``: the winning class, its output (the
+    unit's activation, 0 to 1: the measure nnfast shows everywhere) and whether the network is sure (only
+    that output is above ``SURE``)."""
+    out = np.asarray(out, dtype=np.float64).ravel()
+    best = int(np.argmax(out))
+    saying_yes = int(np.count_nonzero(out > SURE))
+    return best, float(out[best]), bool(out[best] > SURE and saying_yes == 1)

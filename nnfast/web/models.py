@@ -44,10 +44,47 @@ def train_default(path, say=print):
 
 
 def entries(paths, say=print):
-    """``Entry`` for each model file in ``paths`` (or the default model), named by file name."""
+    """``Entry`` for each model file in ``paths`` (or the default model), named by what it is and its file."""
     from ..runs.inference import load_network
     if not paths:
         path = default_model_path()
         net = load_network(path) if os.path.exists(path) else train_default(path, say)
-        return [Entry("default (784-100-10, chapter 3)", net)]
-    return [Entry(os.path.basename(os.fspath(p)), load_network(p)) for p in paths]
+        return [named(net, "default")]
+    return [named(load_network(p), os.path.basename(os.fspath(p))) for p in paths]
+
+
+def named(net, label):
+    """``Entry`` for ``net`` named by what it is, then ``label`` (its file): "784-30-10, chapter 1 (net.npz)"."""
+    entry = Entry(label, net)
+    entry.name = f"{describe(net, entry.classes)} ({label})"
+    return entry
+
+
+def describe(net, classes=None):
+    """What a loaded network is, in the words of the book and ``nnfast train``: "784-30-10, chapter 1",
+    "784-100-10, chapter 3", "chapter 6: conv20x5, pool2, fc100" (its softmax last, unsaid), with a non-sigmoid
+    activation, dropout and classes other than the digits 0-9 added."""
+    from .. import network2, network3
+    if isinstance(net, network3.Network):
+        parts, activations, dropout = [], set(), 0.0
+        for layer in net.layers:
+            if isinstance(layer, network3.ConvPoolLayer):
+                n, _, fh, fw = layer.filter_shape
+                parts.append(f"conv{n}x{fh}" if fh == fw else f"conv{n}x{fh}x{fw}")
+                ph, pw = layer.poolsize
+                if (ph, pw) != (1, 1):
+                    parts.append(f"pool{ph}" if ph == pw else f"pool{ph}x{pw}")
+            elif isinstance(layer, network3.FullyConnectedLayer):
+                parts.append(f"fc{layer.n_out}")
+            if not isinstance(layer, network3.SoftmaxLayer):
+                activations.add(getattr(layer.activation_fn, "__name__", "?"))
+            dropout = max(dropout, float(getattr(layer, "p_dropout", 0.0)))
+        text = "chapter 6: " + ", ".join(parts or ["softmax"])
+        text += "".join(f", {a}" for a in sorted(activations - {"sigmoid"}))
+        text += f", dropout {dropout:g}" if dropout else ""
+    else:
+        text = f"{'-'.join(map(str, net.sizes))}, chapter {3 if isinstance(net, network2.Network) else 1}"
+    if classes is not None and list(classes) != [str(d) for d in range(10)]:
+        shown = ", ".join(classes) if len(classes) <= 4 else f"{classes[0]}..{classes[-1]}"
+        text += f", {len(classes)} classes ({shown})"
+    return text

@@ -3,8 +3,9 @@
 A request is JSON, ``{"model": i, "image": "data:image/png;base64,..."}``: the
 drawing (the canvas as a PNG) or a photo the page read. The image goes through
 ``nnfast.imaging.digit_column``, exactly what ``nnfast predict`` does, and the
-answer holds the prediction, every class's share and the 28x28 image the
-network saw. Every failure a request can cause is a ``RequestError`` with the
+answer holds the prediction, the winning output (the unit's activation, the
+figure ``nnfast predict`` shows) and whether the network is sure, every output,
+and the 28x28 image the network saw. Every failure a request can cause is a ``RequestError`` with the
 HTTP status to answer and a message for the page's error area.
 """
 
@@ -42,10 +43,6 @@ class Entry:
                         else [str(k) for k in range(n_out)])
         self.lock = threading.Lock()
 
-    @property
-    def softmax(self):
-        return not hasattr(self.net, "sizes")  # chapter 6's nets end in a softmax layer
-
 
 def read_request(body, n_models):
     """``(model index, image bytes)`` from a request body, or ``RequestError``."""
@@ -76,7 +73,8 @@ def read_request(body, n_models):
 
 
 def predict_image(entry, data, name="the image"):
-    """The answer for image bytes ``data``: prediction, shares, the 28x28 preview, the server's time."""
+    """The answer for image bytes ``data``: prediction, its output and certainty (``nnfast.runs.inference.certainty``),
+    every output, the 28x28 preview, the server's time."""
     start = time.perf_counter()
     try:
         column = digit_column(io.BytesIO(data), name=name)
@@ -87,11 +85,15 @@ def predict_image(entry, data, name="the image"):
         raise RequestError(422, message[len(name) + 2:] if message.startswith(f"{name}: ") else message) from None
     with entry.lock:
         out = _outputs(entry.net, column)
-    shares = out if entry.softmax else out / max(float(out.sum()), 1e-12)
-    best = int(np.argmax(out))
-    return {"prediction": entry.classes[best], "index": best, "confidence": round(float(out[best]), 4),
-            "probabilities": [round(float(p), 4) for p in shares], "classes": entry.classes,
+    best, output, sure = _certainty(out)
+    return {"prediction": entry.classes[best], "index": best, "output": round(output, 4), "sure": sure,
+            "outputs": [round(float(v), 4) for v in out], "classes": entry.classes,
             "preview": preview_png(column), "ms": round(1000 * (time.perf_counter() - start), 1)}
+
+
+def _certainty(out):
+    from ..runs.inference import certainty
+    return certainty(out)
 
 
 def _outputs(net, column):

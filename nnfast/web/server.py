@@ -6,7 +6,8 @@ server reads and writes nothing on disk: the page's files are read from the
 package once, at start.
 
     GET  /                 the page
-    GET  /static/NAME      its script and style (only the files in ``static/``: no path reaches further)
+    GET  /static/NAME      its script, style and icon (only the files in ``static/``: no path reaches further)
+    GET  /favicon.ico      the icon, for whatever asks there rather than reading the page's link
     GET  /api/models       the models offered: their names and class names
     POST /api/predict      {"model": i, "image": data URL} -> the prediction (see ``nnfast.web.reading``)
 """
@@ -17,7 +18,7 @@ from .reading import MAX_BODY, RequestError, predict_image, read_request
 
 STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
-         ".css": "text/css; charset=utf-8", ".png": "image/png"}
+         ".css": "text/css; charset=utf-8", ".png": "image/png", ".svg": "image/svg+xml"}
 
 
 def static_files():
@@ -54,6 +55,10 @@ def make_app(entries):
             return error(404, f"no file {request.path_params['name']!r}")
         return Response(found[0], media_type=found[1], headers={"Cache-Control": "no-cache"})
 
+    async def favicon(request):
+        body, kind = files["favicon.svg"]
+        return Response(body, media_type=kind, headers={"Cache-Control": "max-age=86400"})
+
     async def models(request):
         return JSONResponse({"models": [{"name": e.name, "classes": e.classes} for e in entries]})
 
@@ -76,6 +81,7 @@ def make_app(entries):
     async def not_found(request, exc):
         return error(getattr(exc, "status_code", 404), getattr(exc, "detail", None) or "not found")
 
-    routes = [Route("/", page), Route("/static/{name}", static), Route("/api/models", models),
+    routes = [Route("/", page), Route("/static/{name}", static), Route("/favicon.ico", favicon),
+              Route("/api/models", models),
               Route("/api/predict", predict, methods=["POST"])]
     return Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})

@@ -144,9 +144,9 @@ def test_predict_reads_digits_on_paper(trained, tmp_path):
     correct = sum(r["digit"] == label for r, label in zip(records, labels))
     assert correct >= 90, f"{correct} / 100 photographed digits read correctly"
     text = run("predict", path, files[0]).stdout
-    assert re.match(rf"^{re.escape(files[0])}: \d  \(confidence \d\.\d\d\)$", text.strip())
-    for r in records:  # the confidence is the winning unit's own activation, not a share of the sum
-        assert r["confidence"] == round(max(r["outputs"]), 4) and r["runner_up"] != r["digit"]
+    assert re.match(rf"^{re.escape(files[0])}: (\d|not sure \(best guess \d\))  \(output \d\.\d\d\)$", text.strip())
+    for r in records:  # the output is the winning unit's own activation, not a share of the sum
+        assert r["output"] == round(max(r["outputs"]), 4) and r["runner_up"] != r["digit"]
 
 
 def test_predict_accepts_mnist_style_images(trained, tmp_path):

@@ -39,7 +39,7 @@ def test_it_prints_its_address_serves_the_models_and_stops_on_ctrl_c(tmp_path):
             except OSError:
                 assert time.monotonic() < deadline, "the server did not answer"
                 time.sleep(0.1)
-        assert [m["name"] for m in models] == ["a.npz", "b.npz"]
+        assert [m["name"] for m in models] == ["784-12-10, chapter 1 (a.npz)", "784-12-10, chapter 1 (b.npz)"]
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=20)
     finally:

@@ -52,11 +52,11 @@ def browser():
 
 @pytest.fixture(scope="module")
 def url(mnist_home):
-    from nnfast.web.models import entries
+    from nnfast.web.models import entries, named
     offered = entries([], say=lambda m: None)  # the default model, trained on first use in the test's home
     from nnfast import network
     np.random.seed(0)
-    offered.append(type(offered[0])("untrained.npz", network.Network([784, 10, 10])))
+    offered.append(named(network.Network([784, 10, 10]), "untrained.npz"))
     with serving(offered) as base:
         yield base
 
@@ -102,7 +102,8 @@ def test_a_drawn_digit_is_read(browser, url, shots, digit):
         _stroke(page, points)
         text = _answer(page, before)
     assert text.startswith(digit), text
-    assert page.locator("[data-testid=probabilities] .bar").count() == 10
+    assert page.locator("[data-testid=outputs] .bar").count() == 10
+    assert page.get_by_test_id("certainty").inner_text().startswith(("output ", "not sure"))
     assert page.get_by_test_id("preview").get_attribute("src").startswith("data:image/png;base64,")
     assert page.get_by_test_id("error").inner_text() == ""
     page.screenshot(path=os.path.join(shots, f"draw-{digit}.png"))
@@ -125,13 +126,76 @@ def test_an_upload_is_read_and_a_text_file_is_an_error_the_page_survives(browser
     assert _answer(page, before).startswith("1")
     page.get_by_test_id("upload").set_input_files(str(tmp_path / "notes.txt"))
     page.wait_for_function("document.querySelector('[data-testid=error]').textContent.length > 0", timeout=15000)
-    assert "not an image" in page.get_by_test_id("error").inner_text()
+    assert "not an image nnfast can read (PNG, JPEG" in page.get_by_test_id("error").inner_text()
+    _shows_a_placeholder_not_a_broken_image(page)
     page.screenshot(path=os.path.join(shots, "draw-error.png"))
     page.get_by_test_id("clear").click()
     before = page.get_by_test_id("prediction").inner_text()
     _stroke(page, DIGITS["1"][0])  # the page goes on predicting
     assert _answer(page, before).startswith("1")
     assert page.get_by_test_id("error").inner_text() == ""
+    before = page.get_by_test_id("certainty").inner_text()
     page.get_by_test_id("model").select_option("1")  # the picker: the other model reads the same drawing
-    page.wait_for_timeout(500)
+    page.wait_for_function("b => document.querySelector('[data-testid=certainty]').textContent !== b", arg=before,
+                           timeout=15000)
+    assert page.get_by_test_id("certainty").inner_text().startswith(("output ", "not sure"))
+    page.screenshot(path=os.path.join(shots, "draw-other-model.png"))
     page.close()
+
+
+def _shows_a_placeholder_not_a_broken_image(page):
+    assert not page.get_by_test_id("preview").is_visible()  # no src: hidden, never a broken-image icon
+    assert page.get_by_test_id("preview-empty").is_visible()
+
+
+def test_the_first_view_looks_finished(browser, url, shots):
+    """Before any reading: a placeholder where the 28x28 image goes, an icon (no 404), the models named by what they
+    are and shown whole in the picker."""
+    missing = []
+    page = browser.new_page(viewport={"width": 900, "height": 650})
+    page.on("response", lambda r: missing.append(r.url) if r.status >= 400 else None)
+    page.goto(url)
+    page.wait_for_function("document.querySelectorAll('[data-testid=model] option').length === 2")
+    _shows_a_placeholder_not_a_broken_image(page)
+    assert page.get_by_test_id("prediction").inner_text() == "–"
+    assert "Draw a digit" in page.get_by_test_id("certainty").inner_text()
+    options = page.locator("[data-testid=model] option").all_inner_texts()
+    assert options == ["784-100-10, chapter 3 (default)", "784-10-10, chapter 1 (untrained.npz)"], options
+    picker = page.get_by_test_id("model")
+    assert picker.evaluate("s => s.scrollWidth <= s.clientWidth + 1")  # the chosen name is not cut off
+    icon = page.evaluate("fetch('/favicon.ico').then(r => r.status)")
+    assert icon == 200 and page.evaluate("document.querySelector('link[rel=icon]').href").endswith("favicon.svg")
+    page.wait_for_timeout(300)
+    assert missing == [], missing  # nothing the page asked for was missing (the icon included)
+    page.screenshot(path=os.path.join(shots, "draw-start.png"))
+    page.close()
+
+
+def test_a_photo_uploaded_after_drawing_replaces_the_drawing(browser, url, shots, tmp_path):
+    photo = np.full((400, 300), 225, np.uint8)
+    photo[60:340, 140:170] = 30  # a "1" in dark ink on light paper
+    Image.fromarray(photo).save(tmp_path / "one.png")
+    page = browser.new_page(viewport={"width": 900, "height": 650})
+    page.goto(url)
+    page.wait_for_function("document.querySelectorAll('[data-testid=model] option').length === 2")
+    before = page.get_by_test_id("prediction").inner_text()
+    _stroke(page, DIGITS["7"][0])
+    _answer(page, before)
+    before = page.get_by_test_id("prediction").inner_text()
+    page.get_by_test_id("upload").set_input_files(str(tmp_path / "one.png"))
+    assert _answer(page, before).startswith("1")
+    page.wait_for_timeout(300)  # the photo is drawn once the browser has decoded it
+    # The canvas shows the photo: its stroke dark, its paper (225) where the 7's bar was, white beside it.
+    grey = page.evaluate(_PIXELS)
+    assert grey[0] < 80 and 215 <= grey[1] <= 235 and grey[2] == 255, grey
+    page.screenshot(path=os.path.join(shots, "draw-photo-after-drawing.png"))
+    _stroke(page, DIGITS["1"][0])  # drawing again starts a new drawing, not ink over the photo
+    assert page.evaluate(_PIXELS)[1] == 255
+    page.close()
+
+
+_PIXELS = """() => {
+    const c = document.querySelector('[data-testid=canvas]').getContext('2d');
+    const at = (x, y) => c.getImageData(x, y, 1, 1).data[0];
+    return [at(143, 140), at(200, 50), at(20, 50)];
+}"""

@@ -61,11 +61,15 @@ def url():
 
 def test_the_page_and_its_files_are_served(url):
     page = urllib.request.urlopen(url + "/").read().decode()
-    for testid in ("canvas", "clear", "prediction", "probabilities", "preview", "upload", "model", "error"):
+    for testid in ("canvas", "clear", "prediction", "certainty", "outputs", "preview", "preview-empty", "upload", "model",
+                   "error"):
         assert f'data-testid="{testid}"' in page
     assert "http" not in page.replace('name="viewport"', "")  # no CDN: everything comes from this server
-    for name in ("draw.js", "draw.css"):
+    for name in ("draw.js", "draw.css", "favicon.svg"):
         assert urllib.request.urlopen(f"{url}/static/{name}").status == 200
+    assert 'rel="icon" href="/static/favicon.svg"' in page
+    icon = urllib.request.urlopen(f"{url}/favicon.ico")  # for whatever asks there: no 404 in the server's log
+    assert icon.status == 200 and icon.headers["Content-Type"] == "image/svg+xml" and b"<svg" in icon.read()
     models = json.load(urllib.request.urlopen(url + "/api/models"))["models"]
     assert [m["name"] for m in models] == ["a.npz", "b.npz"] and len(models[1]["classes"]) == 26
 
@@ -73,12 +77,13 @@ def test_the_page_and_its_files_are_served(url):
 def test_a_drawing_gets_a_prediction_every_share_and_the_image_the_network_sees(url):
     status, answer = _post(url, _image_body(_digit_png()))
     assert status == 200 and answer["prediction"] == answer["classes"][answer["index"]]
-    assert len(answer["probabilities"]) == 10 and abs(sum(answer["probabilities"]) - 1) < 1e-3
+    assert len(answer["outputs"]) == 10 and answer["output"] == max(answer["outputs"]) == answer["outputs"][answer["index"]]
+    assert answer["sure"] == (answer["output"] > 0.5 and sum(v > 0.5 for v in answer["outputs"]) == 1)
     preview = np.asarray(Image.open(io.BytesIO(base64.b64decode(answer["preview"].split(",", 1)[1]))))
     rows = np.flatnonzero(preview.any(axis=1))
     assert preview.shape == (28, 28) and rows[-1] - rows[0] + 1 == 20  # MNIST's 20x20 box, as predict makes it
     status, other = _post(url, _image_body(_digit_png(), model=1))
-    assert status == 200 and len(other["probabilities"]) == 26
+    assert status == 200 and len(other["outputs"]) == 26
 
 
 @pytest.mark.parametrize("body, status, message", [
@@ -86,7 +91,7 @@ def test_a_drawing_gets_a_prediction_every_share_and_the_image_the_network_sees(
     (json.dumps({"image": 5}).encode(), 400, "needs"),
     (json.dumps({"model": 7, "image": "data:image/png;base64,AA=="}).encode(), 400, "no model 7"),
     (json.dumps({"image": "data:image/png;base64,@@@"}).encode(), 400, "not valid base64"),
-    (_image_body(b"just some text, not an image", "text/plain"), 422, "not an image"),
+    (_image_body(b"just some text, not an image", "text/plain"), 422, "not an image nnfast can read (PNG, JPEG"),
     (_image_body(_png(np.full((60, 60), 255))), 422, "nothing drawn"),
     (_image_body(_huge_png()), 422, "megapixels"),
 ])
@@ -144,12 +149,29 @@ def test_every_kind_of_model_file_is_offered_and_predicts(tmp_path):
     network2.Network([784, 12, 10]).save(tmp_path / "c3.json")
     network3.Network([network3.FullyConnectedLayer(784, 12), network3.SoftmaxLayer(12, 10)], 10).save(tmp_path / "c6.npz")
     offered = entries([tmp_path / "c1.npz", tmp_path / "c3.json", tmp_path / "c6.npz"])
-    assert [e.name for e in offered] == ["c1.npz", "c3.json", "c6.npz"]
+    assert [e.name for e in offered] == ["784-12-10, chapter 1 (c1.npz)", "784-12-10, chapter 3 (c3.json)",
+                                         "chapter 6: fc12 (c6.npz)"]  # what each is, not only its file name
     for entry, path in zip(offered, ["c1.npz", "c3.json", "c6.npz"]):
         answer = predict_image(entry, _digit_png())
         from nnfast.imaging import digit_column
         column = digit_column(io.BytesIO(_digit_png()))
         net = load_network(tmp_path / path)
         want = int(np.argmax(net.feedforward(column) if hasattr(net, "sizes") else net.feedforward(column.T)[0]))
-        assert answer["index"] == want and len(answer["probabilities"]) == 10
-    assert abs(sum(predict_image(offered[2], _digit_png())["probabilities"]) - 1) < 1e-3  # softmax: probabilities
+        assert answer["index"] == want and len(answer["outputs"]) == 10
+    assert abs(sum(predict_image(offered[2], _digit_png())["outputs"]) - 1) < 1e-3  # softmax: probabilities
+
+
+def test_a_model_is_named_by_what_it_is():
+    from nnfast import network2, network3
+    from nnfast.web.models import describe, named
+    np.random.seed(2)
+    conv = network3.Network([network3.ConvPoolLayer((20, 1, 5, 5), (10, 1, 28, 28)),
+                             network3.FullyConnectedLayer(20 * 12 * 12, 100), network3.SoftmaxLayer(100, 10)], 10)
+    assert named(conv, "conv.npz").name == "chapter 6: conv20x5, pool2, fc100 (conv.npz)"
+    relu = network3.Network([network3.FullyConnectedLayer(784, 30, activation_fn=network3.ReLU, p_dropout=0.5),
+                             network3.SoftmaxLayer(30, 10, p_dropout=0.5)], 10)
+    assert describe(relu) == "chapter 6: fc30, ReLU, dropout 0.5"
+    assert describe(network.Network([784, 30, 10])) == "784-30-10, chapter 1"
+    assert describe(network2.Network([784, 100, 10])) == "784-100-10, chapter 3"
+    letters = [chr(ord("a") + k) for k in range(26)]
+    assert describe(network2.Network([784, 50, 26]), letters) == "784-50-26, chapter 3, 26 classes (a..z)"

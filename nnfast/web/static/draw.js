@@ -4,12 +4,27 @@ const canvas = document.getElementById("canvas");
 const ctx = canvas.getContext("2d");
 const errorArea = document.getElementById("error");
 const picker = document.getElementById("model");
+const PROMPT = "Draw a digit to see what the network reads.";
 let drawing = false, dirty = false, pending = null;
+let photo = null;  // {dataUrl, name} while the canvas shows an uploaded photo: the next stroke starts afresh
 
 function blank() {
   ctx.fillStyle = "#fff";
   ctx.fillRect(0, 0, canvas.width, canvas.height);
   dirty = false;
+  photo = null;
+}
+
+function showPhoto(dataUrl) {
+  // The canvas shows the photo being read (fitted, on white), not the last drawing.
+  const img = new Image();
+  img.onload = () => {
+    if (!photo || photo.dataUrl !== dataUrl) return;  // cleared or replaced meanwhile
+    const scale = Math.min(canvas.width / img.naturalWidth, canvas.height / img.naturalHeight);
+    const w = img.naturalWidth * scale, h = img.naturalHeight * scale;
+    ctx.drawImage(img, (canvas.width - w) / 2, (canvas.height - h) / 2, w, h);
+  };
+  img.src = dataUrl;
 }
 
 function point(event) {
@@ -18,6 +33,7 @@ function point(event) {
 }
 
 canvas.addEventListener("pointerdown", (event) => {
+  if (photo) blank();  // drawing after a photo: a new drawing, not ink over the photo
   drawing = true;
   canvas.setPointerCapture(event.pointerId);
   const [x, y] = point(event);
@@ -48,13 +64,19 @@ canvas.addEventListener("pointercancel", strokeEnded);
 document.getElementById("clear").addEventListener("click", () => {
   blank();
   show(null);
+  document.getElementById("certainty").textContent = PROMPT;
   errorArea.textContent = "";
 });
 
 function readFile(file) {
   if (!file) return;
   const reader = new FileReader();
-  reader.onload = () => predict(reader.result, file.name);
+  reader.onload = () => {
+    blank();
+    photo = { dataUrl: reader.result, name: file.name };
+    showPhoto(reader.result);
+    predict(reader.result, file.name);
+  };
   reader.onerror = () => { errorArea.textContent = `${file.name}: the browser could not read it`; };
   reader.readAsDataURL(file);
 }
@@ -67,7 +89,10 @@ document.addEventListener("drop", (event) => {
   event.preventDefault();
   readFile(event.dataTransfer.files[0]);
 });
-picker.addEventListener("change", () => { if (dirty) predict(canvas.toDataURL("image/png"), "drawing"); });
+picker.addEventListener("change", () => {
+  if (photo) predict(photo.dataUrl, photo.name);
+  else if (dirty) predict(canvas.toDataURL("image/png"), "drawing");
+});
 
 async function predict(dataUrl, what) {
   const body = JSON.stringify({ model: Number(picker.value || 0), image: dataUrl });
@@ -91,28 +116,43 @@ async function predict(dataUrl, what) {
 
 function show(answer) {
   const prediction = document.getElementById("prediction");
-  const bars = document.getElementById("probabilities");
+  const certainty = document.getElementById("certainty");
+  const bars = document.getElementById("outputs");
   const preview = document.getElementById("preview");
   bars.replaceChildren();
   if (!answer) {
     prediction.textContent = "–";
+    prediction.classList.remove("unsure");
+    certainty.textContent = "";
+    preview.hidden = true;  // a placeholder, never a broken image
     preview.removeAttribute("src");
+    document.getElementById("preview-empty").hidden = false;
     document.getElementById("timing").textContent = "";
     return;
   }
-  prediction.textContent = `${answer.prediction} (${Math.round(100 * answer.probabilities[answer.index])}%)`;
+  // One measure, as `nnfast predict` shows it: the winning output unit's activation, 0 to 1; sure only when
+  // that output alone is above 0.5.
+  const output = answer.output.toFixed(2);
+  prediction.textContent = answer.sure ? answer.prediction : `${answer.prediction}?`;
+  prediction.classList.toggle("unsure", !answer.sure);
+  const yes = answer.outputs.filter((v) => v > 0.5).length;
+  certainty.textContent = answer.sure ? `output ${output}: sure (only this output is above 0.5)`
+    : yes === 0 ? `not sure: the best output is ${output}, and none is above 0.5`
+    : `not sure: output ${output}, but ${yes - 1} other output${yes > 2 ? "s are" : " is"} above 0.5 too`;
   answer.classes.forEach((name, i) => {
-    const p = answer.probabilities[i];
+    const v = answer.outputs[i];
     const label = document.createElement("span");
     label.textContent = name;
     const bar = document.createElement("div");
     bar.className = "bar" + (i === answer.index ? " best" : "");
-    bar.style.width = `${Math.max(0.5, 100 * p)}%`;
+    bar.style.width = `${Math.max(0.5, 100 * Math.min(1, v))}%`;
     const value = document.createElement("span");
-    value.textContent = `${(100 * p).toFixed(0)}%`;
+    value.textContent = v.toFixed(2);
     bars.append(label, bar, value);
   });
   preview.src = answer.preview;
+  preview.hidden = false;
+  document.getElementById("preview-empty").hidden = true;
   document.getElementById("timing").textContent = `the server's work: ${answer.ms} ms`;
 }
 
@@ -120,7 +160,7 @@ async function loadModels() {
   try {
     const response = await fetch("/api/models");
     const { models } = await response.json();
-    models.forEach((m, i) => picker.append(new Option(`${m.name} (${m.classes.length} classes)`, String(i))));
+    models.forEach((m, i) => picker.append(new Option(m.name, String(i))));
     picker.disabled = models.length < 2;
   } catch (error) {
     errorArea.textContent = `cannot reach the nnfast server: ${error.message}`;
