@@ -45,19 +45,10 @@ _EVALUATION_METHODS = ("evaluate", "feedforward")
 _FUNCTIONS = {"sigmoid": activations.sigmoid}  # (and this module's own sigmoid_prime, added below it)
 _SIGMOID = activations.sigmoid
 
-# What a learner's own method makes of training (said once, where the method is defined).
-_OWN_BACKPROP = (
-    "each mini-batch's gradient sums its calls one sample at a time, as the book's update_mini_batch does (exact, "
-    "slower than the compiled kernels). If it works on a whole mini-batch (x (n_in, m), y (n_out, m), each column "
-    "a sample), also define mini_batch_gradient(self, mini_batch) as "
-    "self.backprop(*matrix_path.columns(mini_batch)), as examples/tanh.py does.")
+# What a learner's own cost_derivative makes of training (said once, where it is defined).
 _OWN_COST_DERIVATIVE = (
     "backprop runs the book's formulas in numpy through it, on whole mini-batches (each column a sample), "
     "instead of the compiled kernels, which compute only the quadratic cost's (exact, slower).")
-_SAMPLE_LOOP = (
-    "it calls backprop one sample at a time, as the book's does (exact; each call pays the compiled kernels' "
-    "set-up). To stay fast, build it on self.mini_batch_gradient(mini_batch), the whole mini-batch's gradient in "
-    "one call (README, 'Changing the book's code'; examples/momentum.py).")
 
 
 def unknown_keywords(update_mini_batch, args, keywords, owner, sgd):
@@ -191,7 +182,7 @@ class Network(DenseNet):
 
     def _note_sample_loop(self):
         """The learner's ``update_mini_batch`` called ``backprop`` one sample at a time (see ``_book_update``)."""
-        notes.own_method(self, "update_mini_batch", _SAMPLE_LOOP)
+        notes.own_method(self, "update_mini_batch", notes.SAMPLE_LOOP)
 
     def update_mini_batch(self, mini_batch, eta):
         """One gradient step on ``mini_batch`` (a list of ``(x, y)``): params -= eta/len * summed gradient."""
@@ -217,7 +208,7 @@ class Network(DenseNet):
         if not mini_batch:
             raise ValueError("mini_batch is empty")
         if replaced_methods(self, Network, ("backprop",)):  # the book's loop over the user's backprop
-            notes.own_method(self, "backprop", _OWN_BACKPROP)
+            notes.own_method(self, "backprop", notes.OWN_BACKPROP)
             return matrix_path.summed_per_sample(self.backprop, mini_batch, self.weights, self.biases)
         if self._changed(("cost_derivative",), tuple(_FUNCTIONS)):
             return self.backprop(*matrix_path.columns(mini_batch))

@@ -83,15 +83,6 @@ _TRAINING_METHODS = ("update_mini_batch", "backprop")
 _MONITOR_METHODS = ("total_cost", "accuracy", "feedforward")
 _FUNCTIONS = {"sigmoid": activations.sigmoid, "sigmoid_prime": _BOOK_SIGMOID_PRIME}
 _SIGMOID = activations.sigmoid
-_OWN_BACKPROP = (
-    "each mini-batch's gradient sums its calls one sample at a time, as the book's update_mini_batch does (exact, "
-    "slower than the compiled kernels). If it works on a whole mini-batch (x (n_in, m), y (n_out, m), each column "
-    "a sample), also define mini_batch_gradient(self, mini_batch) as "
-    "self.backprop(*matrix_path.columns(mini_batch)), as examples/tanh.py does.")
-_SAMPLE_LOOP = (
-    "it calls backprop one sample at a time, as the book's does (exact; each call pays the compiled kernels' "
-    "set-up). To stay fast, build it on self.mini_batch_gradient(mini_batch), the whole mini-batch's gradient in "
-    "one call (README, 'Changing the book's code'; examples/momentum.py).")
 
 
 def vectorized_result(j, n=10):
@@ -200,7 +191,7 @@ class Network(DenseNet):
 
     def _note_sample_loop(self):
         """The learner's ``update_mini_batch`` called ``backprop`` one sample at a time (see ``_book_update``)."""
-        notes.own_method(self, "update_mini_batch", _SAMPLE_LOOP)
+        notes.own_method(self, "update_mini_batch", notes.SAMPLE_LOOP)
 
     def default_weight_initializer(self):
         """Biases ~ N(0, 1) and weights ~ N(0, 1/n_in): all biases drawn first, then all weights."""
@@ -359,7 +350,7 @@ class Network(DenseNet):
             raise ValueError("mini_batch is empty")
         backprop_changed = replaced_methods(self, Network, ("backprop",))
         if backprop_changed:  # the book's loop: the user's backprop, one sample at a time
-            notes.own_method(self, "backprop", _OWN_BACKPROP)
+            notes.own_method(self, "backprop", notes.OWN_BACKPROP)
             return matrix_path.summed_per_sample(self.backprop, mini_batch, self.weights, self.biases)
         if self._changed((), tuple(_FUNCTIONS), "delta"):  # matrices, through the user's cost and activation
             return self.backprop(*matrix_path.columns(mini_batch))

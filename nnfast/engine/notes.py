@@ -126,6 +126,18 @@ def own_cost(cost, name):
         f"slower)."), where=getattr(cost, "delta", None))
 
 
+# What a learner's own method makes of training, for ``own_method`` (both faces say the same).
+OWN_BACKPROP = (
+    "each mini-batch's gradient sums its calls one sample at a time, as the book's update_mini_batch does (exact, "
+    "slower than the compiled kernels). If it works on a whole mini-batch (x (n_in, m), y (n_out, m), each column "
+    "a sample), also define mini_batch_gradient(self, mini_batch) as "
+    "self.backprop(*matrix_path.columns(mini_batch)), as examples/tanh.py does.")
+SAMPLE_LOOP = (
+    "it calls backprop one sample at a time, as the book's does (exact; each call pays the compiled kernels' "
+    "set-up). To stay fast, build it on self.mini_batch_gradient(mini_batch), the whole mini-batch's gradient in "
+    "one call (README, 'Changing the book's code'; examples/momentum.py).")
+
+
 def own_method(obj, name, what):
     """The learner's ``type(obj).name`` (or an instance attribute) makes a step slower: ``what`` says how."""
     cls = type(obj)
