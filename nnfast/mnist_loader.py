@@ -93,5 +93,11 @@ def load_data_wrapper(path=None, validation=None):
 
     Every ``x`` is a view into one contiguous float32 matrix and every one-hot
     a view into one (n, K) matrix, which ``Network.SGD`` recognises.
+
+    These lists are what chapters 1 and 3 train on, so a first run's compile of
+    their float64 kernels starts now, in a helper process beside the loading
+    (``engine.dense.start_compiling``: only on a cold numba cache and a free core).
     """
+    from .engine.dense import start_compiling
+    start_compiling(np.float64)
     return wrap(load_dataset(path), validation)
