@@ -76,8 +76,11 @@ def fixed_by_user():
 class Chooser:
     """Picks the BLAS thread count for each mini-batch: ``threads()`` before it, ``took(seconds)`` after."""
 
-    def __init__(self, most):
+    def __init__(self, most, give_up=None):
         self.most = max(1, int(most))
+        # ``give_up``: a probe's all-threads call over this many times one thread's quickest ends the probe with
+        # one thread at once (the dense nets: on a busy machine one such call cost 10-20 one-thread calls)
+        self.give_up = give_up
         self.choice = 1 if self.most == 1 else None  # None: not measured yet
         self.interval = FIRST_INTERVAL // 2  # the first decision doubles it
         self.history = []  # (mini-batch number, choice) at each decision, for tests and reports
@@ -97,8 +100,13 @@ class Chooser:
     def took(self, seconds):
         self._count += 1
         if self._plan:
-            self._timed[self._plan.pop(0)].append(seconds)
-            if not self._plan:
+            setting = self._plan.pop(0)
+            self._timed[setting].append(seconds)
+            if (self.give_up is not None and setting == self.most and self._timed[1]
+                    and seconds > self.give_up * min(self._timed[1])):
+                self._plan = []
+                self._decide(give_up=True)
+            elif not self._plan:
                 self._decide()
             return
         self._left -= 1
@@ -109,10 +117,12 @@ class Chooser:
         if self._left <= 0 and self.most > 1:
             self._plan = self._probe()
 
-    def _decide(self):
-        one = sorted(self._timed[1])[PROBE // 2]
-        most = sorted(self._timed[self.most])[PROBE // 2]
-        choice = self.most if most < MARGIN * one else 1  # threads must clearly pay
+    def _decide(self, give_up=False):
+        ones = sorted(self._timed[1])
+        one = ones[len(ones) // 2]
+        choice = 1
+        if not give_up and sorted(self._timed[self.most])[PROBE // 2] < MARGIN * one:
+            choice = self.most  # threads must clearly pay
         same = choice == self.choice or self.choice is None
         self.interval = min(MAX_INTERVAL, self.interval * 2) if same else FIRST_INTERVAL
         self.choice, self._one = choice, one

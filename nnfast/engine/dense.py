@@ -17,6 +17,7 @@ import warnings
 
 import numpy as np
 
+from . import dense_threads
 from . import rng as _rng
 from .content_memo import remembered
 from .convert import test_matrices, training_matrices
@@ -292,10 +293,11 @@ class DenseNet:
         return self._input_rows(X), labels
 
     def _run(self, params, X, x_rows, Y=None, y_rows=None, batch=None, eta=0.0, decay=1.0, out=None, grads=None,
-             layout=None):
+             layout=None, threads=1):
         """Call the kernels' single entry point, allocating its scratch (see ``kernels.batches.run_batches``);
         ``layout``: an ``InputLayout`` of X (where its rows are nonzero; X's columns must already be in
-        the first layer's order, see ``_inputs_order``)."""
+        the first layer's order, see ``_inputs_order``). ``threads`` > 1 (training only): the first layer's
+        units on that many threads (``kernels.batches_threaded``, the same numbers bit for bit)."""
         n_out = self.sizes[-1]
         batch = batch or max(len(x_rows), 1)
         cap = min(batch, max(len(x_rows), 1))
@@ -309,6 +311,14 @@ class DenseNet:
         layout = layout or DENSE_INPUTS
         X = np.ascontiguousarray(X)  # its bytes are what the kernels read
         k = kernels()
+        if threads > 1 and out.shape[0] == 0:
+            run_threaded = dense_threads.kernel()
+            dense_threads.numba_threads(threads)
+            run_threaded(params, grads, lay.w_off, lay.b_off, lay.sizes, X.view(np.uint8), INPUT_KINDS[X.dtype],
+                         x_rows, Y, y_rows, batch, eta, self._cost_code, float(decay), layout.lo, layout.hi,
+                         float(layout.scale), acts, deltas, np.empty((cap, n_out), dtype=self.dtype),
+                         np.empty(cap * self.sizes[1], dtype=self.dtype), threads)
+            return params
         k.prepare(self.dtype)
         k.run_batches(params, grads, lay.w_off, lay.b_off, lay.sizes, X.view(np.uint8), INPUT_KINDS[X.dtype],
                       x_rows, Y, y_rows, batch, eta, self._cost_code, float(decay), layout.lo, layout.hi,
@@ -623,16 +633,26 @@ class DenseNet:
         samples = min(SLICE_SAMPLES, max(1, int(SLICE_FLOPS // per_sample)))
         step = mini_batch_size * max(1, samples // mini_batch_size)
         progress = getattr(self, "progress", None)  # a callable (done, n), e.g. the command line's progress line
+        # several cores where they may pay, chosen by measurement (dense_threads); None: one thread throughout
+        plan = dense_threads.plan(self.sizes, mini_batch_size, compute_threads(), self.dtype, per_sample,
+                                  n * (epochs - first_epoch))
         try:
             for j in range(first_epoch, epochs):
                 _rng.shuffle(order)
                 xo, yo = x_rows[order], y_rows[order]
                 with self._inputs_order(params, layout.perm):
-                    for k in range(0, n, step):
-                        self._run(params, inputs, xo[k:k + step], Y, yo[k:k + step], mini_batch_size, eta, decay,
-                                  layout=layout)
+                    k = 0
+                    while k < n:
+                        size = plan.samples(step) if plan else step
+                        threads = plan.threads() if plan else 1
+                        start = time.perf_counter()
+                        self._run(params, inputs, xo[k:k + size], Y, yo[k:k + size], mini_batch_size, eta, decay,
+                                  layout=layout, threads=threads)
+                        if plan:
+                            plan.took(threads, time.perf_counter() - start)
+                        k += size
                         if progress is not None:
-                            progress(min(k + step, n), n)
+                            progress(min(k, n), n)
                 if not np.all(np.isfinite(params)):
                     raise TrainingDiverged(
                         f"training diverged in epoch {j}: weights became NaN or infinite; try a smaller eta "
