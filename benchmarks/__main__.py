@@ -2,8 +2,9 @@
 
 Options: --quick (one configuration, fewer rounds; writes results/quick.*), --rounds N,
 --slice N (reference samples per timed epoch), --out FOLDER, --no-startup, --no-e2e, --no-chapter3,
---no-chapter6, --no-sweep, --no-calls (the call-cost and chapter 3 problem rows), --no-memory (reading the
-expanded set), --no-photos (shadowed phone photos read by a trained net).
+--no-chapter6, --no-unpinned (the dense nets against JAX on every core), --no-sweep, --no-calls (the
+call-cost and chapter 3 problem rows), --no-memory (reading the expanded set), --no-photos (shadowed phone
+photos read by a trained net).
 """
 
 import os
@@ -37,7 +38,7 @@ from nnfast.peers.engines import chapter, engine_id  # noqa: E402
 ENGINES = chapter(1)
 
 from . import (call_cost, chapter3, chapter6, chart, end_to_end, exercises, limits, memory, photos,  # noqa: E402
-               report, startup, sweep, timing)
+               report, startup, sweep, timing, unpinned)
 
 CONFIGS = [(30, 10), (30, 100), (100, 10), (100, 100)]
 
@@ -63,6 +64,8 @@ def main(argv=None):
     parser.add_argument("--no-e2e", action="store_true", help="skip the 30-epoch whole-process runs")
     parser.add_argument("--no-chapter3", action="store_true", help="skip network2's rows")
     parser.add_argument("--no-chapter6", action="store_true", help="skip network3's convolutional rows")
+    parser.add_argument("--no-unpinned", action="store_true",
+                        help="skip the dense nets against JAX with every core allowed (needs jax)")
     parser.add_argument("--no-sweep", action="store_true", help="skip the nnfast sweep rows")
     parser.add_argument("--no-calls", action="store_true",
                         help="skip the call-cost rows and the chapter 3 problems (examples/) against the book's code")
@@ -127,6 +130,8 @@ def main(argv=None):
     }
     if cpus:  # chapter 3's monitors evaluate on every core by design; chapter 6, the sweep, whole processes too
         os.sched_setaffinity(0, set(cpus))
+    if not (args.quick or args.no_unpinned):  # every core, as a user runs them: the threads each engine chooses
+        result["unpinned"] = unpinned.run_in_fresh_process(min(rounds, 3))
     if not (args.quick or args.no_chapter3):
         result["chapter3"] = chapter3.run(training, validation, rounds, args.slice, gflops)
     if not (args.quick or args.no_calls):

@@ -3,6 +3,8 @@
 import json
 import os
 
+from . import unpinned
+
 
 def _share(value):
     return "-" if value is None else f"{100 * value:.0f}%"
@@ -53,7 +55,8 @@ def markdown(result):
     lines += ["", "nnfast skips the first layer's products with zero inputs (MNIST's blank pixels, about half of "
               "them; `nnfast/engine/input_layout.py`); nnfast-dense is the same kernels on every pixel. The peak share "
               "counts the multiply-adds of the dense network for every engine, so nnfast's is what a dense engine "
-              "would need to match its time; the work its kernels do is nnfast-dense's share.",
+              "would need to match its time; the work its kernels do is nnfast-dense's share.", *unpinned.markdown(
+                  result.get("unpinned")),
               "", "How well each engine learns is a separate table over seeds (`make bench-quality`, "
               "`benchmarks/results/quality.md`): one run's accuracy at eta 3.0 is too chaotic to compare engines."]
     ch3 = result.get("chapter3")

@@ -195,3 +195,29 @@ def test_the_photos_rows_read_shadowed_photos_and_report_them():
               "limit": {"gflops_float64": 1.0, "gflops_float32": 2.0, "blas_threads": 1}, "rows": [], "photos": out}
     text = report.markdown(result)
     assert "| soft | 2 |" in text and "| every shadow | 4 |" in text and "CPU time per photo" in text
+
+
+def test_unpinned_rows_time_nnfast_against_jax_and_under_load(monkeypatch, tmp_path):
+    """The unpinned table's plumbing on a tiny net, with nnfast standing in for JAX where JAX is not installed."""
+    from benchmarks import unpinned
+    from nnfast import mnist_loader
+    from nnfast.peers.engines import Engine, _nnfast
+    training, _ = synthetic_digits(60)
+    monkeypatch.setattr(mnist_loader, "load_data_wrapper", lambda: (training, None, None))
+    monkeypatch.setattr(unpinned, "CONFIGS", [(6, 10)])
+    monkeypatch.setattr(unpinned, "LOAD_CELL", (6, 10, "float64"))
+    monkeypatch.setattr(unpinned, "_engines", lambda dtype: [
+        Engine("nnfast", dtype, "nnfast", _nnfast(np.dtype(dtype)), 0.0),
+        Engine("jax", dtype, "stand-in", _nnfast(np.dtype(dtype)), 0.0)])
+    out = unpinned.run(rounds=1)
+    assert [(r["sizes"], r["dtype"]) for r in out["rows"]] == [([784, 6, 10], "float32"), ([784, 6, 10], "float64")]
+    assert all(r["nnfast_s"] > 0 and r["jax_s"] > 0 and r["vs_jax"] == r["jax_s"] / r["nnfast_s"]
+               for r in out["rows"])
+    assert out["under_load"]["default_s"] > 0 and out["under_load"]["one_thread_s"] > 0
+    result = {"when": "now", "machine": {"cpu": "test", "cores": 1}, "method": "tiny",
+              "versions": {"python": "3", "numpy": np.__version__, "numba": "x", "nnfast": "y"},
+              "limit": {"gflops_float64": 1.0, "gflops_float32": 2.0, "blas_threads": 1}, "rows": [],
+              "unpinned": out}
+    text = report.write(result, tmp_path)
+    assert "| 784-6-10 | 10 | float32 |" in text and "Under load (one other CPU-bound process running), 784-6-10" in text
+    assert "jax not installed" in "\n".join(unpinned.markdown({"rows": [], "note": "jax not installed"}))

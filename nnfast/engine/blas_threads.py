@@ -114,6 +114,8 @@ class Chooser:
             self._recent = (self._recent + [seconds])[-WATCH:]
             if len(self._recent) == WATCH and sorted(self._recent)[WATCH // 2] > 1.5 * self._one:
                 self._left = 0  # the cores are busy now: measure again
+            elif self.give_up is not None and seconds > self.give_up * self._one:
+                self._left = 0  # one call far slower than one thread's: measure again now, not 16 calls later
         if self._left <= 0 and self.most > 1:
             self._plan = self._probe()
 

@@ -146,3 +146,17 @@ def test_a_probe_gives_up_at_once_when_threads_are_far_slower():
     for _ in range(4):
         patient.took(1.0 if patient.threads() == 1 else 10.0)
     assert patient.history == []
+
+
+def test_threads_far_slower_in_one_call_are_measured_again_at_once():
+    """While on threads, one call over give_up times one thread's median starts a probe on the next call."""
+    chooser = blas_threads.Chooser(2, give_up=dense_threads.GIVE_UP)
+    for _ in range(2 * blas_threads.PROBE):
+        chooser.took(1.0 if chooser.threads() == 1 else 0.5)
+    assert chooser.threads() == 2
+    chooser.took(0.5)
+    chooser.took(5.0)  # another process took the second core
+    assert chooser.threads() == 1  # the probe's first call
+    chooser.took(1.0)
+    chooser.took(5.0)  # threads still far slower: back on one thread, without the rest of the probe
+    assert chooser.threads() == 1 and chooser.history[-1] == (2 * blas_threads.PROBE + 4, 1)
