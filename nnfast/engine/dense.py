@@ -649,7 +649,7 @@ class DenseNet:
                         self._run(params, inputs, xo[k:k + size], Y, yo[k:k + size], mini_batch_size, eta, decay,
                                   layout=layout, threads=threads)
                         if plan:
-                            plan.took(threads, time.perf_counter() - start)
+                            plan.took(threads, time.perf_counter() - start, min(size, n - k))
                         k += size
                         if progress is not None:
                             progress(min(k, n), n)

@@ -99,7 +99,7 @@ def compile_in_background(dtype):
 
 class Plan:
     """The thread count for each kernel call of a training call: ``samples(step)`` and ``threads()`` before a
-    call, ``took(threads, seconds)`` after it."""
+    call, ``took(threads, seconds, samples)`` after it."""
 
     def __init__(self, most, dtype, per_sample, batch):
         self.most, self.dtype = most, np.dtype(dtype)
@@ -109,15 +109,21 @@ class Plan:
         self._asked = False
 
     def samples(self, step):
-        """Samples for the next call: the caller's ``step`` until the threaded kernel is ready, then chunks."""
-        return self.chunk if self.ready else step
+        """Samples for the next call: chunks while threads are measured or used; else the caller's ``step``
+        (before the threaded kernel is ready, and on one thread between probes: fewer calls from Python)."""
+        c = self.chooser
+        if not self.ready or (c.choice == 1 and not c._plan and c._left > step // self.chunk):
+            return step
+        return self.chunk
 
     def threads(self):
         return self.chooser.threads() if self.ready else 1
 
-    def took(self, threads, seconds):
+    def took(self, threads, seconds, samples=None):
         if self.ready:
-            self.chooser.took(seconds)
+            calls = max(1, (samples or self.chunk) // self.chunk)  # a whole step counts as its chunks
+            for _ in range(calls):
+                self.chooser.took(seconds / calls)
         elif not self._asked:  # after the first call: the one-thread kernel is compiled, the lock is free
             self._asked = True
             self.ready = compile_in_background(self.dtype)

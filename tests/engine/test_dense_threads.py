@@ -60,6 +60,7 @@ class _AlwaysThreads:
 
     def __init__(self, most, give_up=None):
         self.most, self.calls = most, 0
+        self.choice, self._plan, self._left = most, [], 0
 
     def threads(self):
         return self.most
@@ -160,3 +161,19 @@ def test_threads_far_slower_in_one_call_are_measured_again_at_once():
     chooser.took(1.0)
     chooser.took(5.0)  # threads still far slower: back on one thread, without the rest of the probe
     assert chooser.threads() == 1 and chooser.history[-1] == (2 * blas_threads.PROBE + 4, 1)
+
+
+def test_on_one_thread_between_probes_training_calls_take_whole_slices():
+    """Once one thread is chosen, calls go back to the caller's large slices (fewer calls from Python) and
+    count as their chunks toward the next probe, which comes in chunks again."""
+    plan = dense_threads.Plan(2, np.float64, 6 * 23_860, 100)
+    plan.ready = True
+    step = 40 * plan.chunk
+    sizes = []
+    for _ in range(2 * blas_threads.PROBE + 200):
+        size, threads = plan.samples(step), plan.threads()
+        sizes.append(size)
+        plan.took(threads, size * (1e-6 if threads == 1 else 1.5e-6), size)  # slower, not given up
+    assert sizes[:2 * blas_threads.PROBE] == [plan.chunk] * (2 * blas_threads.PROBE)
+    assert step in sizes and plan.chooser.history[0] == (2 * blas_threads.PROBE, 1)
+    assert len(plan.chooser.history) >= 2  # the interval ran out, counted in chunks: a second probe came
