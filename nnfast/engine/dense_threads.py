@@ -107,6 +107,7 @@ class Plan:
         self.chooser = Chooser(most, give_up=GIVE_UP)
         self.ready = False
         self._asked = False
+        self._warm = False
 
     def samples(self, step):
         """Samples for the next call: chunks while threads are measured or used; else the caller's ``step``
@@ -120,6 +121,9 @@ class Plan:
         return self.chooser.threads() if self.ready else 1
 
     def took(self, threads, seconds, samples=None):
+        if self.ready and threads > 1 and not self._warm:
+            self._warm = True  # the first threaded call starts numba's threads (ms): not a measure of them
+            return
         if self.ready:
             calls = max(1, (samples or self.chunk) // self.chunk)  # a whole step counts as its chunks
             for _ in range(calls):

@@ -177,3 +177,16 @@ def test_on_one_thread_between_probes_training_calls_take_whole_slices():
     assert sizes[:2 * blas_threads.PROBE] == [plan.chunk] * (2 * blas_threads.PROBE)
     assert step in sizes and plan.chooser.history[0] == (2 * blas_threads.PROBE, 1)
     assert len(plan.chooser.history) >= 2  # the interval ran out, counted in chunks: a second probe came
+
+
+def test_the_first_threaded_call_starts_the_threads_and_is_not_timed():
+    """Starting numba's thread pool takes milliseconds: the first threaded call must not end the probe."""
+    plan = dense_threads.Plan(2, np.float64, 6 * 23_860, 100)
+    plan.ready = True
+    seen = []
+    for i in range(2 * blas_threads.PROBE + 1):
+        threads = plan.threads()
+        seen.append(threads)
+        first_threaded = threads == 2 and seen.count(2) == 1
+        plan.took(threads, 1.0 if first_threaded else (1e-3 if threads == 1 else 0.5e-3), plan.chunk)
+    assert plan.chooser.history == [(2 * blas_threads.PROBE, 2)] and plan.threads() == 2
