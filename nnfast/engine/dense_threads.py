@@ -13,16 +13,15 @@ Nothing is compiled where threads cannot be chosen: one core allowed
 (``NNFAST_THREADS=1``, a sweep's workers, ``--threads 1``), mini-batches under
 ``MIN_BATCH`` (the book's 10 included: a first ``nnfast train`` compiles
 nothing more), first layers under ``MIN_UNITS`` units a part, a call with
-under ``MIN_WORK`` of work, or a kernel not yet compiled (nor in numba's cache)
-while no core is free (the load average; as for the compile helper,
-``NNFAST_COMPILE_HELPER=1`` overrides it). Elsewhere the
+under ``MIN_WORK`` of work, or no core free when the call starts (the load
+average, as for the compile helper; ``NNFAST_COMPILE_HELPER=1`` overrides it,
+for benchmarks). Elsewhere the
 threaded kernel compiles (or loads from numba's cache) on a background thread
 after the first slice of training, which goes on on one thread meanwhile.
 """
 
 import os
 import threading
-import time
 
 import numpy as np
 
@@ -32,6 +31,7 @@ MIN_BATCH = 50  # mini-batches of fewer samples stay on one thread (see benchmar
 MIN_UNITS = 8  # first-layer units per thread, at least
 MIN_WORK = 5e9  # floating-point operations in a training call, at least (MNIST's 784-30-10: 7e9 an epoch)
 CHUNK_FLOPS = 3e8  # work per kernel call while threads are measured or used: a few ms, timed call by call
+PROBE_SHARE = 4  # a probe's threaded calls take 1/PROBE_SHARE of a chunk each (see Plan)
 GIVE_UP = 2.0  # a probe's threaded call this many times one thread's quickest: one thread, without more probing
 
 _COMPILE = {"lock": threading.Lock(), "thread": None}
@@ -68,12 +68,12 @@ def signature(dtype):
 
 
 def _not_now(cores, dtype):
-    """Whether the threaded kernel would have to be compiled while no core is free for it (a busy machine: the
-    compile would take the core training needs, for threads that would not pay now)."""
-    from .kernels.background import HELPER_VARIABLE, compiled_or_cached, no_core_free
-    if os.environ.get(HELPER_VARIABLE, "").strip() == "1" or not no_core_free(cores):
-        return False
-    return not compiled_or_cached(kernel(), signature(dtype))
+    """Whether no core is free now (the one-minute load average, as for the compile helper): threads would wait
+    for the cores other processes hold (measured here with one busy process beside, whole 2-epoch calls of
+    784-100-10 b100: 1.72x one thread's time, the probes' threaded calls alone), and a compile would take
+    the core training needs."""
+    from .kernels.background import HELPER_VARIABLE, no_core_free
+    return os.environ.get(HELPER_VARIABLE, "").strip() != "1" and no_core_free(cores)
 
 
 def _compile(dtype):
@@ -99,21 +99,33 @@ def compile_in_background(dtype):
 
 class Plan:
     """The thread count for each kernel call of a training call: ``samples(step)`` and ``threads()`` before a
-    call, ``took(threads, seconds, samples)`` after it."""
+    call, ``took(threads, seconds, samples)`` after it.
+
+    A probe's threaded calls take a ``PROBE_SHARE`` of a chunk (the first, which starts numba's threads,
+    one mini-batch, untimed unless already far too slow): on a busy machine they are the probe's whole
+    cost. Probe times go to the chooser as a whole chunk's at their pace."""
 
     def __init__(self, most, dtype, per_sample, batch):
-        self.most, self.dtype = most, np.dtype(dtype)
+        self.most, self.dtype, self.batch = most, np.dtype(dtype), batch
         self.chunk = batch * max(1, round(CHUNK_FLOPS / (per_sample * batch)))
+        self.small = batch * max(1, self.chunk // batch // PROBE_SHARE)
         self.chooser = Chooser(most, give_up=GIVE_UP)
         self.ready = False
         self._asked = False
         self._warm = False
 
     def samples(self, step):
-        """Samples for the next call: chunks while threads are measured or used; else the caller's ``step``
-        (before the threaded kernel is ready, and on one thread between probes: fewer calls from Python)."""
+        """Samples for the next call: chunks while threads are measured or used (a probe's threaded calls
+        smaller); else the caller's ``step`` (before the threaded kernel is ready, and on one thread between
+        probes: fewer calls from Python)."""
         c = self.chooser
-        if not self.ready or (c.choice == 1 and not c._plan and c._left > step // self.chunk):
+        if not self.ready:
+            return step
+        if c._plan:
+            if c._plan[0] == 1:
+                return self.chunk
+            return self.small if self._warm else self.batch
+        if c.choice == 1 and c._left > step // self.chunk:
             return step
         return self.chunk
 
@@ -121,18 +133,27 @@ class Plan:
         return self.chooser.threads() if self.ready else 1
 
     def took(self, threads, seconds, samples=None):
-        if self.ready and threads > 1 and not self._warm:
-            self._warm = True  # the first threaded call starts numba's threads (ms): not a measure of them
+        samples = samples or self.chunk
+        c = self.chooser
+        if not self.ready:
+            if not self._asked:  # after the first call: the one-thread kernel is compiled, the lock is free
+                self._asked = True
+                self.ready = compile_in_background(self.dtype)
+            else:
+                self.ready = signature(self.dtype) in kernel().overloads
             return
-        if self.ready:
-            calls = max(1, (samples or self.chunk) // self.chunk)  # a whole step counts as its chunks
-            for _ in range(calls):
-                self.chooser.took(seconds / calls)
-        elif not self._asked:  # after the first call: the one-thread kernel is compiled, the lock is free
-            self._asked = True
-            self.ready = compile_in_background(self.dtype)
-        else:
-            self.ready = signature(self.dtype) in kernel().overloads
+        if threads > 1 and not self._warm:
+            self._warm = True  # numba started its threads (milliseconds): not a measure of them, unless ...
+            ones = c._timed.get(1)
+            if c._plan and ones and seconds > GIVE_UP * min(ones):
+                c.took(float("inf"))  # ... one mini-batch on threads outlasted two chunks on one: give up now
+            return
+        if c._plan:
+            c.took(seconds * self.chunk / max(1, samples))
+            return
+        calls = max(1, samples // self.chunk)  # a whole step counts as its chunks
+        for _ in range(calls):
+            c.took(seconds / calls)
 
 
 def plan(sizes, batch, cores, dtype, per_sample, samples):
@@ -141,7 +162,3 @@ def plan(sizes, batch, cores, dtype, per_sample, samples):
     if most < 2 or samples * per_sample < MIN_WORK or _not_now(cores, dtype):
         return None
     return Plan(most, dtype, per_sample, batch)
-
-
-def clock():
-    return time.perf_counter()

@@ -60,7 +60,7 @@ class _AlwaysThreads:
 
     def __init__(self, most, give_up=None):
         self.most, self.calls = most, 0
-        self.choice, self._plan, self._left = most, [], 0
+        self.choice, self._plan, self._left, self._timed = most, [], 0, {}
 
     def threads(self):
         return self.most
@@ -163,30 +163,65 @@ def test_threads_far_slower_in_one_call_are_measured_again_at_once():
     assert chooser.threads() == 1 and chooser.history[-1] == (2 * blas_threads.PROBE + 4, 1)
 
 
-def test_on_one_thread_between_probes_training_calls_take_whole_slices():
-    """Once one thread is chosen, calls go back to the caller's large slices (fewer calls from Python) and
-    count as their chunks toward the next probe, which comes in chunks again."""
+def _feed(plan, step, calls, seconds_per_chunk, warm_up=None):
+    """Run ``calls`` calls through ``plan``: a call of ``samples`` on ``threads`` takes ``seconds_per_chunk[threads]``
+    per chunk of samples (the first threaded call ``warm_up`` seconds, when given); (samples, threads) of each."""
+    seen = []
+    for _ in range(calls):
+        size, threads = plan.samples(step), plan.threads()
+        first = threads > 1 and all(t == 1 for _, t in seen)
+        seconds = warm_up if first and warm_up is not None else seconds_per_chunk[threads] * size / plan.chunk
+        seen.append((size, threads))
+        plan.took(threads, seconds, size)
+    return seen
+
+
+def _ready_plan():
     plan = dense_threads.Plan(2, np.float64, 6 * 23_860, 100)
     plan.ready = True
+    return plan
+
+
+def test_on_one_thread_between_probes_training_calls_take_whole_slices():
+    """A probe: one-thread calls of a chunk, a threaded warm-up of one mini-batch, threaded calls of a quarter
+    chunk; once one thread is chosen, calls go back to the caller's large slices, counted as their chunks
+    toward the next probe, which comes in chunks again."""
+    plan = _ready_plan()
     step = 40 * plan.chunk
-    sizes = []
-    for _ in range(2 * blas_threads.PROBE + 200):
-        size, threads = plan.samples(step), plan.threads()
-        sizes.append(size)
-        plan.took(threads, size * (1e-6 if threads == 1 else 1.5e-6), size)  # slower, not given up
-    assert sizes[:2 * blas_threads.PROBE] == [plan.chunk] * (2 * blas_threads.PROBE)
-    assert step in sizes and plan.chooser.history[0] == (2 * blas_threads.PROBE, 1)
-    assert len(plan.chooser.history) >= 2  # the interval ran out, counted in chunks: a second probe came
+    seen = _feed(plan, step, 2 * blas_threads.PROBE + 1 + 200, {1: 1e-3, 2: 1.5e-3})  # threads slower, not given up
+    probe = seen[:2 * blas_threads.PROBE + 1]
+    assert [s for s, t in probe if t == 1] == [plan.chunk] * blas_threads.PROBE
+    assert [s for s, t in probe if t == 2] == [100] + [plan.small] * blas_threads.PROBE and plan.small < plan.chunk
+    assert plan.chooser.history[0] == (2 * blas_threads.PROBE, 1)  # the untimed warm-up is not counted
+    assert (step, 1) in seen and len(plan.chooser.history) >= 2  # the interval ran out in chunks: a second probe
 
 
 def test_the_first_threaded_call_starts_the_threads_and_is_not_timed():
-    """Starting numba's thread pool takes milliseconds: the first threaded call must not end the probe."""
-    plan = dense_threads.Plan(2, np.float64, 6 * 23_860, 100)
-    plan.ready = True
-    seen = []
-    for i in range(2 * blas_threads.PROBE + 1):
-        threads = plan.threads()
-        seen.append(threads)
-        first_threaded = threads == 2 and seen.count(2) == 1
-        plan.took(threads, 1.0 if first_threaded else (1e-3 if threads == 1 else 0.5e-3), plan.chunk)
+    """Starting numba's threads takes time: a first threaded call slower than a one-thread chunk (but not
+    twice) must not end the probe where threads pay."""
+    plan = _ready_plan()
+    seen = _feed(plan, 40 * plan.chunk, 2 * blas_threads.PROBE + 1, {1: 4e-3, 2: 2e-3}, warm_up=6e-3)
     assert plan.chooser.history == [(2 * blas_threads.PROBE, 2)] and plan.threads() == 2
+    assert seen[-1] == (plan.small, 2)
+
+
+def test_a_first_threaded_call_far_too_slow_ends_the_probe_at_once():
+    """A busy machine: the one-mini-batch warm-up outlasting two one-thread chunks is enough to keep one thread."""
+    plan = _ready_plan()
+    seen = _feed(plan, 40 * plan.chunk, 10, {1: 4e-3, 2: 40e-3}, warm_up=20e-3)
+    assert [t for _, t in seen] == [1, 2] + [1] * 8 and plan.chooser.history == [(2, 1)]
+
+
+def test_no_plan_while_no_core_is_free_unless_the_benchmarks_override(monkeypatch):
+    """A busy machine (the load average leaves no core free): one thread, no probe, no compile."""
+    from nnfast.engine.kernels import background
+    monkeypatch.setattr(background, "no_core_free", lambda cores: True)
+    monkeypatch.setattr(dense_threads, "compile_in_background", lambda dtype: True)
+    monkeypatch.delenv(background.HELPER_VARIABLE, raising=False)
+    per_sample = 6 * 23_860
+    assert dense_threads.plan([784, 30, 10], 100, 2, np.float64, per_sample, 50_000) is None
+    monkeypatch.setenv(background.HELPER_VARIABLE, "1")
+    assert dense_threads.plan([784, 30, 10], 100, 2, np.float64, per_sample, 50_000) is not None
+    monkeypatch.setattr(background, "no_core_free", lambda cores: False)
+    monkeypatch.delenv(background.HELPER_VARIABLE)
+    assert dense_threads.plan([784, 30, 10], 100, 2, np.float64, per_sample, 50_000) is not None
