@@ -81,7 +81,7 @@ class CompiledConvs:
         ``win_rows``: ``kernels.conv.pool_backward_filters``)."""
         key = (count, m)
         if key not in self._workspaces:
-            names = ("cols", "Z", "out", "arg", "dcols", "dX", "dKs", "dbs", "win_g", "win_rows")
+            names = ("cols", "Z", "out", "arg", "dX", "dKs", "dbs", "win_g", "win_rows")
             bufs = {name: [] for name in names}
             for layer in self.layers:
                 F, C, fh, fw = layer.filter_shape
@@ -91,7 +91,6 @@ class CompiledConvs:
                 bufs["Z"].append(np.empty((count, rows, F), self.dtype))
                 bufs["out"].append(np.empty((count, m, layer.n_out), self.dtype))
                 bufs["arg"].append(np.empty((count, m, layer.n_out), np.int64))
-                bufs["dcols"].append(np.empty((count, rows, C * fh * fw), self.dtype))
                 bufs["dX"].append(np.empty((count, m, C * H * W), self.dtype))
                 bufs["dKs"].append(np.empty((count, F, C * fh * fw), self.dtype))
                 bufs["dbs"].append(np.empty((count, F), self.dtype))
@@ -134,8 +133,8 @@ class CompiledConvs:
         F, Hp, Wp = self.layers[-1].out_shape
         d = np.ascontiguousarray(np.asarray(d, dtype=self.dtype).reshape(len(d), F, Hp, Wp).transpose(0, 2, 3, 1))
         d = d.reshape(len(d), -1)
-        args = (self.geometry, Ks, *(ws[name] for name in ("cols", "Z", "out", "arg", "dcols", "dX", "dKs", "dbs",
-                                                             "win_g", "win_rows")))
+        args = (self.geometry, Ks, *(ws[name] for name in ("cols", "Z", "out", "arg", "dX", "dKs", "dbs", "win_g",
+                                                             "win_rows")))
         count = len(starts) - 1
         if count == 1:
             conv_stack.backward_part(d, *args, 0)

@@ -64,3 +64,22 @@ def test_a_nan_gradient_reaches_the_filters():
                              np.empty((F, m * Hp * Wp), np.int64), False, np.empty((0, F)))
     assert np.isnan(dK[2]).all() and np.isnan(db[2])
     assert np.isfinite(np.delete(dK, 2, axis=0)).all()
+
+
+@pytest.mark.parametrize("act", [ck.LINEAR, ck.RELU, ck.SIGMOID, ck.TANH])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_input_gradient_equals_col2im_of_the_product(act, dtype):
+    rng = np.random.default_rng(20 + act)
+    d_out, out, arg, Hz, Wz, cols = _case(rng, dtype, act, C=6, F=7)  # 7 filters: passes of four and the rest
+    m, Hp, Wp, F = d_out.shape
+    fh, fw, H, W, C = 3, 2, Hz + 2, Wz + 1, 6
+    K = rng.standard_normal((F, fh * fw * C)).astype(dtype)
+    dZ, db = np.empty((len(cols), F), dtype), np.empty(F, dtype)
+    ck.pool_backward(d_out, out, act, arg, Hz, Wz, dZ, db)
+    want = np.empty((m, H, W, C))
+    ck.col2im(dZ.astype(np.float64) @ K, fh, fw, want)
+    got = np.full((m, H, W, C), np.nan, dtype)
+    for _ in range(2):  # the second time over its own output
+        ck.pool_input_gradient(dZ, K, fh, fw, got)
+        tol = 1e-12 if dtype == np.float64 else 2e-5
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
