@@ -76,11 +76,12 @@ class CompiledConvs:
         self._workspaces = {}
 
     def _workspace(self, count, m):
-        """Buffers for ``count`` parts of at most ``m`` samples: patches, maps, outputs, winners, and the
-        gradients' (``dKs``, ``dbs``: one per part, summed after)."""
+        """Buffers for ``count`` parts of at most ``m`` samples: patches, maps, outputs, winners, the
+        gradients' (``dKs``, ``dbs``: one per part, summed after) and each filter's winners (``win_g``,
+        ``win_rows``: ``kernels.conv.pool_backward_filters``)."""
         key = (count, m)
         if key not in self._workspaces:
-            names = ("cols", "Z", "out", "arg", "dcols", "dX", "dKs", "dbs")
+            names = ("cols", "Z", "out", "arg", "dX", "dKs", "dbs", "win_g", "win_rows")
             bufs = {name: [] for name in names}
             for layer in self.layers:
                 F, C, fh, fw = layer.filter_shape
@@ -90,10 +91,12 @@ class CompiledConvs:
                 bufs["Z"].append(np.empty((count, rows, F), self.dtype))
                 bufs["out"].append(np.empty((count, m, layer.n_out), self.dtype))
                 bufs["arg"].append(np.empty((count, m, layer.n_out), np.int64))
-                bufs["dcols"].append(np.empty((count, rows, C * fh * fw), self.dtype))
                 bufs["dX"].append(np.empty((count, m, C * H * W), self.dtype))
                 bufs["dKs"].append(np.empty((count, F, C * fh * fw), self.dtype))
                 bufs["dbs"].append(np.empty((count, F), self.dtype))
+                windows = m * layer.n_out // F  # the pooling windows of a part, each filter's winners
+                bufs["win_g"].append(np.empty((count, F, windows), self.dtype))
+                bufs["win_rows"].append(np.empty((count, F, windows), np.int64))
             self._workspaces[key] = {name: tuple(bufs[name]) for name in names}
         return self._workspaces[key]
 
@@ -130,7 +133,8 @@ class CompiledConvs:
         F, Hp, Wp = self.layers[-1].out_shape
         d = np.ascontiguousarray(np.asarray(d, dtype=self.dtype).reshape(len(d), F, Hp, Wp).transpose(0, 2, 3, 1))
         d = d.reshape(len(d), -1)
-        args = (self.geometry, Ks, ws["cols"], ws["Z"], ws["out"], ws["arg"], ws["dcols"], ws["dX"], ws["dKs"], ws["dbs"])
+        args = (self.geometry, Ks, *(ws[name] for name in ("cols", "Z", "out", "arg", "dX", "dKs", "dbs", "win_g",
+                                                             "win_rows")))
         count = len(starts) - 1
         if count == 1:
             conv_stack.backward_part(d, *args, 0)

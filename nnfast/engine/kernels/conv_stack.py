@@ -20,7 +20,7 @@ import numpy as np
 from numba import prange
 
 from .activation import _sigmoid_inplace, _tanh_inplace
-from .conv import SIGMOID, TANH, col2im, im2col, pool_backward, pool_forward
+from .conv import SIGMOID, TANH, im2col, pool_backward_filters, pool_forward, pool_input_gradient
 from .jit import kernel
 
 
@@ -52,10 +52,12 @@ def forward_part(x, geometry, Ks, bs, cols, Z, out, arg, p):
 
 
 @kernel
-def backward_part(d, geometry, Ks, cols, Z, out, arg, dcols, dX, dKs, dbs, p):
+def backward_part(d, geometry, Ks, cols, Z, out, arg, dX, dKs, dbs, win_g, win_rows, p):
     """From part ``p``'s ``d (m, Hp*Wp*F)``, the gradient at the last layer's output: each layer's filter
     gradient ``dKs[k][p] (F, fh*fw*C)`` (flipped, as ``Ks``) and bias gradient ``dbs[k][p]``, summed over the
-    part's samples. ``Z`` is reused for the maps' gradients, ``dcols``, ``dX (P, m, H*W*C)`` for the inputs'."""
+    part's samples, from the pooling winners' patch rows (``conv.pool_backward_filters``; ``win_g``, ``win_rows``
+    ``(P, F, m*Hp*Wp)`` its workspaces). ``Z`` is reused for the maps' gradients, ``dX (P, m, H*W*C)`` for the
+    inputs' (``conv.pool_input_gradient``: from the winners' rows too)."""
     m = d.shape[0]
     g = d
     for k in range(len(Ks) - 1, -1, -1):
@@ -64,13 +66,11 @@ def backward_part(d, geometry, Ks, cols, Z, out, arg, dcols, dX, dKs, dbs, p):
         rows = m * Hz * Wz
         c, z = cols[k][p, :rows], Z[k][p, :rows]
         shape = (m, Hz // ph, Wz // pw, F)
-        pool_backward(g.reshape(shape), out[k][p, :m].reshape(shape), act, arg[k][p, :m].reshape(shape),
-                      Hz, Wz, z, dbs[k][p])
-        np.dot(z.T, c, dKs[k][p])
+        pool_backward_filters(g.reshape(shape), out[k][p, :m].reshape(shape), act, arg[k][p, :m].reshape(shape),
+                              Hz, Wz, c, dKs[k][p], dbs[k][p], win_g[k][p], win_rows[k][p], k > 0, z)
         if k > 0:
-            dc, dx = dcols[k][p, :rows], dX[k][p, :m]
-            np.dot(z, Ks[k], dc)
-            col2im(dc, fh, fw, dx.reshape((m, H, W, C)))
+            dx = dX[k][p, :m]
+            pool_input_gradient(z, Ks[k], fh, fw, dx.reshape((m, H, W, C)))
             g = dx
 
 
@@ -84,8 +84,8 @@ def forward(x, starts, geometry, Ks, bs, cols, Z, out, arg):
 
 
 @kernel(parallel=True)
-def backward(d, starts, geometry, Ks, cols, Z, out, arg, dcols, dX, dKs, dbs):
+def backward(d, starts, geometry, Ks, cols, Z, out, arg, dX, dKs, dbs, win_g, win_rows):
     """Every part's backward pass, the parts on numba's threads."""
     for p in prange(len(starts) - 1):
         q = np.int64(p)  # as in forward
-        backward_part(d[starts[q]:starts[q + 1]], geometry, Ks, cols, Z, out, arg, dcols, dX, dKs, dbs, q)
+        backward_part(d[starts[q]:starts[q + 1]], geometry, Ks, cols, Z, out, arg, dX, dKs, dbs, win_g, win_rows, q)

@@ -113,3 +113,27 @@ def forward_rows(x, w, b, z, lo, hi):
                 wr = w[i]
                 for j in range(n_out):
                     zr[j] += c * wr[j]
+
+
+@kernel
+def forward_inputs(x, w, b, z):
+    """``z = x @ w + b`` (``x (m, n_in)``, ``w (n_in, n_out)``) on one thread, each row of weights read once:
+    the samples whose input ``i`` is not zero add ``w[i]`` to their row of ``z`` (``m`` rows, in the L1/L2
+    cache). Measured on one thread, the dropout net's three products at a quarter of the inputs non-zero
+    (4 MB of other data read between calls, as a step's conv layers do): BLAS 625 us, ``forward_rows``
+    (each row of weights re-read per sample) 390 us, this 345; at 35% non-zero 650-730 / 540 / 470; at half,
+    BLAS as fast."""
+    m, n_in = x.shape
+    n_out = w.shape[1]
+    for s in range(m):
+        zr = z[s]
+        for j in range(n_out):
+            zr[j] = b[j]
+    for i in range(n_in):
+        wr = w[i]
+        for s in range(m):
+            c = x[s, i]
+            if c != 0:
+                zr = z[s]
+                for j in range(n_out):
+                    zr[j] += c * wr[j]
