@@ -47,7 +47,7 @@ from .common import (EXIT_SIGINT, EXIT_SIGTERM, Terminated, check_plot_path, che
               help="With --layers: dropout on the input of every fc and softmax layer.")
 @click.option("--expanded", is_flag=True, help="With --layers: the book's 250,000-image expanded training set.")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
-              help="Threads for convolutions and evaluation (default: every core).")
+              help="Threads for training (where more than one pays) and evaluation (default: every core, as measured).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON record per epoch on stdout.")
 def train(epochs, sizes, hidden, batch_size, eta, seed, dtype, data_path, save_path, resume_path, eval_on,
           validation, cost, lmbda, init, early_stop, monitor, plot_path, layers, activation, dropout, expanded,

@@ -95,3 +95,35 @@ def test_a_held_limit_is_set_once_for_the_steps_inside_it_and_released(monkeypat
     with blas_threads.held(None):
         pass
     assert calls == [1, 2] and blas_threads._HELD == []
+
+
+def test_a_library_loaded_inside_a_held_limit_is_held_to_it_and_released_after():
+    """SciPy's OpenBLAS loads when chapter 6's conv engine is built, which may be inside a caller's ``held(1)``:
+    ``rescan`` puts that limit on it at once and the ``held`` undoes it at its end (a fresh process, so that
+    SciPy is not loaded yet)."""
+    import subprocess
+    import sys
+    script = """
+import json
+from threadpoolctl import threadpool_info
+from nnfast.engine import blas_threads
+
+import numpy
+numpys = {i["filepath"] for i in threadpool_info()}
+
+def scipys():  # the BLAS libraries that loaded with SciPy
+    return [i["num_threads"] for i in threadpool_info() if i["filepath"] not in numpys and i["user_api"] == "blas"]
+
+with blas_threads.held(1):
+    import scipy.linalg.cython_blas
+    before = scipys()
+    blas_threads.rescan()
+    inside = scipys()
+after = scipys()
+print(json.dumps([before, inside, after]))
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                         env={**__import__("os").environ, "OPENBLAS_NUM_THREADS": "2"})
+    before, inside, after = __import__("json").loads(out.stdout.splitlines()[-1])
+    assert before and before == after and before[0] == 2  # loaded unlimited; released to that at the end
+    assert inside == [1] * len(before)
