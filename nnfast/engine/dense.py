@@ -642,4 +642,4 @@ class DenseNet:
         finally:
             self._unpack(params)
             self._forget_training_caches()
-            data[:] = [original[i] for i in order.tolist()]
+            data[:] = list(map(original.__getitem__, order.tolist()))  # a listcomp: 1.6x the time
