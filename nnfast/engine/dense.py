@@ -18,7 +18,7 @@ import warnings
 import numpy as np
 
 from . import rng as _rng
-from .content_memo import remembered
+from .content_memo import one_look, remembered
 from .convert import test_matrices, training_matrices
 from .checks import _largest_input, as_list, check_eta, check_finite, check_int, check_lmbda, check_sizes
 from .input_layout import DENSE_INPUTS, prepared_inputs
@@ -606,9 +606,10 @@ class DenseNet:
         eta = check_eta(eta)
         lmbda = check_lmbda(lmbda)
         kernels().prepare(self.dtype)  # a first compile, if any, begins in a helper while the data is prepared
-        rows = self._training_rows(data) if rows is None else rows
-        X, x_rows, Y, y_rows = rows
-        inputs, layout = self._prepared(X, x_rows) if self.skip_zero_inputs else (X, DENSE_INPUTS)
+        with one_look():  # nothing of the learner's runs here: the loader's 188 MB matrix is read once, not twice
+            rows = self._training_rows(data) if rows is None else rows
+            X, x_rows, Y, y_rows = rows
+            inputs, layout = self._prepared(X, x_rows) if self.skip_zero_inputs else (X, DENSE_INPUTS)
         n = len(data)
         decay = 1.0 - eta * (lmbda / n) if n else 1.0  # chapter 3's (1 - eta * lmbda / n), as the book computes it
         original = list(data)
