@@ -170,15 +170,12 @@ def _remembered_pairs(data, n_in, n_out):
         # anywhere: read in the list's order, 50,000 pairs took 19 ms of cache misses; the pairs' own ids
         # (read in the list's order, the pairs only) sort them in 3 ms, and a loader makes each pair just
         # after its arrays, so in that order the arrays are read nearly in order too (10 ms in all).
-        # Pairs of other lengths give other counts, or ids that are not all of stacked inputs and targets
-        # in turn, except a list whose odd-length items make up for each other (a 3-tuple and a 1-tuple
-        # holding the same arrays in turn), which the book refuses and this trains on as pairs.
         walk = np.argsort(np.fromiter(map(id, data), dtype=np.int64, count=n), kind="stable")
         pairs = list(map(data.__getitem__, walk.tolist()))
-        ids = np.fromiter(map(id, itertools.chain.from_iterable(pairs)), dtype=np.int64)
+        if set(map(len, pairs)) != {2}:  # 1 ms in this order; items of other lengths are named by the general path
+            return None
+        ids = np.fromiter(map(id, itertools.chain.from_iterable(pairs)), dtype=np.int64, count=2 * n)
     except TypeError:  # an item that is not a sequence: the general path names it
-        return None
-    if len(ids) != 2 * n:
         return None
     found = column_memo.remembered(ids[0::2], n_in)
     if found is None:
