@@ -190,8 +190,8 @@ def _remembered_pairs(data, n_in, n_out):
         y_rows = np.empty(n, dtype=np.int64)
         y_rows[walk] = targets[1]
         targets = (targets[0], y_rows)
-    else:  # small targets are stacked afresh, from pairs checked one by one (the ids above were not)
-        targets = stack_columns(_split_pairs(data, "training_data")[1], n_out, "training target")
+    else:  # small targets are stacked afresh (every item is a pair: checked above)
+        targets = stack_columns(list(map(_SECOND, data)), n_out, "training target")
     return found[0], x_rows, *targets
 
 
