@@ -15,6 +15,7 @@ its 188 MB matrix each call.
 """
 
 import contextlib
+import threading
 import weakref
 
 import numpy as np
@@ -25,7 +26,7 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 _memo = {}  # id(matrix) -> (weakref to it, fingerprint, {what: result})
 _private = {}  # id(matrix) -> (weakref to it, {what: result}): matrices only nnfast holds (see ``private``)
-_looked = None  # inside ``one_look``: id(matrix) -> (the matrix, its fingerprint) taken there
+_LOCAL = threading.local()  # .looked inside ``one_look``: id(matrix) -> (the matrix, its fingerprint) taken there
 _K = (np.arange(WIDTH, dtype=np.uint64) * _GOLDEN) | np.uint64(1)
 
 
@@ -46,20 +47,21 @@ def fingerprint(X):
 def one_look():
     """Fingerprint each matrix at most once inside the block. For code that runs nothing of the learner's
     between the reads (so nothing can change a matrix there), e.g. a training call's set-up."""
-    global _looked
-    outer, _looked = _looked, ({} if _looked is None else _looked)
+    outer = getattr(_LOCAL, "looked", None)  # per thread: another thread's calls (a sweep's trials) run their code
+    _LOCAL.looked = {} if outer is None else outer
     try:
         yield
     finally:
-        _looked = outer
+        _LOCAL.looked = outer
 
 
 def _fingerprint_once(X):
-    if _looked is None:
+    looked = getattr(_LOCAL, "looked", None)
+    if looked is None:
         return fingerprint(X)
-    seen = _looked.get(id(X))
+    seen = looked.get(id(X))
     if seen is None or seen[0] is not X:
-        seen = _looked[id(X)] = (X, fingerprint(X))  # held strongly: the id cannot name another matrix meanwhile
+        seen = looked[id(X)] = (X, fingerprint(X))  # held strongly: the id cannot name another matrix meanwhile
     return seen[1]
 
 

@@ -4,6 +4,7 @@ exactly what the slow ones did: each is checked against the per-sample twin or a
 import contextlib
 import io
 import random
+import threading
 
 import numpy as np
 import pytest
@@ -93,8 +94,13 @@ def test_a_training_call_fingerprints_the_loaders_matrix_once_and_the_next_call_
         assert [M is X for M in read] == [True] * call  # once per call (it was twice): never kept between calls
     with content_memo.one_look():
         content_memo.remembered(X, "a", lambda M: 1)
-        X[0, 0] += 1  # inside a look nothing changes a matrix: outside it, each call reads it afresh
-    assert content_memo.remembered(X, "a", lambda M: 2) == 2
+        X[0, 0] += 1  # inside a look nothing changes a matrix: outside it, each call reads it afresh ...
+        elsewhere = []
+        thread = threading.Thread(target=lambda: elsewhere.append(content_memo.remembered(X, "a", lambda M: 3)))
+        thread.start()
+        thread.join()
+        assert elsewhere == [3]  # ... and in another thread, which runs its own code meanwhile
+    assert content_memo.remembered(X, "a", lambda M: 2) == 3
 
 
 def test_sgd_on_a_slice_of_the_loaders_list_matches_the_book_call_after_call():
