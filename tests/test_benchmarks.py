@@ -121,7 +121,7 @@ def test_call_cost_and_exercise_rows_time_both_sides_and_report(tmp_path, monkey
     training, test = synthetic_digits(120, n_in=784)
     monkeypatch.setattr(exercises, "SLICE", 40)
     calls = call_cost.run(training, rounds=1)
-    assert len(calls["rows"]) == 9 and all(r["nnfast_s"] > 0 and r["book_s"] > 0 for r in calls["rows"])
+    assert len(calls["rows"]) == 11 and all(r["nnfast_s"] > 0 and r["book_s"] > 0 for r in calls["rows"])
     assert set(calls["own_list"]) == {"float64", "float32"}
     assert all(o["one_off_cpu_s"] > 0 and "epoch_cpu_s" in o for o in calls["own_list"].values())
     ex = exercises.run(training, test, rounds=1)

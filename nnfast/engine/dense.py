@@ -19,7 +19,7 @@ import numpy as np
 
 from . import dense_threads
 from . import rng as _rng
-from .content_memo import remembered
+from .content_memo import one_look, remembered
 from .convert import test_matrices, training_matrices
 from .checks import _largest_input, as_list, check_eta, check_finite, check_int, check_lmbda, check_sizes
 from .input_layout import DENSE_INPUTS, prepared_inputs
@@ -441,12 +441,12 @@ class DenseNet:
         from training time. Nothing about the network changes.
         """
         start = time.perf_counter()
-        kernels().prepare(self.dtype)  # first: a helper process, if any, starts while the shuffle compiles
-        _rng.shuffle(np.arange(1, dtype=np.int64))  # compiles the shuffle; one element draws nothing
+        kernels().prepare(self.dtype)  # first: a helper process, if any, starts compiling
         X = np.zeros((1, self.sizes[0]), dtype=np.float32)  # MNIST's own dtype, as training will use
         Y = np.zeros((1, self.sizes[-1]), dtype=self.dtype)
         rows = np.zeros(1, dtype=np.int64)
         self._run(self._pack(), X, rows, Y, rows, 1, 1.0)
+        _rng.ready()  # the shuffle last: a helper compiled it meanwhile (loaded from the cache), or it compiles now
         return time.perf_counter() - start
 
     def prepare_training(self, training_data):
@@ -616,9 +616,10 @@ class DenseNet:
         eta = check_eta(eta)
         lmbda = check_lmbda(lmbda)
         kernels().prepare(self.dtype)  # a first compile, if any, begins in a helper while the data is prepared
-        rows = self._training_rows(data) if rows is None else rows
-        X, x_rows, Y, y_rows = rows
-        inputs, layout = self._prepared(X, x_rows) if self.skip_zero_inputs else (X, DENSE_INPUTS)
+        with one_look():  # nothing of the learner's runs here: the loader's 188 MB matrix is read once, not twice
+            rows = self._training_rows(data) if rows is None else rows
+            X, x_rows, Y, y_rows = rows
+            inputs, layout = self._prepared(X, x_rows) if self.skip_zero_inputs else (X, DENSE_INPUTS)
         n = len(data)
         decay = 1.0 - eta * (lmbda / n) if n else 1.0  # chapter 3's (1 - eta * lmbda / n), as the book computes it
         original = list(data)
@@ -662,4 +663,4 @@ class DenseNet:
         finally:
             self._unpack(params)
             self._forget_training_caches()
-            data[:] = [original[i] for i in order.tolist()]
+            data[:] = list(map(original.__getitem__, order.tolist()))  # a listcomp: 1.6x the time

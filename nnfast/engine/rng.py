@@ -30,6 +30,21 @@ def private(seed):
         del _LOCAL.source
 
 
+def _helper_compiling(kernel):
+    """Whether a compile helper (``kernels.background``) is running and ``kernel`` is not yet in numba's cache:
+    the helper compiles it while this process compiles ``run_batches``, and a later shuffle loads it."""
+    from .kernels import background
+    return background.helping() and not background.compiled_or_cached(*background.SHUFFLE)
+
+
+def ready():
+    """Compile the shuffle's kernel now, or load it from numba's cache (a helper may have put it there)."""
+    from .kernels.shuffle import shuffle_like_python
+    if not shuffle_like_python.overloads:
+        from .kernels import background
+        shuffle_like_python.compile(background.SHUFFLE[1])
+
+
 def shuffle(order):
     """Shuffle the int64 array ``order`` in place as ``random.shuffle(list(order))`` would."""
     source = getattr(_LOCAL, "source", random)
@@ -40,6 +55,11 @@ def shuffle(order):
         order[:] = shuffled
         return
     from .kernels.shuffle import shuffle_like_python  # deferred: numba loads on first use, not at import
+    if not shuffle_like_python.overloads and _helper_compiling(shuffle_like_python):
+        shuffled = order.tolist()  # 50,000: about 25 ms, against 0.25 s to compile the kernel here
+        source.shuffle(shuffled)
+        order[:] = shuffled
+        return
     mt = np.array(internal[:624], dtype=np.uint64)
     pos = shuffle_like_python(mt, np.int64(internal[624]), order)
     source.setstate((version, tuple(mt.tolist()) + (int(pos),), gauss))

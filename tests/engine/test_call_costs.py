@@ -4,6 +4,7 @@ exactly what the slow ones did: each is checked against the per-sample twin or a
 import contextlib
 import io
 import random
+import threading
 
 import numpy as np
 import pytest
@@ -80,6 +81,26 @@ def test_a_matrix_changed_in_place_between_two_calls_is_trained_as_it_is_now():
         X[:, 100:300] = X[:, 100:300][::-1] * 0.5  # a learner's preprocessing, in place, between calls
     for a, b in zip(fast.weights + fast.biases, twin.weights + twin.biases):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-9)
+
+
+def test_a_training_call_fingerprints_the_loaders_matrix_once_and_the_next_call_again(monkeypatch):
+    data, X = _loader_lists(n=3000)
+    read = []
+    real = content_memo.fingerprint
+    monkeypatch.setattr(content_memo, "fingerprint", lambda M: read.append(M) or real(M))
+    fast = network.Network([784, 12, 10])
+    for call in range(1, 4):
+        _quiet(fast.SGD, data, 1, 10, 3.0)
+        assert [M is X for M in read] == [True] * call  # once per call (it was twice): never kept between calls
+    with content_memo.one_look():
+        content_memo.remembered(X, "a", lambda M: 1)
+        X[0, 0] += 1  # inside a look nothing changes a matrix: outside it, each call reads it afresh ...
+        elsewhere = []
+        thread = threading.Thread(target=lambda: elsewhere.append(content_memo.remembered(X, "a", lambda M: 3)))
+        thread.start()
+        thread.join()
+        assert elsewhere == [3]  # ... and in another thread, which runs its own code meanwhile
+    assert content_memo.remembered(X, "a", lambda M: 2) == 3
 
 
 def test_sgd_on_a_slice_of_the_loaders_list_matches_the_book_call_after_call():

@@ -30,8 +30,8 @@ TRAIN = textwrap.dedent("""
     net = network.Network([784, 12, 10])
     net.SGD(training, 1, 6, 3.0, test_data=test)
     np.savez({out!r}, *net.weights, *net.biases)
-    cost_sum, sig = background.afterwards("float64")[0]
-    print(background.compiled_or_cached(cost_sum, sig), " ".join(
+    cost_sum, sig = background.afterwards("float64")[-1]
+    print(background.compiled_or_cached(cost_sum, sig) and background.compiled_or_cached(*background.SHUFFLE), " ".join(
         f"{{k.py_func.__name__}}={{k.stats.cache_misses.get(tuple(sig), 0)}}" for k, sig in background.callees("float64")))
 """)
 
@@ -49,7 +49,7 @@ def test_the_helpers_kernels_are_the_ones_run_batches_loads_and_train_to_the_sam
                       NNFAST_COMPILE_HELPER="0").stdout.split()[-len(background.callees("float64")) - 1:]
     cost_sum_cached, hits = printed[0], printed[1:]
     assert all(h.endswith("=0") for h in hits), f"compiled again instead of loaded from the helper's cache: {hits}"
-    assert cost_sum_cached == "True"  # chapter 3's cost sums, compiled after the callees
+    assert cost_sum_cached == "True"  # the shuffle and chapter 3's cost sums, compiled after the callees
 
     from conftest import synthetic_digits
     from nnfast import network
@@ -85,6 +85,7 @@ def test_a_helper_only_where_it_can_help(monkeypatch):
             launched.append(args)
 
     monkeypatch.setattr(background.subprocess, "Popen", FakeProcess)
+    monkeypatch.setattr(background, "_started", [])  # these fakes are no helpers for the rest of the tests
     monkeypatch.setattr(background, "compiled_or_cached", lambda dispatcher, signature: False)  # a cold cache
     monkeypatch.delenv(background.HELPER_VARIABLE, raising=False)
     monkeypatch.setattr(background.os, "getloadavg", lambda: (0.2, 0.2, 0.2), raising=False)
@@ -128,3 +129,33 @@ def test_one_helper_per_dtype_however_many_threads_call_first(monkeypatch):
     k.compiled(np.dtype(np.float32))
     assert stopped == [True]
 
+
+
+def test_while_a_helper_compiles_the_shuffle_python_makes_the_same_shuffle(monkeypatch):
+    from nnfast.engine import rng
+    from nnfast.engine.kernels import shuffle
+
+    class Running:
+        def poll(self):
+            return None
+    monkeypatch.setattr(background, "_started", [background.Helper(Running())])
+    class NotCompiled:  # the kernel as in a process that has not compiled it: calling it would compile it here
+        overloads = {}
+
+        def __call__(self, *args):
+            raise AssertionError("compiled in this process while the helper compiles it")
+    monkeypatch.setattr(shuffle, "shuffle_like_python", NotCompiled())
+    monkeypatch.setattr(background, "compiled_or_cached", lambda dispatcher, signature: False)  # nor the helper yet
+    random.seed(12)
+    order = np.arange(5000, dtype=np.int64)
+    rng.shuffle(order)
+    after = random.getstate()
+    random.seed(12)
+    book = list(range(5000))
+    random.shuffle(book)
+    assert order.tolist() == book and random.getstate() == after  # the same draws, the same state after them
+    monkeypatch.undo()
+    random.seed(12)
+    kernel = np.arange(5000, dtype=np.int64)
+    rng.shuffle(kernel)  # and the kernel's, once the helper has it
+    assert kernel.tolist() == book and random.getstate() == after

@@ -118,3 +118,58 @@ def test_an_id_whose_array_is_gone_is_never_taken_for_the_array_stacked_then():
     entry.refs[10] = weakref.ref(gone)  # as if the array stacked in row 10 had died and its id been reused
     del gone
     assert column_memo.remembered(column_memo.ids_of(columns), 784) is None
+
+
+def _own_pairs(n=N, seed=7, dtype=np.float32):
+    rng = np.random.default_rng(seed)
+    # targets of 1,000 numbers each: large enough that they are remembered too (column_memo.MEMO_MIN_BYTES)
+    return [(x, rng.random((1000, 1))) for x in _own_columns(n, seed, dtype)]
+
+
+def _pairs_hold(found, data):
+    X, x_rows, Y, y_rows = found
+    _holds(X, x_rows, [x for x, _ in data])
+    _holds(Y, y_rows, [y for _, y in data])
+
+
+def test_pairs_found_again_shuffled_sliced_and_repeated_hold_what_the_pairs_hold():
+    data = _own_pairs()
+    first = convert.training_matrices(data, 784, 1000)
+    _pairs_hold(first, data)
+    shuffled = list(data)
+    random.Random(8).shuffle(shuffled)
+    repeated = shuffled[:50] + shuffled + [list(p) for p in shuffled[10:20]]  # repeats, and pairs as lists
+    for again in (shuffled, shuffled[35:480], repeated):
+        found = convert.training_matrices(again, 784, 1000)
+        assert found[0] is first[0] and found[2] is first[2]  # no stacking afresh
+        _pairs_hold(found, again)
+
+
+@pytest.mark.parametrize("change", ["target value", "target dtype", "input dtype"])
+def test_a_target_or_a_dtype_changed_in_place_is_seen(change):
+    data = _own_pairs(seed=9)
+    first = convert.training_matrices(data, 784, 1000)
+    x, y = data[123]
+    if change == "target value":
+        y[999, 0] = np.nextafter(y[999, 0], 2.0)
+    elif change == "target dtype":
+        y.dtype = np.int64  # the same bytes read as other numbers: what the book would now compute with
+    else:
+        x.dtype = np.int32
+    shuffled = list(data)
+    random.Random(10).shuffle(shuffled)
+    found = convert.training_matrices(shuffled, 784, 1000)
+    assert found[0] is not first[0] or found[2] is not first[2]
+    _pairs_hold(found, shuffled)
+
+
+def test_an_item_that_is_not_a_pair_is_still_named_once_the_list_is_remembered():
+    data = _own_pairs(seed=11)
+    convert.training_matrices(data, 784, 1000)
+    odd = list(data)
+    odd[7] = (*odd[7], 0)
+    with pytest.raises(TypeError, match="training_data item 7"):
+        convert.training_matrices(odd, 784, 1000)
+    odd[7], odd[8] = (odd[8][0],), (odd[7][1], *odd[8])  # a 1-tuple and a 3-tuple: the count adds up to pairs
+    with pytest.raises(TypeError, match="training_data item 7"):
+        convert.training_matrices(odd, 784, 1000)

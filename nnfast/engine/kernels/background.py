@@ -6,9 +6,11 @@ compile time are the callees. ``start`` launches ``python -m nnfast.engine.kerne
 DTYPE``, which compiles the same callees for the same signatures, from the last to the first,
 into numba's on-disk cache; this process meanwhile compiles from the first, and loads each callee
 the helper has finished from the cache instead of compiling it (numba looks there before it
-compiles). The two meet in the middle; the helper goes on to ``cost_sum`` (chapter 3's monitors)
-while this process optimises ``run_batches``, and ``Helper.stop`` ends it once ``run_batches`` is
-compiled. The machine code is the same whichever process compiled a callee: same source,
+compiles). The two meet in the middle; the helper goes on to the shuffle and ``cost_sum`` (chapter 3's
+monitors) while this process optimises ``run_batches``, and ``Helper.stop`` ends it once ``run_batches``
+is compiled. While a helper runs, a shuffle this process has not compiled is made by Python's own
+``random.shuffle`` (the same draws, ``nnfast.engine.rng``): the first epoch's shuffle no longer waits for
+its kernel's compile (0.25 s of CPU), which the helper does. The machine code is the same whichever process compiled a callee: same source,
 signature, flags and host CPU.
 
 No helper is started where it cannot help: when ``run_batches`` for that dtype is compiled in
@@ -30,9 +32,10 @@ import sys
 import numpy as np
 from numba import types
 
-from . import activation, batches, costs, forward, gradient
+from . import activation, batches, costs, forward, gradient, shuffle
 
 HELPER_VARIABLE = "NNFAST_COMPILE_HELPER"  # "0": never start a helper; "1": also when no core looks free
+_started = []  # the helpers this process started
 
 
 def _types(dtype):
@@ -73,9 +76,18 @@ def callees(dtype):
 
 def afterwards(dtype):
     """``(kernel, argument types)`` the helper compiles once the callees are done, while this process is
-    still optimising ``run_batches``: chapter 3's cost sums (its monitors and ``total_cost``)."""
+    still optimising ``run_batches``: the shuffle (every epoch's), then chapter 3's cost sums (its monitors
+    and ``total_cost``)."""
     F, A1, A2, I1, U2, i, f = _types(dtype)
-    return [(costs.cost_sum, (A2, A2, I1, i))]
+    return [SHUFFLE, (costs.cost_sum, (A2, A2, I1, i))]
+
+
+SHUFFLE = (shuffle.shuffle_like_python, (types.Array(types.uint64, 1, "C"), types.int64, types.Array(types.int64, 1, "C")))
+
+
+def helping():
+    """Whether a helper this process started is still running (it may yet put a kernel in the cache)."""
+    return any(helper.process.poll() is None for helper in _started)
 
 
 def compiled_or_cached(dispatcher, signature):
@@ -138,7 +150,8 @@ def start(dtype, cores):
                                    stderr=subprocess.DEVNULL, close_fds=True)
     except OSError:
         return None
-    return Helper(process)
+    _started.append(Helper(process))
+    return _started[-1]
 
 
 def main(dtype):
