@@ -173,3 +173,19 @@ def test_an_item_that_is_not_a_pair_is_still_named_once_the_list_is_remembered()
     odd[7], odd[8] = (odd[8][0],), (odd[7][1], *odd[8])  # a 1-tuple and a 3-tuple: the count adds up to pairs
     with pytest.raises(TypeError, match="training_data item 7"):
         convert.training_matrices(odd, 784, 1000)
+
+
+@pytest.mark.parametrize("shape", [(1, 784), (28, 28)])
+def test_an_array_reshaped_in_place_is_refused_as_a_fresh_list_is(shape):
+    # x.shape = ... keeps the bytes (and the size): the book's np.dot(w, x) then refuses x, and so does a fresh
+    # stacking; the remembered list must not train on it
+    data = _own_pairs(seed=12)
+    convert.training_matrices(data, 784, 1000)
+    data[33][0].shape = shape
+    with pytest.raises(ValueError, match=r"training input 33 has shape"):
+        convert.training_matrices(data, 784, 1000)
+    columns = _own_columns(seed=13)
+    convert.stack_columns(columns, 784, "x")
+    columns[44].shape = shape
+    with pytest.raises(ValueError, match=r"x 44 has shape"):
+        convert.stack_columns(columns, 784, "x")
