@@ -83,6 +83,20 @@ def _compile(dtype):
         pass
 
 
+def _finish_compile_before_fork():
+    """``os.fork``'s hook: a fork while the compile thread holds numba's compiler lock (and LLVM's) gives a
+    child in which the lock's owner does not exist, so its first compile waits for ever (a sweep's or an
+    ensemble's forked workers, a learner's own multiprocessing, started within the compile's 20-36 s after a
+    training call). The fork waits for the compile instead."""
+    thread = _COMPILE["thread"]
+    if thread is not None and thread is not threading.current_thread():
+        thread.join()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_finish_compile_before_fork)
+
+
 def compile_in_background(dtype):
     """Start compiling the threaded kernel for ``dtype`` on a daemon thread, once per process; True when it
     is compiled already."""

@@ -4,7 +4,10 @@ One dtype (float64) and tiny nets: the threaded kernel is a compile of its own (
 machine, once per cache).
 """
 
+import os
 import random
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -225,3 +228,27 @@ def test_no_plan_while_no_core_is_free_unless_the_benchmarks_override(monkeypatc
     monkeypatch.setattr(background, "no_core_free", lambda cores: False)
     monkeypatch.delenv(background.HELPER_VARIABLE)
     assert dense_threads.plan([784, 30, 10], 100, 2, np.float64, per_sample, 50_000) is not None
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX's")
+def test_a_fork_while_the_threaded_kernel_compiles_gives_a_child_that_can_compile(monkeypatch):
+    """The compile thread holds numba's compiler lock; a child forked meanwhile inherits it held by a thread
+    it does not have, and its first compile waited for ever. The fork now waits for the compile."""
+    from numba.core.compiler_lock import global_compiler_lock
+    holding = threading.Event()
+
+    def slow_compile(dtype):  # as numba's compile: the global compiler lock held throughout
+        with global_compiler_lock:
+            holding.set()
+            time.sleep(1.0)
+
+    monkeypatch.setattr(dense_threads, "_compile", slow_compile)
+    monkeypatch.setitem(dense_threads._COMPILE, "thread", None)
+    monkeypatch.setattr(dense_threads, "signature", lambda dtype: ("not compiled",))
+    assert dense_threads.compile_in_background(np.float64) is False
+    assert holding.wait(10)
+    pid = os.fork()
+    if pid == 0:  # the child: can it take the lock a compile needs?
+        os._exit(0 if global_compiler_lock._lock.acquire(timeout=5) else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
