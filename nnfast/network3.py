@@ -433,12 +433,19 @@ class Network:
         """Threads for the next mini-batch (parts of it, or BLAS threads for a net without convolutional
         layers): the user's count when fixed (NNFAST_THREADS, --threads), else what
         ``nnfast.engine.blas_threads.Chooser`` measures pays on this machine now."""
+        from .engine.dense import compute_threads
         fixed = fixed_by_user()
+        if not getattr(self, "_parallel_ready", False):
+            # on a cold numba cache, one thread until a helper has compiled the parallel kernels; the chooser after
+            from .engine import parallel_start
+            if parallel_start.threads(fixed or compute_threads(), self.dtype, self._conv_engine()) == 1:
+                self._chooser = None
+                return 1
+            self._parallel_ready = True
         if fixed is not None:
             self._chooser = None
             return fixed
         if getattr(self, "_chooser", None) is None:
-            from .engine.dense import compute_threads
             self._chooser = Chooser(compute_threads())
         return self._chooser.threads()
 
@@ -447,13 +454,14 @@ class Network:
 
         The leading convolutional layers run in ``nnfast.engine.conv_parts`` on every core (``compute_threads``),
         100 rows a pass (their patch matrix stays a few MB); the layers after them 1,000 rows a product."""
+        from .engine import parallel_start
         from .engine.dense import compute_threads
         from .engine.split_threads import parts
         X = np.asarray(X, dtype=self.dtype)
         if X.ndim != 2 or X.shape[1] != self.layers[0].n_in:
             raise ValueError(f"inputs have shape {X.shape}; expected (n, {self.layers[0].n_in})")
-        threads = compute_threads()
         convs = self._conv_engine()
+        threads = parallel_start.threads(compute_threads(), self.dtype, convs, training=False)
         first = len(convs.layers) if convs is not None else 0
         outs = []
         # with convolutional layers, one BLAS thread throughout: numba's threads, which take the parts,

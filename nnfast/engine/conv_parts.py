@@ -28,6 +28,8 @@ def for_layers(layers, dtype):
 class LayerConvs:
     """Each part through the layers' own ``forward`` and ``backward`` (plain Python between kernels)."""
 
+    runs_conv_stack = False  # no parallel kernel of its own (engine.parallel_start)
+
     def __init__(self, layers, dtype):
         self.layers, self.dtype = list(layers), np.dtype(dtype)
 
@@ -60,6 +62,8 @@ class LayerConvs:
 class CompiledConvs:
     """All parts through every layer in one compiled call (``kernels.conv_stack``), the parts on numba's
     threads; workspaces kept from step to step."""
+
+    runs_conv_stack = True  # the parallel kernels engine.parallel_start waits for include conv_stack's
 
     def __init__(self, layers, dtype):
         import scipy.linalg.cython_blas  # noqa: F401  numba's np.dot runs on it: load it so that it is limited too
