@@ -30,6 +30,9 @@ class LayerConvs:
 
     runs_conv_stack = False  # no parallel kernel of its own (engine.parallel_start)
 
+    def plain(self):
+        return self
+
     def __init__(self, layers, dtype):
         self.layers, self.dtype = list(layers), np.dtype(dtype)
 
@@ -78,6 +81,14 @@ class CompiledConvs:
                                    *layer.poolsize, codes[layer.activation_fn.__name__]]
                                   for layer in self.layers], dtype=np.int64)
         self._workspaces = {}
+        self._plain = None
+
+    def plain(self):
+        """The same layers on their own code (``LayerConvs``): what a first run uses while a helper compiles this
+        engine's kernels (``engine.parallel_start``): a few small kernels, compiled in about half the time."""
+        if self._plain is None:
+            self._plain = LayerConvs(self.layers, self.dtype)
+        return self._plain
 
     def _workspace(self, count, m):
         """Buffers for ``count`` parts of at most ``m`` samples: patches, maps, outputs, winners, and the

@@ -1,17 +1,19 @@
-"""When chapter 6 may use its parallel kernels: at once where they are compiled or cached, else once a helper
-process has compiled them; meanwhile one thread, on the serial kernels.
+"""When chapter 6 may use its compiled step and parallel kernels: at once where they are compiled or cached,
+else once a helper process has compiled them; meanwhile one thread, on the layers' own code.
 
 numba compiles a ``parallel=True`` kernel with everything it calls a second time: 7-9 s of CPU on 2 cores
-for the two-conv net, against 2-3 s for the serial kernels one thread runs. So a first run on several
-threads asks ``threads(wanted, dtype, convs)`` before each mini-batch: the first ask, where the parallel
-kernels are neither compiled nor in numba's cache, starts ``kernels.parallel_helper`` (a process that
-compiles them into the cache) and answers 1 until the helper has exited; then this process loads them
-from the cache (milliseconds; whatever the helper did not leave there, it compiles, as it did before
-there was a helper) and answers ``wanted`` from then on. A run the user keeps on one thread
+for the two-conv net; the compiled step's serial kernels take 4-5 s more, the layers' own code (a few
+small kernels: im2col, pooling; numpy's BLAS) about 2 s. So a first run on several threads asks
+``threads(wanted, dtype, convs)`` before each mini-batch: where those kernels are neither compiled nor in
+numba's cache, the answer is 1 (``network3`` then runs the layers' own code: ``conv_parts.LayerConvs``,
+the unfused dense step), the second ask starts ``kernels.parallel_helper`` (a process that compiles them
+into the cache), and once the helper has exited this process loads them from the cache (0.4 s of CPU;
+whatever the helper did not leave there, it compiles, as it did before there was a helper) and answers
+``wanted`` from then on. A run the user keeps on one thread
 (``NNFAST_THREADS=1``, as a sweep's workers) never asks: nothing parallel is compiled. With
 ``NNFAST_COMPILE_HELPER=0`` no helper starts and the parallel kernels compile in this process at their
-first call, as before. Results do not depend on the switch: every thread count gives the book's step
-(to rounding), and the serial kernels are what one thread always runs.
+first call, as before. Results do not depend on the switch: the layers' own code and the compiled step on
+any number of threads each give the book's step (to rounding).
 """
 
 import atexit
@@ -54,8 +56,8 @@ def ready(dtype, layers):
         if state is None:
             from .kernels import parallel_helper
             if parallel_helper.wanted() and not parallel_helper.all_cached(*key):
-                # the helper starts at the second ask: by then this process has compiled the serial kernels
-                # (into the cache, where the helper finds them) without a second compile beside it
+                # the helper starts at the second ask: by then this process has compiled the layers' kernels
+                # (into the cache, where the helper finds them: the compiled step calls them too), unhindered
                 _STATES[key] = _State(None, deferred=True)
                 return False
             state = _STATES[key] = _State(None)
@@ -76,8 +78,8 @@ def ready(dtype, layers):
 
 def _load(dtype, layers):
     """Each parallel kernel for its signature: from numba's cache, where the helper put it, else compiled."""
-    from .kernels.parallel_kernels import parallel_kernels
-    for kernel, signature in parallel_kernels(dtype, layers):
+    from .kernels.parallel_kernels import helper_kernels
+    for kernel, signature in helper_kernels(dtype, layers):
         kernel.compile(signature)
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from nnfast.engine import conv_parts, parallel_start
 from nnfast.engine.kernels import parallel_helper
-from nnfast.engine.kernels.parallel_kernels import parallel_kernels
+from nnfast.engine.kernels.parallel_kernels import parallel_kernels, serial_kernels
 from nnfast.network3 import ConvPoolLayer, FullyConnectedLayer, Network, ReLU, SoftmaxLayer, sigmoid, tanh
 from nnfast.twins import network3 as reference3
 
@@ -47,6 +47,10 @@ def test_the_registry_holds_the_signatures_a_step_and_a_prediction_call(monkeypa
         net._step(rng.random((10, 144)), rng.integers(0, 4, 10), 0.1, 0.5, 20)
     net.feedforward(rng.random((30, 144)))
     assert calls
+    monkeypatch.setenv("NNFAST_THREADS", "1")
+    net._step(rng.random((10, 144)), rng.integers(0, 4, 10), 0.1, 0.5, 20)  # the compiled step on one thread
+    for kernel, signature in serial_kernels(np.float64, 2):
+        assert tuple(signature) in kernel.overloads, kernel.py_func.__name__
     listed = parallel_kernels(np.float64, 2)
     known = {(k, tuple(sig)) for dtype in (np.float32, np.float64) for layers in range(5)
              for k, sig in parallel_kernels(dtype, layers)}
@@ -62,6 +66,9 @@ def test_a_run_that_switches_to_the_parallel_kernels_mid_epoch_equals_the_twin(m
     asks = []
     monkeypatch.setattr(parallel_start, "ready", lambda dtype, layers: asks.append(layers) or len(asks) > 3)
     calls = _parallel_calls(monkeypatch)
+    own = []  # mini-batches through the layers' own code (conv_parts.LayerConvs)
+    real_forward = conv_parts.LayerConvs.forward
+    monkeypatch.setattr(conv_parts.LayerConvs, "forward", lambda self, x, parts: own.append(1) or real_forward(self, x, parts))
     np.random.seed(33)
     net = _net(10)
     twin = reference3.layers_of(net)
@@ -74,7 +81,8 @@ def test_a_run_that_switches_to_the_parallel_kernels_mid_epoch_equals_the_twin(m
         cost = net._step(x, y, 0.2, 0.3, 11)
         per_step.append(len(calls) - before)
         assert abs(cost - reference3.sgd_step(twin, x, y, 0.2, 0.3, 11, twin_rng)) < 1e-12
-    assert per_step[:3] == [0, 0, 0] and all(per_step[3:]), per_step  # serial, then the parallel kernels
+    assert per_step[:3] == [0, 0, 0] and all(per_step[3:]), per_step  # one thread, then the parallel kernels
+    assert len(own) == 3  # while waiting, the layers' own code: nothing of the compiled step
     assert len(asks) == 4 and asks[0] == 2  # asked until ready, then no more
     for layer, t in zip(net.layers, twin):
         np.testing.assert_allclose(layer.w, t["w"], rtol=1e-11, atol=1e-13)
@@ -129,14 +137,14 @@ def test_no_helper_where_cached_or_refused_and_nothing_parallel_on_one_thread(mo
     assert parallel_start.threads(1, np.float32, None) == 1
 
 
-# A fresh process on an empty cache trains on two threads: one thread while the real helper compiles, then the
-# parallel kernels, loaded from the helper's cache. Prints what it saw; saves the weights.
+# A fresh process on an empty cache trains on two threads: one thread on the layers' own code while the real
+# helper compiles, then the compiled step's kernels, loaded from the helper's cache. Prints what it saw; saves the weights.
 SWITCH = textwrap.dedent("""
     import json, sys, time, numpy as np
     sys.path.insert(0, {tests!r})
     from test_parallel_start import _net
     from nnfast.engine import conv_parts, parallel_start
-    from nnfast.engine.kernels.parallel_kernels import parallel_kernels
+    from nnfast.engine.kernels.parallel_kernels import helper_kernels
     calls = []
     real = conv_parts.numba_threads
     conv_parts.numba_threads = lambda count: (calls.append(count), real(count))[1]
@@ -154,7 +162,7 @@ SWITCH = textwrap.dedent("""
     waiting = [s.helper is not None for s in parallel_start._STATES.values()]
     np.savez({out!r}, *[p for layer in net.layers for p in (layer.w, layer.b)])
     print(json.dumps(dict(serial=serial, parallel=bool(calls), waiting=waiting, misses={{
-        k.py_func.__name__: k.stats.cache_misses.get(tuple(sig), 0) for k, sig in parallel_kernels(np.float64, 2)}})))
+        k.py_func.__name__: k.stats.cache_misses.get(tuple(sig), 0) for k, sig in helper_kernels(np.float64, 2)}})))
 """)
 
 
@@ -168,7 +176,7 @@ def test_a_real_helper_compiles_them_and_the_run_loads_them_and_equals_the_twin(
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen["parallel"] and seen["serial"] >= 2, seen  # serial first (the helper starts at the second ask)
     assert seen["waiting"] == [False], seen  # the helper has ended
-    assert set(seen["misses"].values()) == {0}, seen  # every parallel kernel came from the helper's cache
+    assert set(seen["misses"].values()) == {0}, seen  # the compiled step's kernels came from the helper's cache
 
     np.random.seed(35)
     net = _net(10)

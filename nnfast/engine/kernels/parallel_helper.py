@@ -1,9 +1,10 @@
 """A helper process that compiles chapter 6's parallel kernels into numba's on-disk cache.
 
 ``start(dtype, conv_layers)`` launches ``python -c ...main(DTYPE, CONV_LAYERS)``, which compiles every
-kernel of ``parallel_kernels(dtype, conv_layers)`` for its signature, in that order, and exits. The
-process that started it meanwhile trains on the serial kernels (what one thread runs: compiled there
-first, as they are needed) and, once the helper has exited, loads the parallel ones from the cache
+kernel of ``helper_kernels(dtype, conv_layers)`` (the compiled step's serial and parallel kernels) for its
+signature, in that order, and exits. The process that started it meanwhile trains on one thread on the
+layers' own code (a few small kernels, compiled there as they are needed) and, once the helper has
+exited, loads the compiled step's kernels from the cache
 (``nnfast.engine.parallel_start``). The machine code is the same whichever process compiled it: same
 source, signature, flags and host CPU.
 
@@ -20,14 +21,14 @@ import subprocess
 import numpy as np
 
 from .background import HELPER_VARIABLE, Helper, _python, compiled_or_cached
-from .parallel_kernels import parallel_kernels
+from .parallel_kernels import helper_kernels
 
 __all__ = ["HELPER_VARIABLE", "all_cached", "wanted", "start", "main"]
 
 
 def all_cached(dtype, conv_layers):
     """Whether every parallel kernel is compiled in this process or in numba's cache (or numba caches nothing)."""
-    return all(compiled_or_cached(k, sig) for k, sig in parallel_kernels(dtype, conv_layers))
+    return all(compiled_or_cached(k, sig) for k, sig in helper_kernels(dtype, conv_layers))
 
 
 def wanted():
@@ -58,7 +59,7 @@ def main(dtype, conv_layers):
     import signal
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
-    for kernel, signature in parallel_kernels(dtype, conv_layers):
+    for kernel, signature in helper_kernels(dtype, conv_layers):
         if stopping:
             break
         kernel.compile(signature)

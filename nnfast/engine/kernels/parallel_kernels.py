@@ -4,8 +4,8 @@ numba compiles a ``parallel=True`` kernel, with every kernel it calls, a second 
 becomes a separate function): on 2 cores that is 7-9 s of a cold chapter 6 run's 11 s. A first run
 therefore trains on the serial kernels while a helper process compiles these into numba's on-disk
 cache (``parallel_helper``), and the engine (``nnfast.engine.parallel_start``) loads them from there
-once it has finished. Both take the list from ``parallel_kernels`` below: a new parallel kernel joins
-the mechanism by one line there (``tests/engine/test_parallel_start.py`` checks that each signature is
+once it has finished. Both take the list from ``parallel_kernels`` below (with ``serial_kernels``, what
+one thread of the compiled step runs): a new kernel joins the mechanism by one line there (``tests/engine/test_parallel_start.py`` checks that each signature is
 the one a training step and a prediction actually call with, so the helper never compiles a useless one).
 """
 
@@ -43,3 +43,29 @@ def parallel_kernels(dtype, conv_layers):
         (dense_step.forward, (A[2], A[2], A[1], A[2], i)),
     ]
     return kernels
+
+
+def serial_kernels(dtype, conv_layers):
+    """``[(kernel, argument types)]`` of the serial kernels the compiled step runs on one thread (what each of
+    the parallel ones calls per thread): the helper compiles them too, for a first run trains on the layers'
+    own code meanwhile (``nnfast.engine.parallel_start``)."""
+    from . import conv_stack, dense_step
+    F, A, I = _array_types(dtype)
+    i, b = types.int64, types.boolean
+    kernels = []
+    if conv_layers:
+        def per_layer(t):
+            return types.UniTuple(t, conv_layers)
+        kernels += [
+            (conv_stack.forward_part, (A[2], I[2], per_layer(A[2]), per_layer(A[1]), per_layer(A[3]),
+                                       per_layer(A[3]), per_layer(A[3]), per_layer(I[3]), i)),
+            (conv_stack.backward_part, (A[2], I[2], per_layer(A[2]), per_layer(A[3]), per_layer(A[3]),
+                                        per_layer(A[3]), per_layer(I[3]), per_layer(A[3]), per_layer(A[3]),
+                                        per_layer(A[3]), per_layer(A[2]), i)),
+        ]
+    return kernels + [(dense_step.backward_rows, (A[2], A[2], A[2], b, A[2], F, F, b, A[2], b, i, i))]
+
+
+def helper_kernels(dtype, conv_layers):
+    """What the helper compiles and a run loads when it has finished: the serial kernels, then the parallel."""
+    return serial_kernels(dtype, conv_layers) + parallel_kernels(dtype, conv_layers)
