@@ -30,11 +30,11 @@ class LayerConvs:
 
     runs_conv_stack = False  # no parallel kernel of its own (engine.parallel_start)
 
-    def plain(self):
-        return self
-
     def __init__(self, layers, dtype):
         self.layers, self.dtype = list(layers), np.dtype(dtype)
+
+    def plain(self):
+        return self
 
     def forward(self, x, parts):
         def run(rows):

@@ -2,11 +2,12 @@
 
 numba compiles a ``parallel=True`` kernel, with every kernel it calls, a second time (its loop body
 becomes a separate function): on 2 cores that is 7-9 s of a cold chapter 6 run's 11 s. A first run
-therefore trains on the serial kernels while a helper process compiles these into numba's on-disk
-cache (``parallel_helper``), and the engine (``nnfast.engine.parallel_start``) loads them from there
-once it has finished. Both take the list from ``parallel_kernels`` below (with ``serial_kernels``, what
-one thread of the compiled step runs): a new kernel joins the mechanism by one line there (``tests/engine/test_parallel_start.py`` checks that each signature is
-the one a training step and a prediction actually call with, so the helper never compiles a useless one).
+therefore trains on one thread on the layers' own code while a helper process compiles these, and the
+compiled step's serial kernels, into numba's on-disk cache (``parallel_helper``); the engine
+(``nnfast.engine.parallel_start``) loads them from there once it has finished. Both take the lists
+below: a new kernel joins the mechanism by one line in ``parallel_kernels`` (or ``serial_kernels``).
+``tests/engine/test_parallel_start.py`` checks that each signature is the one a training step and a
+prediction call with, so that the helper never compiles a useless one.
 """
 
 import numpy as np
