@@ -29,6 +29,13 @@ def _net(m, dtype=np.float64):
                     SoftmaxLayer(140, 4, p_dropout=0.3)], m, dtype=dtype)
 
 
+def _dense_net(m):
+    """No conv layers: the helper compiles only the dense kernels (a few seconds), the mechanism is the same."""
+    return Network([FullyConnectedLayer(144, 130, activation_fn=ReLU, p_dropout=0.5),
+                    FullyConnectedLayer(130, 140, activation_fn=sigmoid, p_dropout=0.2),
+                    SoftmaxLayer(140, 4, p_dropout=0.3)], m, dtype=np.float64)
+
+
 def _parallel_calls(monkeypatch):
     """A list that grows by one at each call of a parallel kernel (each is preceded by ``numba_threads``)."""
     calls = []
@@ -138,18 +145,19 @@ def test_no_helper_where_cached_or_refused_and_nothing_parallel_on_one_thread(mo
 
 
 # A fresh process on an empty cache trains on two threads: one thread on the layers' own code while the real
-# helper compiles, then the compiled step's kernels, loaded from the helper's cache. Prints what it saw; saves the weights.
+# helper compiles, then the compiled step's kernels, loaded from the helper's cache. A net of dense layers keeps
+# the helper's compile short; the conv kernels' signatures and a conv net's switch are tested above. Prints what it saw; saves the weights.
 SWITCH = textwrap.dedent("""
     import json, sys, time, numpy as np
     sys.path.insert(0, {tests!r})
-    from test_parallel_start import _net
+    from test_parallel_start import _dense_net
     from nnfast.engine import conv_parts, parallel_start
     from nnfast.engine.kernels.parallel_kernels import helper_kernels
     calls = []
     real = conv_parts.numba_threads
     conv_parts.numba_threads = lambda count: (calls.append(count), real(count))[1]
     np.random.seed(35)
-    net = _net(10)
+    net = _dense_net(10)
     rng = np.random.default_rng(36)
     serial, deadline = 0, time.monotonic() + 400
     while time.monotonic() < deadline:
@@ -162,7 +170,7 @@ SWITCH = textwrap.dedent("""
     waiting = [s.helper is not None for s in parallel_start._STATES.values()]
     np.savez({out!r}, *[p for layer in net.layers for p in (layer.w, layer.b)])
     print(json.dumps(dict(serial=serial, parallel=bool(calls), waiting=waiting, misses={{
-        k.py_func.__name__: k.stats.cache_misses.get(tuple(sig), 0) for k, sig in helper_kernels(np.float64, 2)}})))
+        k.py_func.__name__: k.stats.cache_misses.get(tuple(sig), 0) for k, sig in helper_kernels(np.float64, 0)}})))
 """)
 
 
@@ -179,7 +187,7 @@ def test_a_real_helper_compiles_them_and_the_run_loads_them_and_equals_the_twin(
     assert set(seen["misses"].values()) == {0}, seen  # the compiled step's kernels came from the helper's cache
 
     np.random.seed(35)
-    net = _net(10)
+    net = _dense_net(10)
     twin = reference3.layers_of(net)
     twin_rng = np.random.RandomState(np.random.RandomState(0).randint(999999))
     rng = np.random.default_rng(36)
