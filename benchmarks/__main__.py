@@ -150,7 +150,7 @@ def main(argv=None):
         print("Start-up timings ...", file=sys.stderr, flush=True)
         result["startup"] = {"import_s": startup.import_seconds(),
                              "compile": {**{d: startup.compile_ab(d) for d in ("float64", "float32")},
-                                         "conv": dict(zip(("cold_s", "warm_s"), startup.compile_seconds("conv")))}}
+                                         "conv": startup.conv_compile()}}
     if not (args.quick or args.no_e2e):
         result["end_to_end"] = end_to_end.run(30)
     name = "quick" if args.quick else "latest"  # a quick run never overwrites the full run's results

@@ -155,6 +155,9 @@ def run(training, rounds, gflops):
     engines = (["nnfast", "twin"] + (["torch"] if importlib.util.find_spec("torch") else [])
                + (["jax"] if importlib.util.find_spec("jax") else []))
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    # the steady state: on a cold numba cache the warm-up step compiles the parallel kernels here, rather than
+    # the timed steps running on one thread while a helper compiles them (nnfast.engine.parallel_start)
+    os.environ["NNFAST_COMPILE_HELPER"] = "0"
     X, y = training
     rows = []
     for name in NETS:

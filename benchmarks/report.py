@@ -208,12 +208,23 @@ def markdown(result):
     if st:
         lines += ["", "Start-up, each in a fresh process: "
                   f"`import nnfast` {st['import_s']:.3f} s (median of 5); first `SGD` + `evaluate` "
-                  + "; ".join(f"{_COMPILED.get(d, d)}: cold (empty numba cache) {c['cold_s']:.2f} s{_two_cores(c)}, "
-                              f"warm (cached) {c['warm_s']:.2f} s" for d, c in st["compile"].items()) + "."]
+                  + "; ".join(f"{d}: cold (empty numba cache) {c['cold_s']:.2f} s{_two_cores(c)}, "
+                              f"warm (cached) {c['warm_s']:.2f} s" for d, c in st["compile"].items() if d != "conv")
+                  + "." + _conv_compile(st["compile"].get("conv"))]
     return "\n".join(lines) + "\n"
 
 
-_COMPILED = {"conv": "chapter 6 two-conv net (first steps on one thread and on every core, then predict)"}
+def _conv_compile(c):
+    """Chapter 6's first run from an empty numba cache (benchmarks.startup.conv_compile), wall and CPU."""
+    if not c or "one_thread" not in c:
+        return ""
+    every = c["every_core"]
+    return (" Chapter 6, the two-conv net from an empty numba cache (wall, CPU): the first mini-batch on one thread "
+            f"{c['one_thread'][0]:.2f} s, {c['one_thread'][1]:.2f} s; on every core {every['first_step'][0]:.2f} s, "
+            f"{every['first_step'][1]:.2f} s, then on the parallel kernels after {every['parallel_step'][0]:.1f} s "
+            f"({every['parallel_step'][2]:.0f} mini-batches trained meanwhile; the helper compiling them "
+            f"{every['helper_cpu']:.1f} s CPU); a first prediction {c['predict'][0]:.2f} s, {c['predict'][1]:.2f} s; "
+            f"the first mini-batch on a warm cache {c['warm'][0]:.2f} s.")
 
 
 def _two_cores(c):

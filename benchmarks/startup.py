@@ -6,6 +6,7 @@ CPU time and the helper's, beside the same first call on one core (``NNFAST_COMP
 helper), the two alternated so that a busy machine slows both alike.
 """
 
+import json
 import os
 import statistics
 import subprocess
@@ -35,24 +36,48 @@ children = resource.getrusage(resource.RUSAGE_CHILDREN)
 print(wall, cpu, children.ru_utime + children.ru_stime)
 """
 
-# Chapter 6: the book's two-conv net, two training steps (one thread, then every core: the parallel
-# kernels compile too) and a prediction, from an empty or a warm numba cache.
+# Chapter 6: the book's two-conv net in a fresh process. "train": mini-batches until one has run on the parallel
+# kernels (on a cold cache the first ones run on one thread while a helper process compiles those:
+# nnfast.engine.parallel_start), at most 300 s; "predict": a first prediction of 100 images, nothing trained.
+# Printed: a JSON object of wall and CPU seconds since the start, the helper's CPU seconds (waited for).
 _FIRST_CONV_CALL = """
-import os, time, numpy as np
+import json, os, resource, sys, time, numpy as np
+wall, cpu = time.perf_counter(), time.process_time()
 from nnfast import network3 as n3
+from nnfast.engine import conv_parts
 np.random.seed(0)
 m = 10
 net = n3.Network([n3.ConvPoolLayer((20, 1, 5, 5), (m, 1, 28, 28)), n3.ConvPoolLayer((40, 20, 5, 5), (m, 20, 12, 12)),
                   n3.FullyConnectedLayer(640, 100), n3.SoftmaxLayer(100, 10)], m)
-x, y = np.random.rand(m, 784).astype(np.float32), np.arange(m) % 10
-t = time.perf_counter()
-for threads in ("1", str(len(os.sched_getaffinity(0)))):
-    os.environ["NNFAST_THREADS"] = threads
-    net._step(x, y, 0.1, 0.1, 10)
-net.predict(x)
-print(time.perf_counter() - t)
+X, y = np.random.default_rng(0).random((1000, 784)).astype(np.float32), np.arange(1000) % 10
+out = {}
+def since():
+    return [time.perf_counter() - wall, time.process_time() - cpu]
+if sys.argv[1] == "predict":
+    net.predict(X[:100])
+    out["first_predict"] = since()
+else:
+    calls = []
+    real = conv_parts.numba_threads  # called before each parallel kernel
+    conv_parts.numba_threads = lambda count: (calls.append(count), real(count))[1]
+    k = 0
+    while time.perf_counter() - wall < 300:
+        net._step(X[k % 100 * 10:][:10], y[k % 100 * 10:][:10], 0.1, 0.1, 10)
+        k += 1
+        if k == 1:
+            out["first_step"] = since()
+        if calls or os.environ.get("NNFAST_THREADS") == "1":
+            break
+    out["parallel_step"] = since() + [k]  # at most 300 s: a lower bound where no parallel kernel ran by then
+    out["parallel"] = bool(calls)
+try:
+    os.waitpid(-1, 0)
+except ChildProcessError:
+    pass
+children = resource.getrusage(resource.RUSAGE_CHILDREN)
+out["helper_cpu"] = children.ru_utime + children.ru_stime
+print(json.dumps(out))
 """
-
 
 def _seconds(code, env=None):
     return _figures(code, env)[0]
@@ -70,14 +95,50 @@ def import_seconds(repeats=5):
 
 
 def compile_seconds(dtype="float64"):
-    """(cold, warm): first SGD + evaluate with an empty NUMBA_CACHE_DIR, then again in a second process;
-    ``dtype`` "conv": chapter 6's two-conv net, first steps and prediction."""
-    code = _FIRST_CONV_CALL if dtype == "conv" else _FIRST_CALL.format(dtype=dtype)
+    """(cold, warm): first SGD + evaluate with an empty NUMBA_CACHE_DIR, then again in a second process."""
+    code = _FIRST_CALL.format(dtype=dtype)
     with tempfile.TemporaryDirectory(prefix="nnfast-numba-") as cache:
         env = {"NUMBA_CACHE_DIR": cache}
         cold = _seconds(code, env)
         warm = _seconds(code, env)
     return cold, warm
+
+
+def conv_figures(env, scenario):
+    """``_FIRST_CONV_CALL``'s figures for ``scenario`` in a fresh process whose environment is ``env``."""
+    out = subprocess.run([sys.executable, "-c", _FIRST_CONV_CALL, scenario], capture_output=True, text=True,
+                         check=True, env=env)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def conv_compile(rounds=2):
+    """Chapter 6's two-conv net from an empty numba cache, each case in a fresh process, the cases alternated for
+    ``rounds``: medians of {"one_thread": the first mini-batch with NNFAST_THREADS=1 [wall, CPU];
+    "every_core": the first mini-batch on the default threads [wall, CPU], the first on the parallel kernels
+    [wall, CPU, mini-batches trained by then], the helper's CPU; "predict": a first prediction [wall, CPU];
+    "warm": the first mini-batch on a warm cache [wall, CPU]}."""
+    runs = {"one_thread": [], "every_core": [], "predict": []}
+    cases = (("one_thread", {"NNFAST_THREADS": "1"}, "train"), ("every_core", {}, "train"), ("predict", {}, "predict"))
+    base = {k: v for k, v in os.environ.items() if k not in ("NNFAST_THREADS", "NNFAST_COMPILE_HELPER")}
+    for _ in range(rounds):
+        for name, env, scenario in cases:
+            with tempfile.TemporaryDirectory(prefix="nnfast-numba-") as cache:
+                os_env = {**base, **env, "NUMBA_CACHE_DIR": cache}
+                runs[name].append(conv_figures(os_env, scenario))
+        with tempfile.TemporaryDirectory(prefix="nnfast-numba-") as cache:
+            conv_figures({**base, "NUMBA_CACHE_DIR": cache}, "train")
+            runs.setdefault("warm", []).append(conv_figures({**base, "NUMBA_CACHE_DIR": cache}, "train"))
+
+    def median(name, key):
+        values = [r[key] for r in runs[name]]
+        return [statistics.median(v) for v in zip(*values)] if isinstance(values[0], list) \
+            else statistics.median(values)
+
+    return {"one_thread": median("one_thread", "first_step"),
+            "every_core": {"first_step": median("every_core", "first_step"),
+                           "parallel_step": median("every_core", "parallel_step"),
+                           "helper_cpu": median("every_core", "helper_cpu")},
+            "predict": median("predict", "first_predict"), "warm": median("warm", "first_step")}
 
 
 def compile_ab(dtype="float64", rounds=2):

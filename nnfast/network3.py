@@ -363,6 +363,8 @@ class Network:
         step = self.dtype.type(eta)
         keep = self.dtype.type(1 - eta * lmbda / num_training_batches)  # w - eta (dw + lmbda/n w)
         convs = self._conv_engine()
+        if self._warming and convs is not None:
+            convs = convs.plain()  # the layers' own code: its few small kernels compile in a second or two
         first = len(convs.layers) if convs is not None else 0
         with held(1 if convs is not None else threads):
             a, caches = x, [None] * first
@@ -382,7 +384,7 @@ class Network:
             d, l2 = y, 0.0
             for i in range(len(self.layers) - 1, first - 1, -1):
                 d, layer_l2 = self._backward_step(self.layers[i], caches[i], d, i > 0, step, keep, lmbda != 0,
-                                                  threads)
+                                                  threads, fused=not self._warming)
                 l2 += layer_l2
             if convs is not None:
                 for layer, (dw, db) in zip(convs.layers, convs.backward(d)):
@@ -411,12 +413,12 @@ class Network:
             engine = self._convs = conv_parts.for_layers(self.layers[:count], self.dtype)
         return engine
 
-    def _backward_step(self, layer, cache, d_out, want_dx, step, keep, want_l2, threads=1):
+    def _backward_step(self, layer, cache, d_out, want_dx, step, keep, want_l2, threads=1, fused=True):
         """Step ``layer`` by its gradients from ``d_out``: ``(the gradient at its input or None,
         sum(w^2) before the step when ``want_l2``, else 0)``."""
         from .engine import fc_layers
         w = layer.w
-        if type(layer).backward in _FUSED_BACKWARDS and fc_layers.can_step_fused(w, self.dtype):
+        if fused and type(layer).backward in _FUSED_BACKWARDS and fc_layers.can_step_fused(w, self.dtype):
             xd, mask, _ = cache
             return fc_layers.fused_step(w, layer.b, xd, mask, layer._dz(cache, d_out), step, keep, want_dx, want_l2,
                                         threads)
@@ -433,12 +435,22 @@ class Network:
         """Threads for the next mini-batch (parts of it, or BLAS threads for a net without convolutional
         layers): the user's count when fixed (NNFAST_THREADS, --threads), else what
         ``nnfast.engine.blas_threads.Chooser`` measures pays on this machine now."""
+        from .engine.dense import compute_threads
         fixed = fixed_by_user()
+        self._warming = False
+        if not getattr(self, "_parallel_ready", False):
+            # on a cold numba cache, one thread on the layers' own code until a helper has compiled the compiled
+            # step's kernels; the chooser after (engine.parallel_start)
+            from .engine import parallel_start
+            wanted = fixed or compute_threads()
+            if parallel_start.threads(wanted, self.dtype, self._conv_engine()) == 1:
+                self._chooser, self._warming = None, wanted > 1
+                return 1
+            self._parallel_ready = True
         if fixed is not None:
             self._chooser = None
             return fixed
         if getattr(self, "_chooser", None) is None:
-            from .engine.dense import compute_threads
             self._chooser = Chooser(compute_threads())
         return self._chooser.threads()
 
@@ -447,13 +459,15 @@ class Network:
 
         The leading convolutional layers run in ``nnfast.engine.conv_parts`` on every core (``compute_threads``),
         100 rows a pass (their patch matrix stays a few MB); the layers after them 1,000 rows a product."""
+        from .engine import parallel_start
         from .engine.dense import compute_threads
         from .engine.split_threads import parts
         X = np.asarray(X, dtype=self.dtype)
         if X.ndim != 2 or X.shape[1] != self.layers[0].n_in:
             raise ValueError(f"inputs have shape {X.shape}; expected (n, {self.layers[0].n_in})")
-        threads = compute_threads()
-        convs = self._conv_engine()
+        wanted, convs = compute_threads(), self._conv_engine()
+        threads = parallel_start.threads(wanted, self.dtype, convs, training=False)
+        convs = convs.plain() if threads < wanted and convs is not None else convs  # as in _step
         first = len(convs.layers) if convs is not None else 0
         outs = []
         # with convolutional layers, one BLAS thread throughout: numba's threads, which take the parts,

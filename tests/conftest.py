@@ -76,3 +76,22 @@ def _fresh_notes():
     notes.forget()
     column_check.forget()
     yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_parallel_start():
+    """Each test starts with chapter 6's parallel kernels not yet asked for (``nnfast.engine.parallel_start``):
+    a compile helper one test started is stopped, and never leaves a later test on one thread."""
+    yield
+    import sys
+    if "nnfast.engine.parallel_start" in sys.modules:
+        sys.modules["nnfast.engine.parallel_start"].forget()
+
+
+@pytest.fixture
+def parallel_now(monkeypatch):
+    """Chapter 6's parallel kernels from the first mini-batch, compiled in this process where not cached (no
+    helper: ``NNFAST_COMPILE_HELPER=0``), as a test of the threads' arithmetic needs."""
+    from nnfast.engine import parallel_start
+    parallel_start.forget()
+    monkeypatch.setenv("NNFAST_COMPILE_HELPER", "0")

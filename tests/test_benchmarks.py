@@ -170,14 +170,41 @@ def test_compile_rows_alternate_with_and_without_the_helper_and_report_both(monk
     assert calls == ["1", "0", "1", "0", None, None]  # alternated, then a cold and a warm run of the default
     assert ab == {"cold_s": 5.0, "cold_cpu_s": 4.0, "cold_helper_cpu_s": 3.0, "one_core_s": 8.0,
                   "one_core_cpu_s": 7.5, "warm_s": 0.5}
+    conv = {"one_thread": [4.0, 3.5], "every_core": {"first_step": [4.1, 3.6], "parallel_step": [15.0, 12.0, 900],
+                                                     "helper_cpu": 9.0}, "predict": [3.0, 2.5], "warm": [0.8, 0.7]}
     result = {"when": "now", "machine": {"cpu": "test", "cores": 2}, "method": "tiny",
               "versions": {"python": "3", "numpy": np.__version__, "numba": "x", "nnfast": "y"},
               "limit": {"gflops_float64": 1.0, "gflops_float32": 2.0, "blas_threads": 1}, "rows": [],
-              "startup": {"import_s": 0.1, "compile": {"float64": ab, "conv": {"cold_s": 9.0, "warm_s": 0.6}}}}
+              "startup": {"import_s": 0.1, "compile": {"float64": ab, "conv": conv}}}
     text = report.write(result, tmp_path)
     assert ("float64: cold (empty numba cache) 5.00 s (CPU 4.00 s + helper 3.00 s; on one core, no helper: "
             "8.00 s, CPU 7.50 s), warm (cached) 0.50 s") in text
-    assert "cold (empty numba cache) 9.00 s, warm (cached) 0.60 s" in text
+    assert ("first mini-batch on one thread 4.00 s, 3.50 s; on every core 4.10 s, 3.60 s, then on the parallel "
+            "kernels after 15.0 s (900 mini-batches trained meanwhile; the helper compiling them 9.0 s CPU); "
+            "a first prediction 3.00 s, 2.50 s; the first mini-batch on a warm cache 0.80 s.") in text
+
+
+def test_chapter6_compile_rows_alternate_the_cases_each_on_an_empty_cache(monkeypatch):
+    from benchmarks import startup
+    seen = []
+
+    def figures(env, scenario):
+        seen.append((env.get("NNFAST_THREADS"), scenario, env["NUMBA_CACHE_DIR"]))
+        if scenario == "predict":
+            return {"first_predict": [3.0, 2.5], "helper_cpu": 0.0}
+        if env.get("NNFAST_THREADS") == "1":
+            return {"first_step": [4.0, 3.5], "parallel_step": [4.0, 3.5, 1], "helper_cpu": 0.0}
+        return {"first_step": [4.1, 3.6], "parallel_step": [15.0, 12.0, 900], "helper_cpu": 9.0}
+
+    monkeypatch.setenv("NNFAST_THREADS", "2")  # the caller's setting does not reach the cases
+    monkeypatch.setattr(startup, "conv_figures", figures)
+    out = startup.conv_compile(rounds=2)
+    assert [s[:2] for s in seen[:5]] == [("1", "train"), (None, "train"), (None, "predict"), (None, "train"),
+                                         (None, "train")]
+    assert len({s[2] for s in seen[:3]}) == 3 and seen[3][2] == seen[4][2]  # fresh caches; warm: the same twice
+    assert out == {"one_thread": [4.0, 3.5], "every_core": {"first_step": [4.1, 3.6],
+                                                            "parallel_step": [15.0, 12.0, 900], "helper_cpu": 9.0},
+                   "predict": [3.0, 2.5], "warm": [4.1, 3.6]}
 
 
 def test_the_photos_rows_read_shadowed_photos_and_report_them():

@@ -28,8 +28,13 @@ def for_layers(layers, dtype):
 class LayerConvs:
     """Each part through the layers' own ``forward`` and ``backward`` (plain Python between kernels)."""
 
+    runs_conv_stack = False  # no parallel kernel of its own (engine.parallel_start)
+
     def __init__(self, layers, dtype):
         self.layers, self.dtype = list(layers), np.dtype(dtype)
+
+    def plain(self):
+        return self
 
     def forward(self, x, parts):
         def run(rows):
@@ -61,6 +66,8 @@ class CompiledConvs:
     """All parts through every layer in one compiled call (``kernels.conv_stack``), the parts on numba's
     threads; workspaces kept from step to step."""
 
+    runs_conv_stack = True  # the parallel kernels engine.parallel_start waits for include conv_stack's
+
     def __init__(self, layers, dtype):
         import scipy.linalg.cython_blas  # noqa: F401  numba's np.dot runs on it: load it so that it is limited too
 
@@ -74,6 +81,14 @@ class CompiledConvs:
                                    *layer.poolsize, codes[layer.activation_fn.__name__]]
                                   for layer in self.layers], dtype=np.int64)
         self._workspaces = {}
+        self._plain = None
+
+    def plain(self):
+        """The same layers on their own code (``LayerConvs``): what a first run uses while a helper compiles this
+        engine's kernels (``engine.parallel_start``): a few small kernels, compiled in about half the time."""
+        if self._plain is None:
+            self._plain = LayerConvs(self.layers, self.dtype)
+        return self._plain
 
     def _workspace(self, count, m):
         """Buffers for ``count`` parts of at most ``m`` samples: patches, maps, outputs, winners, the

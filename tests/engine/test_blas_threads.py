@@ -45,7 +45,7 @@ def test_a_busy_machine_sends_it_back_to_one_thread_at_once():
     assert chooser.history[-1][1] == 1
 
 
-def test_a_count_the_user_fixed_is_used_as_given(monkeypatch):
+def test_a_count_the_user_fixed_is_used_as_given(monkeypatch, parallel_now):
     from nnfast import network3
     from nnfast.network3 import ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer
     monkeypatch.setenv("NNFAST_THREADS", "1")
@@ -59,7 +59,7 @@ def test_a_count_the_user_fixed_is_used_as_given(monkeypatch):
     assert isinstance(net._chooser, Chooser)
 
 
-def test_training_learns_the_same_with_the_chooser_as_on_one_thread(monkeypatch):
+def test_training_learns_the_same_with_the_chooser_as_on_one_thread(monkeypatch, parallel_now):
     from nnfast import network3
     from nnfast.network3 import ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer
     rng = np.random.default_rng(1)

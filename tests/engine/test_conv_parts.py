@@ -13,6 +13,8 @@ from nnfast.engine import conv_parts
 from nnfast.network3 import ConvPoolLayer, FullyConnectedLayer, Network, ReLU, SoftmaxLayer, sigmoid, tanh
 from nnfast.twins import network3 as reference3
 
+pytestmark = pytest.mark.usefixtures("parallel_now")  # the parallel kernels from the first step, as the threads ask
+
 
 def _net(m, dtype=np.float64):
     return Network([ConvPoolLayer((4, 1, 3, 3), (m, 1, 12, 12), (2, 2), activation_fn=ReLU),

@@ -7,7 +7,9 @@
 - ``costs``: the cost codes and ``cost_sum``; ``shuffle``: the book's ``random.shuffle`` replayed;
 - ``conv``: chapter 6's im2col, col2im and pooling;
 - ``jit``: the compiler flags and the cache (invalidated when any file here changes);
-- ``background``: a first compile on two cores (a helper process compiles half of ``run_batches``'s callees).
+- ``background``: a first compile on two cores (a helper process compiles half of ``run_batches``'s callees);
+- ``parallel_kernels``: chapter 6's ``parallel=True`` kernels and their signatures, one list;
+  ``parallel_helper``: the process that compiles them into the cache while a first run trains on one thread.
 
 Kernels write into arrays the caller preallocates; the engine's Python checks shapes first.
 """

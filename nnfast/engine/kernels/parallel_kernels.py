@@ -1,0 +1,72 @@
+"""Chapter 6's ``parallel=True`` kernels and the argument types the engine calls them with, in one list.
+
+numba compiles a ``parallel=True`` kernel, with every kernel it calls, a second time (its loop body
+becomes a separate function): on 2 cores that is 7-9 s of a cold chapter 6 run's 11 s. A first run
+therefore trains on one thread on the layers' own code while a helper process compiles these, and the
+compiled step's serial kernels, into numba's on-disk cache (``parallel_helper``); the engine
+(``nnfast.engine.parallel_start``) loads them from there once it has finished. Both take the lists
+below: a new kernel joins the mechanism by one line in ``parallel_kernels`` (or ``serial_kernels``).
+``tests/engine/test_parallel_start.py`` checks that each signature is the one a training step and a
+prediction call with, so that the helper never compiles a useless one.
+"""
+
+import numpy as np
+from numba import types
+
+
+def _array_types(dtype):
+    F = {np.dtype(np.float64): types.float64, np.dtype(np.float32): types.float32}[np.dtype(dtype)]
+    return F, {d: types.Array(F, d, "C") for d in (1, 2, 3)}, {d: types.Array(types.int64, d, "C") for d in (1, 2, 3)}
+
+
+def parallel_kernels(dtype, conv_layers):
+    """``[(kernel, argument types)]`` of every parallel kernel a chapter 6 net of parameters in ``dtype``
+    may call, whose first ``conv_layers`` layers run in ``kernels.conv_stack`` (0: none), in the order a
+    helper compiles them (a prediction's first)."""
+    from . import conv_stack, dense_step
+    F, A, I = _array_types(dtype)
+    i, b = types.int64, types.boolean
+    kernels = []
+    if conv_layers:
+        def per_layer(t):
+            return types.UniTuple(t, conv_layers)
+        # conv_parts.CompiledConvs.forward / backward: tuples of one array per layer
+        kernels += [
+            (conv_stack.forward, (A[2], I[1], I[2], per_layer(A[2]), per_layer(A[1]), per_layer(A[3]),
+                                  per_layer(A[3]), per_layer(A[3]), per_layer(I[3]))),
+            (conv_stack.backward, (A[2], I[1], I[2], per_layer(A[2]), per_layer(A[3]), per_layer(A[3]),
+                                   per_layer(A[3]), per_layer(I[3]), per_layer(A[3]), per_layer(A[3]),
+                                   per_layer(A[3]), per_layer(A[2]))),
+        ]
+    # fc_layers.fused_step and SparseProduct
+    kernels += [
+        (dense_step.backward_step, (A[2], A[2], A[2], b, A[2], F, F, b, A[2], b, i)),
+        (dense_step.forward, (A[2], A[2], A[1], A[2], i)),
+    ]
+    return kernels
+
+
+def serial_kernels(dtype, conv_layers):
+    """``[(kernel, argument types)]`` of the serial kernels the compiled step runs on one thread (what each of
+    the parallel ones calls per thread): the helper compiles them too, for a first run trains on the layers'
+    own code meanwhile (``nnfast.engine.parallel_start``)."""
+    from . import conv_stack, dense_step
+    F, A, I = _array_types(dtype)
+    i, b = types.int64, types.boolean
+    kernels = []
+    if conv_layers:
+        def per_layer(t):
+            return types.UniTuple(t, conv_layers)
+        kernels += [
+            (conv_stack.forward_part, (A[2], I[2], per_layer(A[2]), per_layer(A[1]), per_layer(A[3]),
+                                       per_layer(A[3]), per_layer(A[3]), per_layer(I[3]), i)),
+            (conv_stack.backward_part, (A[2], I[2], per_layer(A[2]), per_layer(A[3]), per_layer(A[3]),
+                                        per_layer(A[3]), per_layer(I[3]), per_layer(A[3]), per_layer(A[3]),
+                                        per_layer(A[3]), per_layer(A[2]), i)),
+        ]
+    return kernels + [(dense_step.backward_rows, (A[2], A[2], A[2], b, A[2], F, F, b, A[2], b, i, i))]
+
+
+def helper_kernels(dtype, conv_layers):
+    """What the helper compiles and a run loads when it has finished: the serial kernels, then the parallel."""
+    return serial_kernels(dtype, conv_layers) + parallel_kernels(dtype, conv_layers)
