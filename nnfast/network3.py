@@ -372,7 +372,7 @@ class Network:
                 from .engine.split_threads import parts
                 a = convs.forward(x, parts(len(y), threads))
             from .engine.fc_layers import SparseProduct
-            product = SparseProduct(threads, self.dtype)
+            product = None if self._warming else SparseProduct(threads, self.dtype)  # warming: BLAS, nothing compiles
             for layer in self.layers[first:]:
                 if type(layer).forward in _FUSED_FORWARDS:
                     a, cache = layer.forward(a, self._mask_rng, product)

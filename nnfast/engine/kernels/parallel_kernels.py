@@ -36,7 +36,7 @@ def parallel_kernels(dtype, conv_layers):
                                   per_layer(A[3]), per_layer(A[3]), per_layer(I[3]))),
             (conv_stack.backward, (A[2], I[1], I[2], per_layer(A[2]), per_layer(A[3]), per_layer(A[3]),
                                    per_layer(A[3]), per_layer(I[3]), per_layer(A[3]), per_layer(A[3]),
-                                   per_layer(A[3]), per_layer(A[2]))),
+                                   per_layer(A[2]), per_layer(A[3]), per_layer(I[3]))),
         ]
     # fc_layers.fused_step and SparseProduct
     kernels += [
@@ -62,9 +62,11 @@ def serial_kernels(dtype, conv_layers):
                                        per_layer(A[3]), per_layer(A[3]), per_layer(I[3]), i)),
             (conv_stack.backward_part, (A[2], I[2], per_layer(A[2]), per_layer(A[3]), per_layer(A[3]),
                                         per_layer(A[3]), per_layer(I[3]), per_layer(A[3]), per_layer(A[3]),
-                                        per_layer(A[3]), per_layer(A[2]), i)),
+                                        per_layer(A[2]), per_layer(A[3]), per_layer(I[3]), i)),
         ]
-    return kernels + [(dense_step.backward_rows, (A[2], A[2], A[2], b, A[2], F, F, b, A[2], b, i, i))]
+    # fc_layers.SparseProduct on one thread (the dropout net's inputs after ReLU and dropout)
+    return kernels + [(dense_step.backward_rows, (A[2], A[2], A[2], b, A[2], F, F, b, A[2], b, i, i)),
+                      (dense_step.forward_inputs, (A[2], A[2], A[1], A[2]))]
 
 
 def helper_kernels(dtype, conv_layers):
