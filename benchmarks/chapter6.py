@@ -107,15 +107,16 @@ def _cache(caches, task, name, threads):
 
 
 def _time(engine, name, X, y, threads, cache=None):
-    """Seconds for the engine to train on all of ``X`` (mini-batches of 10); ``threads`` None: nnfast's default.
-    The compiled PyTorch step answers a dict instead: its seconds and compile_s, or a note of why it did not run."""
+    """{'seconds': wall-clock seconds for the engine to train on all of ``X`` (mini-batches of 10), 'cpu_s': the
+    process's CPU seconds over them (None for JAX)}; the compiled PyTorch step adds its compile_s, or answers
+    {'note': why it did not run}. ``threads`` None: nnfast's default."""
     if threads is None:
         os.environ.pop("NNFAST_THREADS", None)
     else:
         os.environ["NNFAST_THREADS"] = str(threads)
     if engine == "jax":  # its own process: XLA's threads are fixed when JAX starts
         from . import chapter6_jax
-        return chapter6_jax.seconds(name, len(y), threads or len(os.sched_getaffinity(0)))
+        return {"seconds": chapter6_jax.seconds(name, len(y), threads or len(os.sched_getaffinity(0))), "cpu_s": None}
     if engine == "torch-compile":  # its own process: inductor fixes the threads in its code; the compile apart
         return chapter6_torch.compiled("train", name, X, y, threads or len(os.sched_getaffinity(0)), cache)
     if engine == "nnfast":
@@ -136,10 +137,10 @@ def _time(engine, name, X, y, threads, cache=None):
         yt = torch.tensor(y)
         step = lambda i: step_t(Xt[i:i + 10], yt[i:i + 10])  # noqa: E731
     step(0)  # compile / warm
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for i in range(0, len(y), 10):
         step(i)
-    return time.perf_counter() - start
+    return {"seconds": time.perf_counter() - start, "cpu_s": time.process_time() - cpu}
 
 
 def available():
@@ -167,7 +168,7 @@ def run(training, rounds, gflops, engines=None, images=None, predict=True, load=
                 print(f"[chapter 6: {name} net, batch 10, {threads} thread(s)] {rounds} rounds ...",
                       file=sys.stderr, flush=True)
                 timed = [e for e in engines if e not in notes]
-                seconds, compile_s, failed = {e: [] for e in timed}, [], {}
+                seconds, cpu, compile_s, failed = {e: [] for e in timed}, {e: [] for e in timed}, [], {}
                 cache = _cache(caches, "train", name, threads)
                 for r in range(rounds):
                     for engine in (timed if r % 2 == 0 else timed[::-1]):
@@ -175,13 +176,13 @@ def run(training, rounds, gflops, engines=None, images=None, predict=True, load=
                             continue
                         n = SLICE[engine] if images is None or engine == "twin" else images
                         got = _time(engine, name, X[:n], y[:n], threads, cache)
-                        if isinstance(got, dict):  # torch-compile: seconds and its compile apart, or a note
-                            if "note" in got:
-                                failed[engine] = got["note"]
-                                continue
+                        if "note" in got:  # torch.compile failed here: its row says why
+                            failed[engine] = got["note"]
+                            continue
+                        if "compile_s" in got:  # torch-compile: its compile apart from the step's time
                             compile_s.append(got["compile_s"])
-                            got = got["seconds"]
-                        seconds[engine].append(got * 50_000 / n)
+                        seconds[engine].append(got["seconds"] * 50_000 / n)
+                        cpu[engine].append(None if got["cpu_s"] is None else got["cpu_s"] * 50_000 / n)
                 for engine in engines:
                     note = notes.get(engine) or failed.get(engine)
                     if note:
@@ -191,6 +192,8 @@ def run(training, rounds, gflops, engines=None, images=None, predict=True, load=
                         continue
                     secs = statistics.median(seconds[engine])
                     rows.append({"net": name, "threads": threads, "engine": engine, "seconds_per_epoch": secs,
+                                 "seconds_rounds": seconds[engine],
+                                 "cpu_s_per_epoch": None if None in cpu[engine] else statistics.median(cpu[engine]),
                                  "gflops": flops_per_sample(name) * 50_000 / secs / 1e9,
                                  "flop_share": flops_per_sample(name) * 50_000 / secs / 1e9 / gflops["float32"],
                                  **({"compile_s": compile_s} if engine == "torch-compile" else {})})
@@ -214,7 +217,7 @@ def under_load(X, y, rounds, n=5000):
         times = {"default": [], "1": []}
         for r in range(rounds):
             for key in (("default", "1") if r % 2 == 0 else ("1", "default")):
-                times[key].append(_time("nnfast", "two-conv", X[:n], y[:n], None if key == "default" else 1))
+                times[key].append(_time("nnfast", "two-conv", X[:n], y[:n], None if key == "default" else 1)["seconds"])
     finally:
         busy.kill()
         os.environ.pop("NNFAST_THREADS", None)

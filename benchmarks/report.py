@@ -199,18 +199,20 @@ def chapter6_lines(ch6):
              "cores; PyTorch eager in the same process as nnfast, `torch.compile` (inductor, the whole step "
              "function) in a fresh process each round, its compile timed apart), on one thread and on every "
              "core, GFLOP/s with the share of the float32 matmul peak, and each engine's time over nnfast's at "
-             "the same net and threads:", "",
-             "| net | threads | engine | s/epoch (median) | GFLOP/s | % of float32 peak | time / nnfast's | "
-             "compile, not in s/epoch (first, cached) |",
-             "|---|---:|---|---:|---:|---:|---:|---:|"]
+             "the same net and threads; the process's CPU seconds beside the wall-clock ones (on one thread the "
+             "figure a busy machine disturbs least; on more, threads that spin while waiting count too):", "",
+             "| net | threads | engine | s/epoch (median) | process CPU s/epoch | GFLOP/s | % of float32 peak | "
+             "time / nnfast's | compile, not in s/epoch (first, cached) |",
+             "|---|---:|---|---:|---:|---:|---:|---:|---:|"]
     ours = {(r["net"], r["threads"]): r["seconds_per_epoch"] for r in rows if r["engine"] == "nnfast"}
     for row in rows:
         if row["seconds_per_epoch"] is None:
-            lines.append(f"| {row['net']} | {row['threads']} | {row['engine']} | {row.get('note', '-')} | - | - | - | |")
+            lines.append(f"| {row['net']} | {row['threads']} | {row['engine']} | {row.get('note', '-')} | - | - | - | - | |")
             continue
         base = ours.get((row["net"], row["threads"]))
         ratio = f"{row['seconds_per_epoch'] / base:.2f}x" if base and row["engine"] != "nnfast" else ""
-        lines.append(f"| {row['net']} | {row['threads']} | {row['engine']} | {row['seconds_per_epoch']:.1f} | "
+        cpu = f"{row['cpu_s_per_epoch']:.1f}" if row.get("cpu_s_per_epoch") is not None else "-"
+        lines.append(f"| {row['net']} | {row['threads']} | {row['engine']} | {row['seconds_per_epoch']:.1f} | {cpu} | "
                      f"{row['gflops']:.1f} | {100 * row['flop_share']:.0f}% | {ratio} | {_compile_cell(row)} |")
     goal = []
     for (net, threads), base in ours.items():
