@@ -161,7 +161,7 @@ def run(training, rounds, gflops, engines=None, images=None, predict=True, load=
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     X, y = training
     rows = []
-    load = [os.getloadavg()[0]] if hasattr(os, "getloadavg") else []
+    load_average = [os.getloadavg()[0]] if hasattr(os, "getloadavg") else []
     with tempfile.TemporaryDirectory(prefix="nnfast-ch6-inductor-") as caches:
         for name in NETS:
             for threads in sorted({1, cores}):
@@ -203,8 +203,8 @@ def run(training, rounds, gflops, engines=None, images=None, predict=True, load=
         os.environ.pop("NNFAST_THREADS", None)
         predicted = prediction(X[:10_000], rounds, [e for e in engines if e in PREDICTING], cores, caches=caches,
                                notes=notes) if predict else []
-    load += [os.getloadavg()[0]] if load else []
-    return {"rows": rows, "engines": engines, "images": images, "cores": cores, "load": load,
+    load_average += [os.getloadavg()[0]] if load_average else []
+    return {"rows": rows, "engines": engines, "images": images, "cores": cores, "load": load_average,
             "under_load": under_load(X, y, rounds) if load else None, "prediction": predicted}
 
 

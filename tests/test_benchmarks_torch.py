@@ -63,6 +63,7 @@ def test_without_pytorch_both_rows_say_not_installed(monkeypatch):
         assert notes[(net, "torch")].startswith("not installed") and notes[(net, "torch-compile")].startswith(
             "not installed")
     assert all(r["seconds_per_epoch"] > 0 for r in out["rows"] if r["engine"] == "nnfast")
+    assert out["under_load"] is None and len(out["load"]) in (0, 2)  # load=False: no busy-process rows
     predicted = {(r["net"], r["engine"]): r for r in out["prediction"]}
     assert predicted[("dropout", "torch-compile")]["seconds"] is None and predicted[("dropout", "nnfast")]["seconds"] > 0
     text = _report(out)
