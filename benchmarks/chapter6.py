@@ -152,10 +152,11 @@ def available():
     return [e for e in ENGINES if e not in notes], notes
 
 
-def run(training, rounds, gflops, engines=None, images=None, predict=True, load=True):
+def run(training, rounds, gflops, engines=None, images=None, predict=True, load=True, thread_counts=None):
     """Rows: per net and thread count, each engine's seconds per 50,000-image epoch (median over rounds); a
     peer that cannot run here (not installed, no compiler, a failed compile) gets a row with its note instead.
-    ``engines`` a subset of ENGINES, ``images`` the slice of every engine but the twin (default SLICE)."""
+    ``engines`` a subset of ENGINES, ``images`` the slice of every engine but the twin (default SLICE),
+    ``thread_counts`` the thread counts of the training rows (default one and every core)."""
     usable, notes = available()
     engines = [e for e in (engines or ENGINES) if e in usable or e in notes]
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
@@ -164,7 +165,7 @@ def run(training, rounds, gflops, engines=None, images=None, predict=True, load=
     load_average = [os.getloadavg()[0]] if hasattr(os, "getloadavg") else []
     with tempfile.TemporaryDirectory(prefix="nnfast-ch6-inductor-") as caches:
         for name in NETS:
-            for threads in sorted({1, cores}):
+            for threads in thread_counts or sorted({1, cores}):
                 print(f"[chapter 6: {name} net, batch 10, {threads} thread(s)] {rounds} rounds ...",
                       file=sys.stderr, flush=True)
                 timed = [e for e in engines if e not in notes]
@@ -253,21 +254,28 @@ def main(argv=None):
     parser.add_argument("--images", type=int, default=None,
                         help="images timed per round for every engine but the twin (default: SLICE)")
     parser.add_argument("--engines", default=",".join(ENGINES), help=f"comma-separated, of {', '.join(ENGINES)}")
+    parser.add_argument("--threads", default=None, help="comma-separated thread counts (default: 1 and every core)")
     parser.add_argument("--no-prediction", action="store_true", help="skip the prediction table")
     parser.add_argument("--no-load", action="store_true", help="skip the row beside a busy process")
     parser.add_argument("--json", metavar="FILE", help="also write the figures to FILE")
     args = parser.parse_args(argv)
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     unknown = [e for e in engines if e not in ENGINES]
-    if unknown or args.rounds < 1 or (args.images is not None and (args.images < 10 or args.images % 10)):
-        parser.error(f"unknown engine {unknown[0]!r}" if unknown else
-                     "--rounds must be at least 1 and --images a multiple of 10, at least 10")
+    try:
+        thread_counts = [int(t) for t in args.threads.split(",")] if args.threads else None
+    except ValueError:
+        thread_counts = [0]
+    if unknown or args.rounds < 1 or (args.images is not None and (args.images < 10 or args.images % 10)) or (
+            thread_counts and min(thread_counts) < 1):
+        parser.error(f"unknown engine {unknown[0]!r}" if unknown else "--rounds and --threads must be whole numbers "
+                     "of at least 1, --images a multiple of 10, at least 10")
     from nnfast import mnist_loader
 
     from . import limits, report
     gflops = {"float32": limits.matmul_gflops(np.float32)}
     X, y = mnist_loader.load_data()[0]
-    out = run((X, y), args.rounds, gflops, engines, args.images, not args.no_prediction, not args.no_load)
+    out = run((X, y), args.rounds, gflops, engines, args.images, not args.no_prediction, not args.no_load,
+              thread_counts)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=2)
