@@ -42,7 +42,7 @@ def flops_per_sample(name):
     return 2 * (conv + fc)
 
 
-def prediction(X, rounds, engines, cores, chunk=1000, caches=None, notes=None):
+def prediction(X, rounds, engines, thread_counts, chunk=1000, caches=None, notes=None):
     """Seconds to predict the classes of all of ``X`` (10,000 images in `make bench`): nnfast's
     ``network3.Network.predict`` against PyTorch's forward pass, eager and compiled (chunks of ``chunk``),
     alternating; the compiled one in a fresh process each round, its compile reported apart. ``notes``: the
@@ -50,7 +50,7 @@ def prediction(X, rounds, engines, cores, chunk=1000, caches=None, notes=None):
     notes = notes or {}
     rows = []
     for name in NETS:
-        for threads in sorted({1, cores}):
+        for threads in thread_counts:
             os.environ["NNFAST_THREADS"] = str(threads)
             calls = {}
             if "nnfast" in engines:
@@ -160,12 +160,13 @@ def run(training, rounds, gflops, engines=None, images=None, predict=True, load=
     usable, notes = available()
     engines = [e for e in (engines or ENGINES) if e in usable or e in notes]
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    thread_counts = thread_counts or sorted({1, cores})
     X, y = training
     rows = []
     load_average = [os.getloadavg()[0]] if hasattr(os, "getloadavg") else []
     with tempfile.TemporaryDirectory(prefix="nnfast-ch6-inductor-") as caches:
         for name in NETS:
-            for threads in thread_counts or sorted({1, cores}):
+            for threads in thread_counts:
                 print(f"[chapter 6: {name} net, batch 10, {threads} thread(s)] {rounds} rounds ...",
                       file=sys.stderr, flush=True)
                 timed = [e for e in engines if e not in notes]
@@ -202,8 +203,8 @@ def run(training, rounds, gflops, engines=None, images=None, predict=True, load=
                              if engine == "torch-compile" else "")
                     print(f"  {engine:13s} {secs:8.1f} s/epoch{extra}", file=sys.stderr, flush=True)
         os.environ.pop("NNFAST_THREADS", None)
-        predicted = prediction(X[:10_000], rounds, [e for e in engines if e in PREDICTING], cores, caches=caches,
-                               notes=notes) if predict else []
+        predicted = prediction(X[:10_000], rounds, [e for e in engines if e in PREDICTING], thread_counts,
+                               caches=caches, notes=notes) if predict else []
     load_average += [os.getloadavg()[0]] if load_average else []
     return {"rows": rows, "engines": engines, "images": images, "cores": cores, "load": load_average,
             "under_load": under_load(X, y, rounds) if load else None, "prediction": predicted}
