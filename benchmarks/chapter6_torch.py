@@ -10,6 +10,9 @@ step function (dynamo splits it at ``loss.backward()``: the forward with its AOT
 the update as one fused kernel), times a first call (the compile) and then the slice; its inductor cache
 is a folder the caller passes, so the first round compiles from empty and later rounds from the cache.
 The graph count is checked before and after the timed loop: a recompile inside it is reported, not hidden.
+Tried and not taken, no gain above this shared machine's noise (dropout net, one thread, process CPU per
+1,000 images, alternated, load 3.5-4.5): the step as one graph (``torch._dynamo.config.trace_autograd_ops``)
+0.54-0.71 s and ``mode="max-autotune-no-cudagraphs"`` 0.59-0.86 s, against the default's 0.48-0.72 s.
 """
 
 import importlib.util
