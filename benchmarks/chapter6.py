@@ -1,21 +1,27 @@
 """Chapter 6 rows of `make bench`: the book's convolutional nets, mini-batch 10, seconds per 50,000-image epoch.
 
-nnfast's network3, PyTorch on the CPU (the same layers, flipped filters, the same SGD step; when
-installed), JAX on the CPU (the epoch under one jit: ``chapter6_jax``; when installed) and the plain-numpy
-twin (reference3), each timed on a slice of the training set and
+nnfast's network3, PyTorch on the CPU eager and under ``torch.compile`` (the same layers, the same SGD
+step; ``chapter6_torch``; when installed), JAX on the CPU (the epoch under one jit: ``chapter6_jax``; when
+installed) and the plain-numpy twin (reference3), each timed on a slice of the training set and
 scaled to 50,000, on one thread and on every core, rounds alternating the engines. GFLOP/s counts
-the multiply-adds of the convolutions and fully connected layers, forward and backward.
+the multiply-adds of the convolutions and fully connected layers, forward and backward. A peer that
+cannot run here keeps its row, with one line on why. ``python -m benchmarks.chapter6`` runs these rows alone.
 """
 
 import os
 import statistics
 import sys
+import tempfile
 import time
 
 import numpy as np
 
+from . import chapter6_torch
+
 NETS = ("two-conv", "dropout")
-SLICE = {"nnfast": 2000, "torch": 2000, "jax": 2000, "twin": 100}  # samples timed per round
+ENGINES = ("nnfast", "twin", "torch", "torch-compile", "jax")
+SLICE = {"nnfast": 2000, "torch": 2000, "torch-compile": 2000, "jax": 2000, "twin": 100}  # samples timed per round
+PREDICTING = ("nnfast", "torch", "torch-compile")  # the engines of the prediction table
 
 
 def _layers(n3, name, m=10):
@@ -36,95 +42,83 @@ def flops_per_sample(name):
     return 2 * (conv + fc)
 
 
-def _torch_step(name, threads):
-    import torch
-    torch.set_num_threads(threads)
-    relu = name == "dropout"
-    act = torch.relu if relu else torch.sigmoid
-    c1, c2 = torch.nn.Conv2d(1, 20, 5), torch.nn.Conv2d(20, 40, 5)
-    fcs = [torch.nn.Linear(640, 100)] if not relu else [torch.nn.Linear(640, 1000), torch.nn.Linear(1000, 1000)]
-    out = torch.nn.Linear(fcs[-1].out_features, 10)
-    params = [p for mod in (c1, c2, *fcs, out) for p in mod.parameters()]
-    drop = torch.nn.Dropout(0.5) if relu else torch.nn.Identity()
-
-    def step(x, y):
-        h = act(torch.nn.functional.max_pool2d(c1(x), 2))
-        h = act(torch.nn.functional.max_pool2d(c2(h), 2)).flatten(1)
-        for fc in fcs:
-            h = act(fc(drop(h)))
-        loss = torch.nn.functional.cross_entropy(out(drop(h)), y)
-        for p in params:
-            p.grad = None
-        loss.backward()
-        with torch.no_grad():
-            for p in params:
-                p -= 0.03 * p.grad
-    return step
-
-
-def _torch_predict(name, threads):
-    """PyTorch's forward pass of the same net, inference mode: class numbers for a batch of (n, 1, 28, 28)."""
-    import torch
-    torch.set_num_threads(threads)
-    relu = name == "dropout"
-    act = torch.relu if relu else torch.sigmoid
-    c1, c2 = torch.nn.Conv2d(1, 20, 5), torch.nn.Conv2d(20, 40, 5)
-    fcs = [torch.nn.Linear(640, 100)] if not relu else [torch.nn.Linear(640, 1000), torch.nn.Linear(1000, 1000)]
-    out = torch.nn.Linear(fcs[-1].out_features, 10)
-
-    def predict(x):
-        with torch.no_grad():
-            h = act(torch.nn.functional.max_pool2d(c1(x), 2))
-            h = act(torch.nn.functional.max_pool2d(c2(h), 2)).flatten(1)
-            for fc in fcs:
-                h = act(fc(h))
-            return out(h).argmax(1)
-    return predict
-
-
-def prediction(X, rounds, engines, cores, chunk=1000):
+def prediction(X, rounds, engines, thread_counts, chunk=1000, caches=None, notes=None):
     """Seconds to predict the classes of all of ``X`` (10,000 images in `make bench`): nnfast's
-    ``network3.Network.predict`` against PyTorch's forward pass (chunks of ``chunk``), alternating."""
+    ``network3.Network.predict`` against PyTorch's forward pass, eager and compiled (chunks of ``chunk``),
+    alternating; the compiled one in a fresh process each round, its compile reported apart. ``notes``: the
+    engines of ``engines`` that cannot run here, with why (their rows carry it)."""
+    notes = notes or {}
     rows = []
     for name in NETS:
-        for threads in sorted({1, cores}):
+        for threads in thread_counts:
             os.environ["NNFAST_THREADS"] = str(threads)
             calls = {}
             if "nnfast" in engines:
                 from nnfast import network3
                 net = network3.Network(_layers(network3, name), 10)
                 calls["nnfast"] = lambda net=net: net.predict(X)
-            if "torch" in engines:
+            if "torch" in engines and "torch" not in notes:
                 import torch
-                predict = _torch_predict(name, threads)
+                predict = chapter6_torch.predict(name, threads)
                 Xt = torch.tensor(X.reshape(-1, 1, 28, 28))
                 calls["torch"] = lambda predict=predict, Xt=Xt: [predict(Xt[i:i + chunk]) for i in range(0, len(Xt), chunk)]
-            for call in calls.values():
-                call()  # compile / warm
-            seconds = {e: [] for e in calls}
+            if "torch-compile" in engines and "torch-compile" not in notes:
+                cache = _cache(caches, "predict", name, threads)
+                calls["torch-compile"] = lambda name=name, threads=threads, cache=cache: chapter6_torch.compiled(
+                    "predict", name, X, None, threads, cache, chunk)
+            for engine, call in calls.items():
+                if engine != "torch-compile":
+                    call()  # compile / warm (the compiled engine warms in its own process)
+            seconds, compile_s, failed = {e: [] for e in calls}, [], dict(notes)
             for r in range(rounds):
                 for engine in (list(calls) if r % 2 == 0 else list(calls)[::-1]):
+                    if engine in failed:
+                        continue
                     start = time.perf_counter()
-                    calls[engine]()
-                    seconds[engine].append(time.perf_counter() - start)
-            for engine, times in seconds.items():
-                secs = statistics.median(times)
-                rows.append({"net": name, "threads": threads, "engine": engine, "images": len(X), "seconds": secs})
-                print(f"  predict {len(X):,} images, {name}, {threads} thread(s), {engine:6s} {secs:6.2f} s",
+                    got = calls[engine]()
+                    secs = time.perf_counter() - start
+                    if engine == "torch-compile":
+                        if "note" in got:
+                            failed[engine] = got["note"]
+                            continue
+                        secs = got["seconds"]
+                        compile_s.append(got["compile_s"])
+                    seconds[engine].append(secs)
+            for engine in engines:
+                if engine in failed:
+                    rows.append({"net": name, "threads": threads, "engine": engine, "images": len(X),
+                                 "seconds": None, "note": failed[engine]})
+                    print(f"  predict {name}, {threads} thread(s), {engine}: {failed[engine]}", file=sys.stderr)
+                    continue
+                secs = statistics.median(seconds[engine])
+                rows.append({"net": name, "threads": threads, "engine": engine, "images": len(X), "seconds": secs,
+                             **({"compile_s": compile_s} if engine == "torch-compile" else {})})
+                print(f"  predict {len(X):,} images, {name}, {threads} thread(s), {engine:13s} {secs:6.2f} s",
                       file=sys.stderr, flush=True)
     os.environ.pop("NNFAST_THREADS", None)
     return rows
 
 
-def _time(engine, name, X, y, threads):
-    """Seconds for the engine to train on all of ``X`` (mini-batches of 10); ``threads`` None: nnfast's default."""
+def _cache(caches, task, name, threads):
+    """An inductor cache folder of its own per net, thread count and task: its first compile starts empty."""
+    folder = os.path.join(caches, f"{task}-{name}-{threads}")
+    os.makedirs(folder, exist_ok=True)
+    return folder
+
+
+def _time(engine, name, X, y, threads, cache=None):
+    """{'seconds': wall-clock seconds for the engine to train on all of ``X`` (mini-batches of 10), 'cpu_s': the
+    process's CPU seconds over them (None for JAX)}; the compiled PyTorch step adds its compile_s, or answers
+    {'note': why it did not run}. ``threads`` None: nnfast's default."""
     if threads is None:
         os.environ.pop("NNFAST_THREADS", None)
     else:
         os.environ["NNFAST_THREADS"] = str(threads)
     if engine == "jax":  # its own process: XLA's threads are fixed when JAX starts
         from . import chapter6_jax
-        return chapter6_jax.seconds(name, len(y), threads or len(os.sched_getaffinity(0)))
+        return {"seconds": chapter6_jax.seconds(name, len(y), threads or len(os.sched_getaffinity(0))), "cpu_s": None}
+    if engine == "torch-compile":  # its own process: inductor fixes the threads in its code; the compile apart
+        return chapter6_torch.compiled("train", name, X, y, threads or len(os.sched_getaffinity(0)), cache)
     if engine == "nnfast":
         from nnfast import network3
         net = network3.Network(_layers(network3, name), 10)
@@ -138,46 +132,85 @@ def _time(engine, name, X, y, threads):
         step = lambda i: reference3.sgd_step(twin, X64[i:i + 10], y[i:i + 10], 0.03, 0.0, 5000, rng)  # noqa: E731
     else:
         import torch
-        step_t = _torch_step(name, threads)
+        step_t = chapter6_torch.step(name, threads)
         Xt = torch.tensor(X.reshape(-1, 1, 28, 28))
         yt = torch.tensor(y)
         step = lambda i: step_t(Xt[i:i + 10], yt[i:i + 10])  # noqa: E731
     step(0)  # compile / warm
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for i in range(0, len(y), 10):
         step(i)
-    return time.perf_counter() - start
+    return {"seconds": time.perf_counter() - start, "cpu_s": time.process_time() - cpu}
 
 
-def run(training, rounds, gflops):
-    """Rows: per net and thread count, each engine's seconds per 50,000-image epoch (median over rounds)."""
+def available():
+    """(engines that can run here, {engine: one line on why not} for the peers that cannot)."""
     import importlib.util
-    engines = (["nnfast", "twin"] + (["torch"] if importlib.util.find_spec("torch") else [])
-               + (["jax"] if importlib.util.find_spec("jax") else []))
+    notes = {e: chapter6_torch.missing(e) for e in chapter6_torch.ENGINES if chapter6_torch.missing(e)}
+    if importlib.util.find_spec("jax") is None:
+        notes["jax"] = "not installed (make bench-peers installs JAX's CPU build)"
+    return [e for e in ENGINES if e not in notes], notes
+
+
+def run(training, rounds, gflops, engines=None, images=None, predict=True, load=True, thread_counts=None):
+    """Rows: per net and thread count, each engine's seconds per 50,000-image epoch (median over rounds); a
+    peer that cannot run here (not installed, no compiler, a failed compile) gets a row with its note instead.
+    ``engines`` a subset of ENGINES, ``images`` the slice of every engine but the twin (default SLICE),
+    ``thread_counts`` the thread counts of the training rows (default one and every core)."""
+    usable, notes = available()
+    engines = [e for e in (engines or ENGINES) if e in usable or e in notes]
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     # the steady state: on a cold numba cache the warm-up step compiles the parallel kernels here, rather than
     # the timed steps running on one thread while a helper compiles them (nnfast.engine.parallel_start)
     os.environ["NNFAST_COMPILE_HELPER"] = "0"
+    thread_counts = thread_counts or sorted({1, cores})
     X, y = training
     rows = []
-    for name in NETS:
-        for threads in sorted({1, cores}):
-            print(f"[chapter 6: {name} net, batch 10, {threads} thread(s)] {rounds} rounds ...",
-                  file=sys.stderr, flush=True)
-            seconds = {e: [] for e in engines}
-            for r in range(rounds):
-                for engine in (engines if r % 2 == 0 else engines[::-1]):
-                    n = SLICE[engine]
-                    seconds[engine].append(_time(engine, name, X[:n], y[:n], threads) * 50_000 / n)
-            for engine in engines:
-                secs = statistics.median(seconds[engine])
-                rows.append({"net": name, "threads": threads, "engine": engine, "seconds_per_epoch": secs,
-                             "gflops": flops_per_sample(name) * 50_000 / secs / 1e9,
-                             "flop_share": flops_per_sample(name) * 50_000 / secs / 1e9 / gflops["float32"]})
-                print(f"  {engine:8s} {secs:8.1f} s/epoch", file=sys.stderr, flush=True)
-    os.environ.pop("NNFAST_THREADS", None)
-    return {"rows": rows, "engines": engines, "under_load": under_load(X, y, rounds),
-            "prediction": prediction(X[:10_000], rounds, [e for e in engines if e in ("nnfast", "torch")], cores)}
+    load_average = [os.getloadavg()[0]] if hasattr(os, "getloadavg") else []
+    with tempfile.TemporaryDirectory(prefix="nnfast-ch6-inductor-") as caches:
+        for name in NETS:
+            for threads in thread_counts:
+                print(f"[chapter 6: {name} net, batch 10, {threads} thread(s)] {rounds} rounds ...",
+                      file=sys.stderr, flush=True)
+                timed = [e for e in engines if e not in notes]
+                seconds, cpu, compile_s, failed = {e: [] for e in timed}, {e: [] for e in timed}, [], {}
+                cache = _cache(caches, "train", name, threads)
+                for r in range(rounds):
+                    for engine in (timed if r % 2 == 0 else timed[::-1]):
+                        if engine in failed:
+                            continue
+                        n = SLICE[engine] if images is None or engine == "twin" else images
+                        got = _time(engine, name, X[:n], y[:n], threads, cache)
+                        if "note" in got:  # torch.compile failed here: its row says why
+                            failed[engine] = got["note"]
+                            continue
+                        if "compile_s" in got:  # torch-compile: its compile apart from the step's time
+                            compile_s.append(got["compile_s"])
+                        seconds[engine].append(got["seconds"] * 50_000 / n)
+                        cpu[engine].append(None if got["cpu_s"] is None else got["cpu_s"] * 50_000 / n)
+                for engine in engines:
+                    note = notes.get(engine) or failed.get(engine)
+                    if note:
+                        rows.append({"net": name, "threads": threads, "engine": engine, "seconds_per_epoch": None,
+                                     "gflops": None, "flop_share": None, "note": note})
+                        print(f"  {engine:13s} {note}", file=sys.stderr, flush=True)
+                        continue
+                    secs = statistics.median(seconds[engine])
+                    rows.append({"net": name, "threads": threads, "engine": engine, "seconds_per_epoch": secs,
+                                 "seconds_rounds": seconds[engine],
+                                 "cpu_s_per_epoch": None if None in cpu[engine] else statistics.median(cpu[engine]),
+                                 "gflops": flops_per_sample(name) * 50_000 / secs / 1e9,
+                                 "flop_share": flops_per_sample(name) * 50_000 / secs / 1e9 / gflops["float32"],
+                                 **({"compile_s": compile_s} if engine == "torch-compile" else {})})
+                    extra = (f"  (compile apart: {', '.join(f'{c:.1f}' for c in compile_s)} s)"
+                             if engine == "torch-compile" else "")
+                    print(f"  {engine:13s} {secs:8.1f} s/epoch{extra}", file=sys.stderr, flush=True)
+        os.environ.pop("NNFAST_THREADS", None)
+        predicted = prediction(X[:10_000], rounds, [e for e in engines if e in PREDICTING], thread_counts,
+                               caches=caches, notes=notes) if predict else []
+    load_average += [os.getloadavg()[0]] if load_average else []
+    return {"rows": rows, "engines": engines, "images": images, "cores": cores, "load": load_average,
+            "under_load": under_load(X, y, rounds) if load else None, "prediction": predicted}
 
 
 def under_load(X, y, rounds, n=5000):
@@ -189,7 +222,7 @@ def under_load(X, y, rounds, n=5000):
         times = {"default": [], "1": []}
         for r in range(rounds):
             for key in (("default", "1") if r % 2 == 0 else ("1", "default")):
-                times[key].append(_time("nnfast", "two-conv", X[:n], y[:n], None if key == "default" else 1))
+                times[key].append(_time("nnfast", "two-conv", X[:n], y[:n], None if key == "default" else 1)["seconds"])
     finally:
         busy.kill()
         os.environ.pop("NNFAST_THREADS", None)
@@ -210,3 +243,48 @@ def run_in_fresh_process(rounds, gflops):
                           cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     sys.stderr.write(done.stderr)
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None):
+    """``python -m benchmarks.chapter6``: the chapter 6 rows alone, printed as `make bench` reports them."""
+    import argparse
+    import json
+    argv = sys.argv[1:] if argv is None else argv
+    if "NNFAST_BENCH_ENV" not in os.environ:  # one BLAS / OpenMP thread unless a row asks for more, as `make bench`
+        env = dict(os.environ, NNFAST_BENCH_ENV="1", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+        os.execve(sys.executable, [sys.executable, "-m", "benchmarks.chapter6", *argv], env)
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.chapter6", description=main.__doc__.split(":")[0])
+    parser.add_argument("--rounds", type=int, default=3, help="rounds alternating the engines (default 3)")
+    parser.add_argument("--images", type=int, default=None,
+                        help="images timed per round for every engine but the twin (default: SLICE)")
+    parser.add_argument("--engines", default=",".join(ENGINES), help=f"comma-separated, of {', '.join(ENGINES)}")
+    parser.add_argument("--threads", default=None, help="comma-separated thread counts (default: 1 and every core)")
+    parser.add_argument("--no-prediction", action="store_true", help="skip the prediction table")
+    parser.add_argument("--no-load", action="store_true", help="skip the row beside a busy process")
+    parser.add_argument("--json", metavar="FILE", help="also write the figures to FILE")
+    args = parser.parse_args(argv)
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    unknown = [e for e in engines if e not in ENGINES]
+    try:
+        thread_counts = [int(t) for t in args.threads.split(",")] if args.threads else None
+    except ValueError:
+        thread_counts = [0]
+    if unknown or args.rounds < 1 or (args.images is not None and (args.images < 10 or args.images % 10)) or (
+            thread_counts and min(thread_counts) < 1):
+        parser.error(f"unknown engine {unknown[0]!r}" if unknown else "--rounds and --threads must be whole numbers "
+                     "of at least 1, --images a multiple of 10, at least 10")
+    from nnfast import mnist_loader
+
+    from . import limits, report
+    gflops = {"float32": limits.matmul_gflops(np.float32)}
+    X, y = mnist_loader.load_data()[0]
+    out = run((X, y), args.rounds, gflops, engines, args.images, not args.no_prediction, not args.no_load,
+              thread_counts)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(out, f, indent=2)
+    print("\n".join(report.chapter6_lines(out)))
+
+
+if __name__ == "__main__":
+    main()

@@ -76,8 +76,9 @@ def _chapter6_summary(result):
         return []
     rows = ch6["rows"]
     threads = sorted({r["threads"] for r in rows})
-    engines = [e for e in ("nnfast", "torch", "jax") if any(r["engine"] == e for r in rows)]
-    names = {"nnfast": "nnfast", "torch": "PyTorch", "jax": "JAX"}
+    engines = [e for e in ("nnfast", "torch", "torch-compile", "jax")
+               if any(r["engine"] == e and r["seconds_per_epoch"] for r in rows)]
+    names = {"nnfast": "nnfast", "torch": "PyTorch", "torch-compile": "PyTorch torch.compile", "jax": "JAX"}
     lines = ["", "Chapter 6 (`network3`, mini-batch 10), seconds per 50,000 images"
              + (f" ({result['rerun_when']})" if result.get("rerun_when") else "") + ":", "",
              "| net | threads | " + " | ".join(names[e] for e in engines) + " |",
@@ -87,7 +88,7 @@ def _chapter6_summary(result):
             cells = []
             for e in engines:
                 r = next((r for r in rows if (r["net"], r["threads"], r["engine"]) == (net, t, e)), None)
-                cells.append(f"{r['seconds_per_epoch']:.1f} s" if r else "-")
+                cells.append(f"{r['seconds_per_epoch']:.1f} s" if r and r["seconds_per_epoch"] else "-")
             lines.append(f"| {net} | {t} | " + " | ".join(cells) + " |")
     return lines
 

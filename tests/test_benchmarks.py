@@ -78,9 +78,13 @@ def test_chapter6_rows_time_every_engine_on_each_net(monkeypatch, tmp_path):
     monkeypatch.setattr(chapter6.os, "sched_getaffinity", lambda pid: {0}, raising=False)
     rng = np.random.default_rng(0)
     training = (rng.random((20, 784)).astype(np.float32), rng.integers(0, 10, 20))
-    out = chapter6.run(training, rounds=1, gflops={"float64": 1.0, "float32": 2.0})
+    # torch.compile's rows compile for tens of seconds: tests/test_benchmarks_torch.py runs their harness
+    out = chapter6.run(training, rounds=1, gflops={"float64": 1.0, "float32": 2.0},
+                       engines=[e for e in chapter6.ENGINES if e != "torch-compile"])
     assert {(r["net"], r["engine"]) for r in out["rows"]} >= {("two-conv", "nnfast"), ("dropout", "twin")}
-    assert all(r["seconds_per_epoch"] > 0 and r["gflops"] > 0 for r in out["rows"])
+    timed = [r for r in out["rows"] if r["seconds_per_epoch"] is not None]
+    assert all(r["seconds_per_epoch"] > 0 and r["gflops"] > 0 for r in timed)
+    assert all(r["engine"] in ("torch", "jax") and r["note"] for r in out["rows"] if r not in timed)  # uninstalled
     result = {"when": "now", "machine": {"cpu": "test", "cores": 1}, "method": "tiny",
               "versions": {"python": "3", "numpy": np.__version__, "numba": "x", "nnfast": "y"},
               "limit": {"gflops_float64": 1.0, "gflops_float32": 2.0, "blas_threads": 1}, "rows": [],
