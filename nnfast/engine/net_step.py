@@ -8,7 +8,17 @@ them (``fc_layers.dropped``). The weights are the layers' own arrays, stepped in
 ``layer.b`` and ``net.params`` show every step's result as soon as it returns. Where an array is not what
 the kernel can step in place (a learner assigned one of another dtype or layout), ``step`` answers None
 and the layers' own code runs that step.
+
+Compiling ``kernels.net_step.step_one`` takes 4-5 s of CPU beyond the layers' own compiled code (measured on
+2 cores, two-conv net, empty cache: a first one-thread step 4.3 s on the layers' code, 9.1 s through
+``step_one``): the linked conv kernels are optimised again in it. So where it is neither compiled nor in numba's
+cache, ``one_thread_ready`` starts its compile on a daemon thread and the layers' own code trains meanwhile
+(runs on several threads get it from ``parallel_start``'s helper with the parallel kernels). With
+``NNFAST_COMPILE_HELPER=0`` it compiles at its first call, as the benchmarks' warm-up wants.
 """
+
+import os
+import threading
 
 import numpy as np
 
@@ -17,6 +27,62 @@ from .kernels.conv import LINEAR, RELU, SIGMOID, TANH
 
 CODES = {"linear": LINEAR, "ReLU": RELU, "sigmoid": SIGMOID, "tanh": TANH}
 SLOTS = 6  # dense layers a net may have here (kernels.net_step.SLOTS; more: the layers' own code)
+
+
+_COMPILE = {"threads": {}, "lock": threading.Lock(), "ready": set(), "asked": set()}
+
+
+def one_thread_ready(dtype, conv_layers):
+    """Whether ``step_one`` for ``dtype`` and ``conv_layers`` may be called now without compiling it in the
+    caller's thread (see the module); else its compile is started on a daemon thread, once, at the second ask:
+    by then the layers' own kernels are compiled (holding numba's compiler lock, the thread made the first step
+    wait for it: 9.4 s)."""
+    key = (np.dtype(dtype).name, int(conv_layers))
+    if key in _COMPILE["ready"]:
+        return True
+    from .kernels import net_step as kernels
+    from .kernels.background import HELPER_VARIABLE, compiled_or_cached
+    signature = kernels.signature(dtype, conv_layers, False)
+    with _COMPILE["lock"]:
+        thread = _COMPILE["threads"].get(key)
+        if thread is not None and thread.is_alive():
+            return False
+        # a finished thread: compiled, or failed (then the first call compiles again and says why)
+        if (thread is not None or os.environ.get(HELPER_VARIABLE, "").strip() == "0"
+                or compiled_or_cached(kernels.step_one, signature)):
+            _COMPILE["ready"].add(key)
+            return True
+        if key not in _COMPILE["asked"]:
+            _COMPILE["asked"].add(key)
+            return False
+        thread = _COMPILE["threads"][key] = threading.Thread(target=_compile, args=(kernels.step_one, signature),
+                                                             daemon=True, name="nnfast-compile-step")
+        thread.start()
+        return False
+
+
+def _compile(kernel, signature):
+    import sys
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(interval, 0.0002))
+    try:
+        kernel.compile(signature)
+    except Exception:  # noqa: BLE001  a failed compile here is tried again (and reported) at the first call
+        pass
+    finally:
+        sys.setswitchinterval(interval)
+
+
+def _finish_compile_before_fork():
+    """``os.fork``'s hook, as ``dense_threads``': a child forked while the compile thread holds numba's compiler
+    lock would wait for ever at its first compile; the fork waits for the compile instead."""
+    for thread in list(_COMPILE["threads"].values()):
+        if thread is not threading.current_thread():
+            thread.join()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_finish_compile_before_fork)
 
 
 class NetStep:
@@ -83,8 +149,9 @@ class NetStep:
         ``x (m, n_in)`` (the net's dtype), ``y (m,)`` int64, every layer stepped in place; None (nothing drawn,
         nothing changed) where the layers' arrays cannot be stepped in place."""
         from .kernels import net_step as kernels
+        parts = split_threads.parts(len(x), threads)
         tuples = self._tuples()
-        if tuples is None:
+        if tuples is None or (len(parts) == 1 and not one_thread_ready(self.dtype, len(self.convs.layers))):
             return None
         Ws, cbs, Ks, dws, dbd = tuples
         m = len(x)
@@ -97,7 +164,6 @@ class NetStep:
         convs = self.convs
         C, H, W = convs.layers[0].image_shape[1:]
         x = np.ascontiguousarray(x.reshape(m, C, H, W).transpose(0, 2, 3, 1).reshape(m, -1) if C > 1 else x)
-        parts = split_threads.parts(m, threads)
         cw = convs._workspace(len(parts), max(hi - lo for lo, hi in parts))
         conv = (convs.geometry, Ws, cbs, Ks, *(cw[name] for name in ("cols", "Z", "out", "arg", "dX", "dKs", "dbs",
                                                                        "win_g", "win_rows")))

@@ -32,12 +32,28 @@ def _book_stream():
     return np.random.RandomState(np.random.RandomState(0).randint(999999))  # network3's dropout stream
 
 
+class _Spy:
+    """A kernel that notes its calls in ``calls`` (and answers for the dispatcher otherwise)."""
+
+    def __init__(self, kernel, calls, name, before=None):
+        self.kernel, self.calls, self.name, self.before = kernel, calls, name, before
+
+    def __call__(self, *args):
+        if self.before is not None:
+            self.before()
+        result = self.kernel(*args)
+        self.calls.append(self.name)
+        return result
+
+    def __getattr__(self, name):
+        return getattr(self.kernel, name)
+
+
 def _calls(monkeypatch):
     """The compiled step's calls, by kernel name (each still runs)."""
     calls = []
     for name in ("step_one", "step_threads"):
-        real = getattr(kernels, name)
-        monkeypatch.setattr(kernels, name, lambda *a, real=real, name=name: (calls.append(name), real(*a))[1])
+        monkeypatch.setattr(kernels, name, _Spy(getattr(kernels, name), calls, name))
     return calls
 
 
@@ -186,16 +202,12 @@ def test_ctrl_c_mid_epoch_leaves_whole_steps(monkeypatch):
     steps that finished, each whole (the compiled call is never left half-done)."""
     monkeypatch.setenv("NNFAST_THREADS", "1")
     done = []
-    real = kernels.step_one
 
-    def interrupted(*args):
+    def interrupt():
         if len(done) == 5:
             os.kill(os.getpid(), signal.SIGINT)  # the default handler raises KeyboardInterrupt in the main thread
-        result = real(*args)
-        done.append(1)
-        return result
 
-    monkeypatch.setattr(kernels, "step_one", interrupted)
+    monkeypatch.setattr(kernels, "step_one", _Spy(kernels.step_one, done, 1, before=interrupt))
     np.random.seed(53)
     net = _net(10)
     twin = reference3.layers_of(net)
@@ -208,4 +220,40 @@ def test_ctrl_c_mid_epoch_leaves_whole_steps(monkeypatch):
     twin_rng = _book_stream()
     for k in range(len(done)):
         reference3.sgd_step(twin, data[0][k * 10:(k + 1) * 10], data[1][k * 10:(k + 1) * 10], 0.2, 0.3, 20, twin_rng)
+    _assert_like_twin(net, twin)
+
+
+def test_a_cold_one_thread_run_trains_on_the_layers_code_while_a_thread_compiles_the_step(monkeypatch):
+    """Where step_one is neither compiled nor cached, the first ask compiles nothing more (the layers' own kernels
+    compile in that step), the second starts the compile on a thread, and the steps go on on the layers' own
+    code until it has finished; the run is the book's run across the switch."""
+    import threading
+
+    from nnfast.engine import net_step
+    from nnfast.engine.kernels import background
+    monkeypatch.setenv("NNFAST_THREADS", "1")
+    monkeypatch.delenv(background.HELPER_VARIABLE, raising=False)
+    monkeypatch.setattr(net_step, "_COMPILE", {"threads": {}, "lock": threading.Lock(), "ready": set(),
+                                               "asked": set()})
+    monkeypatch.setattr(background, "compiled_or_cached", lambda kernel, signature: False)
+    release, compiled = threading.Event(), []
+    monkeypatch.setattr(net_step, "_compile", lambda kernel, signature: (release.wait(60), compiled.append(kernel)))
+    calls = _calls(monkeypatch)
+    np.random.seed(55)
+    net = _net(10)
+    twin = reference3.layers_of(net)
+    twin_rng = _book_stream()
+    rng = np.random.default_rng(56)
+    per_step = []
+    for k in range(6):
+        if k == 3:
+            release.set()
+            net_step._COMPILE["threads"][("float64", 2)].join(60)
+        x, y = rng.random((10, 144)), rng.integers(0, 4, 10)
+        before = len(calls)
+        assert abs(net._step(x, y, 0.2, 0.3, 11) - reference3.sgd_step(twin, x, y, 0.2, 0.3, 11, twin_rng)) < 1e-12
+        per_step.append(len(calls) - before)
+        if k == 0:
+            assert not net_step._COMPILE["threads"]  # nothing started at the first ask
+    assert per_step == [0, 0, 0, 1, 1, 1] and len(compiled) == 1
     _assert_like_twin(net, twin)
