@@ -103,6 +103,13 @@ class NetStep:
         dummy = np.zeros((1, 1), dtype=self.dtype)
         self._pads = (dummy,), (dummy[0],)
 
+    def compile_now(self):
+        """Compile (or load from numba's cache) the one-thread step here and now: before a sweep's workers start
+        (several processes compiling one kernel race on numba's cache, and each would pay for it)."""
+        from .kernels import net_step as kernels
+        kernels.step_one.compile(kernels.signature(self.dtype, len(self.convs.layers), False))
+        _COMPILE["ready"].add((self.dtype.name, len(self.convs.layers)))
+
     def _workspace(self, m):
         """``(table with offsets for m samples, ws, masks)``: ``ws`` ends with the conv output's gradient."""
         from .kernels import net_step as k
