@@ -278,7 +278,7 @@ class SoftmaxLayer(_DenseLayer):
 
 # -- the network ---------------------------------------------------------------------------
 
-# layers whose gradients and step run fused in ``Network._step`` (a subclass's own backward is honoured)
+# layers whose gradients and step run fused in ``Network._layers_step`` (a subclass's own backward is honoured)
 _FUSED_BACKWARDS = (FullyConnectedLayer.backward, SoftmaxLayer.backward)
 # layers whose training product may skip zero inputs (``nnfast.engine.fc_layers.SparseProduct``)
 _FUSED_FORWARDS = (FullyConnectedLayer.forward, SoftmaxLayer.forward)
@@ -351,17 +351,29 @@ class Network:
 
     def _step(self, x, y, eta, lmbda, num_training_batches):
         """One mini-batch of the book's SGD: ``param -= eta * grad`` at the same point as ``gradients``
-        computes them. Each layer's backward pass reads only its own weights, so each layer is stepped as
-        soon as its gradients are known; fully connected and softmax layers do both in one pass over their
-        weights (``nnfast.engine.kernels.dense_step``). The convolutional layers at the front run in
-        ``nnfast.engine.conv_parts``: on several threads, each takes whole samples of the mini-batch.
-        Returns the cost as ``gradients`` does."""
+        computes them; returns the cost as ``gradients`` does. A net of nnfast's own layers with convolutional
+        layers at the front takes one compiled call (``nnfast.engine.net_step``); else ``_layers_step``."""
         threads = self._threads_for_step()
         start = time.perf_counter()
         x = np.asarray(x, dtype=self.dtype)
         y = np.asarray(y, dtype=np.int64)
         step = self.dtype.type(eta)
         keep = self.dtype.type(1 - eta * lmbda / num_training_batches)  # w - eta (dw + lmbda/n w)
+        whole, done = None if self._warming else self._net_step(), None
+        if whole is not None:
+            with held(1):
+                done = whole.step(x, y, self._mask_rng, step, keep, lmbda != 0, threads)
+        cost, l2 = done if done is not None else self._layers_step(x, y, step, keep, lmbda != 0, threads)
+        cost += 0.5 * lmbda * l2 / num_training_batches
+        if self._chooser is not None:
+            self._chooser.took(time.perf_counter() - start)
+        return cost
+
+    def _layers_step(self, x, y, step, keep, want_l2, threads):
+        """``(cost, sum(w^2) when want_l2)``, the step on the layers' own code. Each layer's backward pass reads
+        only its own weights, so each layer is stepped as soon as its gradients are known; fully connected and
+        softmax layers do both in one pass over their weights (``nnfast.engine.kernels.dense_step``). The
+        convolutional layers at the front run in ``nnfast.engine.conv_parts``: each thread whole samples."""
         convs = self._conv_engine()
         if self._warming and convs is not None:
             convs = convs.plain()  # the layers' own code: its few small kernels compile in a second or two
@@ -371,8 +383,8 @@ class Network:
             if convs is not None:
                 from .engine.split_threads import parts
                 a = convs.forward(x, parts(len(y), threads))
-            from .engine.fc_layers import SparseProduct
-            product = None if self._warming else SparseProduct(threads, self.dtype)  # warming: BLAS, nothing compiles
+            from .engine import conv_parts, fc_layers
+            product = None if self._warming else fc_layers.SparseProduct(threads, self.dtype)  # warming: BLAS, nothing compiles
             for layer in self.layers[first:]:
                 if type(layer).forward in _FUSED_FORWARDS:
                     a, cache = layer.forward(a, self._mask_rng, product)
@@ -383,21 +395,30 @@ class Network:
                 cost = -float(np.mean(np.log(a[np.arange(len(y)), y])))
             d, l2 = y, 0.0
             for i in range(len(self.layers) - 1, first - 1, -1):
-                d, layer_l2 = self._backward_step(self.layers[i], caches[i], d, i > 0, step, keep, lmbda != 0,
-                                                  threads, fused=not self._warming)
+                layer = self.layers[i]  # a subclass's own backward is honoured: the fused step is the book's
+                fused = not self._warming and type(layer).backward in _FUSED_BACKWARDS
+                d, layer_l2 = fc_layers.layer_step(layer, caches[i], d, i > 0, step, keep, want_l2, threads, fused)
                 l2 += layer_l2
             if convs is not None:
-                for layer, (dw, db) in zip(convs.layers, convs.backward(d)):
-                    if lmbda:
-                        l2 += float(np.vdot(layer.w, layer.w))
-                    if keep != 1:
-                        layer.w *= keep
-                    layer.w -= step * dw.astype(self.dtype, copy=False)
-                    layer.b -= step * db.astype(self.dtype, copy=False)
-        cost += 0.5 * lmbda * l2 / num_training_batches
-        if self._chooser is not None:
-            self._chooser.took(time.perf_counter() - start)
-        return cost
+                l2 += conv_parts.step_layers(convs.layers, convs.backward(d), step, keep, want_l2)
+        return cost, l2
+
+    def _net_step(self):
+        """``nnfast.engine.net_step.NetStep`` for a net of nnfast's own layers (none subclassed) whose leading
+        convolutional layers run compiled; else None. Remade when a learner changed a layer's activation or p."""
+        convs = self._conv_engine()
+        dense = self.layers[len(convs.layers):] if getattr(convs, "runs_conv_stack", False) else ()
+        from .engine.net_step import CODES, SLOTS
+        if not dense or len(dense) > SLOTS or any(type(L) not in (FullyConnectedLayer, SoftmaxLayer) for L in dense):
+            return None
+        spec = [(L, None if type(L) is SoftmaxLayer else _NAMES.get(L.activation_fn), L.p_dropout) for L in dense]
+        if any(name not in CODES for _, name, _ in spec[:-1]) or type(dense[-1]) is not SoftmaxLayer:
+            return None
+        engine = getattr(self, "_whole", None)
+        if engine is None or engine.convs is not convs or engine.spec != spec:
+            from .engine.net_step import NetStep
+            engine = self._whole = NetStep(convs, spec, self.dtype)
+        return engine
 
     def _conv_engine(self):
         """``nnfast.engine.conv_parts``' engine for the leading layers that are nnfast's own ConvPoolLayers
@@ -412,24 +433,6 @@ class Network:
             from .engine import conv_parts
             engine = self._convs = conv_parts.for_layers(self.layers[:count], self.dtype)
         return engine
-
-    def _backward_step(self, layer, cache, d_out, want_dx, step, keep, want_l2, threads=1, fused=True):
-        """Step ``layer`` by its gradients from ``d_out``: ``(the gradient at its input or None,
-        sum(w^2) before the step when ``want_l2``, else 0)``."""
-        from .engine import fc_layers
-        w = layer.w
-        if fused and type(layer).backward in _FUSED_BACKWARDS and fc_layers.can_step_fused(w, self.dtype):
-            xd, mask, _ = cache
-            return fc_layers.fused_step(w, layer.b, xd, mask, layer._dz(cache, d_out), step, keep, want_dx, want_l2,
-                                        threads)
-        l2 = float(np.vdot(w, w)) if want_l2 else 0.0
-        dw, db, dx = layer.backward(cache, d_out, want_dx)
-        dw = np.asarray(dw, dtype=self.dtype)
-        if keep != 1:
-            layer.w *= keep
-        layer.w -= step * dw  # in place: layer.params and net.params see the new values
-        layer.b -= step * np.asarray(db, dtype=self.dtype)
-        return dx, l2
 
     def _threads_for_step(self):
         """Threads for the next mini-batch (parts of it, or BLAS threads for a net without convolutional

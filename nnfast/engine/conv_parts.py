@@ -165,6 +165,20 @@ class CompiledConvs:
         return grads
 
 
+def step_layers(layers, grads, step, keep, want_l2):
+    """Step each layer's ``w``, ``b`` in place by its ``(dw, db)`` of ``grads`` (``w = keep * w - step * dw``);
+    returns the sum of sum(w^2) before the step when ``want_l2``, else 0."""
+    l2 = 0.0
+    for layer, (dw, db) in zip(layers, grads):
+        if want_l2:
+            l2 += float(np.vdot(layer.w, layer.w))
+        if keep != 1:
+            layer.w *= keep
+        layer.w -= step * dw.astype(step.dtype, copy=False)
+        layer.b -= step * db.astype(step.dtype, copy=False)
+    return l2
+
+
 def numba_threads(count):
     """numba's threads for the next parallel region: one per part, as far as numba has them."""
     import numba

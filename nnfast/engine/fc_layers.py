@@ -123,3 +123,21 @@ def fused_step(w, b, xd, mask, dz, step, keep, want_dx, want_l2, threads):
         l2 = backward_rows(*args, 0, w.shape[0])
     b -= step * dz.sum(axis=0)
     return (dx if want_dx else None), l2
+
+
+def layer_step(layer, cache, d_out, want_dx, step, keep, want_l2, threads, fused):
+    """Step ``layer`` (``w``, ``b``; ``backward``, ``_dz``) by its gradients from ``d_out``: ``(the gradient at
+    its input or None, sum(w^2) before the step when ``want_l2``, else 0)``; ``fused`` (the layer's own backward is
+    nnfast's): in one pass over its weights where ``can_step_fused``, else by the layer's ``backward``."""
+    w, dtype = layer.w, step.dtype
+    if fused and can_step_fused(w, dtype):
+        xd, mask, _ = cache
+        return fused_step(w, layer.b, xd, mask, layer._dz(cache, d_out), step, keep, want_dx, want_l2, threads)
+    l2 = float(np.vdot(w, w)) if want_l2 else 0.0
+    dw, db, dx = layer.backward(cache, d_out, want_dx)
+    dw = np.asarray(dw, dtype=dtype)
+    if keep != 1:
+        layer.w *= keep
+    layer.w -= step * dw  # in place: layer.params and net.params see the new values
+    layer.b -= step * np.asarray(db, dtype=dtype)
+    return dx, l2

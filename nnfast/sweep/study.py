@@ -302,6 +302,9 @@ def _compile(space, n_classes, validation):
             net = _sweep_trial.network3_of({**base, "layers": spec})
             m = net.mini_batch_size
             net._step(np.zeros((m, 784), np.float32), np.zeros(m, np.int64), 0.1, 0.0, 1)
+            whole = net._net_step()  # the one-call step (engine.net_step), which a first step compiles on a thread
+            if whole is not None:
+                whole.compile_now()
         return
     dtypes = space["dtype"].values
     costs = space["cost"].values

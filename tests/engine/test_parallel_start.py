@@ -50,12 +50,22 @@ def test_the_registry_holds_the_signatures_a_step_and_a_prediction_call(monkeypa
     np.random.seed(31)
     net = _net(10)
     rng = np.random.default_rng(32)
-    for _ in range(2):
-        net._step(rng.random((10, 144)), rng.integers(0, 4, 10), 0.1, 0.5, 20)
+
+    def steps(count):
+        for _ in range(count):
+            net._step(rng.random((10, 144)), rng.integers(0, 4, 10), 0.1, 0.5, 20)
+
+    steps(2)  # the compiled step (engine.net_step) on two threads
     net.feedforward(rng.random((30, 144)))
     assert calls
     monkeypatch.setenv("NNFAST_THREADS", "1")
-    net._step(rng.random((10, 144)), rng.integers(0, 4, 10), 0.1, 0.5, 20)  # the compiled step on one thread
+    steps(1)  # and on one
+    # the layers' own compiled code (while that compiles, or for an array it cannot step in place), on one thread
+    # and on two; its sparse product runs where under 40% of a layer's inputs are not zero: a few steps
+    net.layers[4].w = np.asfortranarray(net.layers[4].w)
+    steps(3)
+    monkeypatch.setenv("NNFAST_THREADS", "2")
+    steps(2)
     for kernel, signature in serial_kernels(np.float64, 2):
         assert tuple(signature) in kernel.overloads, kernel.py_func.__name__
     listed = parallel_kernels(np.float64, 2)

@@ -23,7 +23,7 @@ def parallel_kernels(dtype, conv_layers):
     """``[(kernel, argument types)]`` of every parallel kernel a chapter 6 net of parameters in ``dtype``
     may call, whose first ``conv_layers`` layers run in ``kernels.conv_stack`` (0: none), in the order a
     helper compiles them (a prediction's first)."""
-    from . import conv_stack, dense_step
+    from . import conv_stack, dense_step, net_step
     F, A, I = _array_types(dtype)
     i, b = types.int64, types.boolean
     kernels = []
@@ -43,6 +43,8 @@ def parallel_kernels(dtype, conv_layers):
         (dense_step.backward_step, (A[2], A[2], A[2], b, A[2], F, F, b, A[2], b, i)),
         (dense_step.forward, (A[2], A[2], A[1], A[2], i)),
     ]
+    # engine.net_step's whole step on several threads (it calls the kernels above: compiled after them)
+    kernels += [(net_step.step_threads, net_step.signature(dtype, conv_layers, True))] if conv_layers else []
     return kernels
 
 
@@ -50,7 +52,7 @@ def serial_kernels(dtype, conv_layers):
     """``[(kernel, argument types)]`` of the serial kernels the compiled step runs on one thread (what each of
     the parallel ones calls per thread): the helper compiles them too, for a first run trains on the layers'
     own code meanwhile (``nnfast.engine.parallel_start``)."""
-    from . import conv_stack, dense_step
+    from . import conv_stack, dense_step, net_step
     F, A, I = _array_types(dtype)
     i, b = types.int64, types.boolean
     kernels = []
@@ -65,8 +67,10 @@ def serial_kernels(dtype, conv_layers):
                                         per_layer(A[2]), per_layer(A[3]), per_layer(I[3]), i)),
         ]
     # fc_layers.SparseProduct on one thread (the dropout net's inputs after ReLU and dropout)
-    return kernels + [(dense_step.backward_rows, (A[2], A[2], A[2], b, A[2], F, F, b, A[2], b, i, i)),
-                      (dense_step.forward_inputs, (A[2], A[2], A[1], A[2]))]
+    kernels += [(dense_step.backward_rows, (A[2], A[2], A[2], b, A[2], F, F, b, A[2], b, i, i)),
+                (dense_step.forward_inputs, (A[2], A[2], A[1], A[2]))]
+    # engine.net_step's whole step on one thread (it calls the kernels above: compiled after them)
+    return kernels + ([(net_step.step_one, net_step.signature(dtype, conv_layers, False))] if conv_layers else [])
 
 
 def helper_kernels(dtype, conv_layers):

@@ -1,0 +1,320 @@
+"""Chapter 6's whole mini-batch step in one compiled call: forward, cost, backward and the SGD update of every layer.
+
+A net of nnfast's own layers (convolutional layers at the front, then fully connected layers and the softmax) is
+described once (``nnfast.engine.net_step``): the convolutional layers as ``kernels.conv_stack`` takes them
+(``geometry`` rows, tuples of one array per layer), the dense layers as a table (one row per layer, columns
+below) whose offsets point into two flat buffers, ``ws`` (the layers' activations and gradients for ``m`` samples; its last ``m * n_in`` values hold the gradient at the
+first dense layer's input, channels-last)
+and ``masks`` (this step's dropout masks, drawn by the caller in the book's order). The weights stay the layers'
+own arrays: the filters ``Ws[k] (F, C, fh, fw)`` in the book's layout (flipped into ``Ks``, the stack's layout, at
+each step, and stepped in place from the stack's gradients), the dense ``dws[j] (n_in, n_out)`` stepped in place
+by ``kernels.dense_step`` (each row read once); ``dws``/``dbd`` are tuples of ``SLOTS`` arrays (unused slots
+hold dummies) so that the kernels' types depend on the number of convolutional layers alone
+(``kernels.parallel_kernels``). Measured, two-conv net, one thread: about 0.3 ms of the 1.38 ms step was Python
+between the layers' kernels (the filters' transposes, the dense layers' numpy, the cost, the updates).
+
+``step_one`` runs on the calling thread; ``step_threads`` calls the parallel kernels of ``conv_stack`` and
+``dense_step`` (parts of whole samples for the convolutions, runs of rows for the dense backward pass).
+Both return ``(cost, sum of every w^2 before the step when want_l2 else 0, -1)``, or ``(0, 0, s)`` without
+changing anything when sample ``s``'s label is not a class of the softmax.
+"""
+
+import numpy as np
+
+from . import conv_stack, dense_step
+from .activation import _sigmoid_inplace, _tanh_inplace
+from .conv import RELU, SIGMOID, TANH
+from .jit import kernel
+
+SOFTMAX = 4  # the last layer's code (the activation codes of kernels.conv otherwise)
+SLOTS = 6  # dense layers a net may have on this path (more: the layers' own code)
+# the dense table's columns: sizes, activation, whether masked, offsets into ws (input before dropout, input as
+# used, output, gradient at the weighted input, gradient at the input) and into masks
+N_IN, N_OUT, CODE, HAS_MASK, IN, XD, OUT, DZ, DX, MASK = range(10)
+COLUMNS = 10
+
+
+@kernel(inline="always")
+def _view(buf, at, rows, cols):
+    return buf[at:at + rows * cols].reshape((rows, cols))
+
+
+@kernel
+def _flip_filters(w, K):
+    """K[f, (u*fw + v)*C + c] = w[f, c, fh-1-u, fw-1-v]: the book's filters as conv_stack's flipped rows."""
+    F, C, fh, fw = w.shape
+    for f in range(F):
+        for u in range(fh):
+            for v in range(fw):
+                k0 = (u * fw + v) * C
+                for c in range(C):
+                    K[f, k0 + c] = w[f, c, fh - 1 - u, fw - 1 - v]
+
+
+@kernel
+def _step_filters(w, b, dKs, dbs, count, step, keep, want_l2):
+    """``w = keep * w - step * dK`` and ``b -= step * db``, in place, the gradients summed over the first ``count``
+    parts of ``dKs (P, F, fh*fw*C)`` (flipped, as ``Ks``) and ``dbs (P, F)``; returns sum(w^2) before the step
+    when ``want_l2``."""
+    F, C, fh, fw = w.shape
+    l2 = 0.0
+    for f in range(F):
+        for c in range(C):
+            for u in range(fh):
+                for v in range(fw):
+                    at = ((fh - 1 - u) * fw + (fw - 1 - v)) * C + c
+                    g = dKs[0, f, at]
+                    for p in range(1, count):
+                        g += dKs[p, f, at]
+                    old = w[f, c, u, v]
+                    if want_l2:
+                        l2 += old * old
+                    w[f, c, u, v] = old * keep - step * g
+        g = dbs[0, f]
+        for p in range(1, count):
+            g += dbs[p, f]
+        b[f] -= step * g
+    return l2
+
+
+@kernel
+def _to_book_order(src, HW, F, dst):
+    """``dst (m, F*HW)`` (the book's maps-first order) from ``src (m, HW*F)`` (channels-last)."""
+    for s in range(src.shape[0]):
+        for q in range(HW):
+            for f in range(F):
+                dst[s, f * HW + q] = src[s, q * F + f]
+
+
+@kernel
+def _to_channels_last(src, HW, F, dst):
+    """The inverse of ``_to_book_order``."""
+    for s in range(src.shape[0]):
+        for q in range(HW):
+            for f in range(F):
+                dst[s, q * F + f] = src[s, f * HW + q]
+
+
+@kernel
+def _dropped(a, mask, has_mask, xd):
+    """``xd = a * mask`` (or ``a``); returns how many of ``xd`` are not zero."""
+    nonzero = 0
+    for s in range(a.shape[0]):
+        for i in range(a.shape[1]):
+            v = a[s, i] * mask[s, i] if has_mask else a[s, i]
+            xd[s, i] = v
+            if v != 0:
+                nonzero += 1
+    return nonzero
+
+
+@kernel
+def _blas_product(xd, w, b, z):
+    np.dot(xd, w, z)
+    for s in range(z.shape[0]):
+        for j in range(z.shape[1]):
+            z[s, j] += b[j]
+
+
+@kernel
+def _activate(z, code):
+    """The layer's activation on its weighted inputs ``z (m, n)``, in place (softmax: by rows)."""
+    if code == SIGMOID:
+        _sigmoid_inplace(z)
+    elif code == TANH:
+        _tanh_inplace(z)
+    elif code == RELU:
+        for s in range(z.shape[0]):
+            for j in range(z.shape[1]):
+                v = z[s, j]
+                if not v > 0:
+                    z[s, j] = v * 0  # NaN stays NaN, as np.maximum keeps it
+    elif code == SOFTMAX:
+        for s in range(z.shape[0]):
+            zr = z[s]
+            top = zr[0]
+            for j in range(1, zr.shape[0]):
+                if zr[j] > top:
+                    top = zr[j]
+            total = zr.dtype.type(0)
+            for j in range(zr.shape[0]):
+                zr[j] = np.exp(zr[j] - top)
+                total += zr[j]
+            for j in range(zr.shape[0]):
+                zr[j] = zr[j] / total
+
+
+@kernel
+def _gradient_at_z(code, d, out, y, dz):
+    """``dz``, the gradient at the weighted input, from ``d`` at the output ``out`` (softmax: from the labels ``y``,
+    the mean log-likelihood's (out - one-hot) / m)."""
+    m, n = out.shape
+    one, zero = out.dtype.type(1), out.dtype.type(0)
+    for s in range(m):
+        for j in range(n):
+            a = out[s, j]
+            if code == SOFTMAX:
+                dz[s, j] = a - one if j == y[s] else a
+                dz[s, j] = dz[s, j] / m
+            else:
+                g = d[s, j]
+                if code == SIGMOID:
+                    g = g * (a * (one - a))
+                elif code == TANH:
+                    g = g * (one - a * a)
+                elif code == RELU:
+                    g = g * (one if a > 0 else zero)
+                dz[s, j] = g
+
+
+@kernel
+def _step_bias(b, dz, step):
+    for j in range(dz.shape[1]):
+        g = dz[0, j]
+        for s in range(1, dz.shape[0]):
+            g += dz[s, j]
+        b[j] -= step * g
+
+
+@kernel
+def _cost(out, y):
+    """The mean log-likelihood cost of the softmax outputs ``out`` for labels ``y``."""
+    total = 0.0
+    for s in range(out.shape[0]):
+        total -= np.log(out[s, y[s]])
+    return total / out.shape[0]
+
+
+@kernel
+def _bad_label(y, classes):
+    for s in range(y.shape[0]):
+        if y[s] < 0 or y[s] >= classes:
+            return s
+    return -1
+
+
+@kernel(inline="always")
+def _last_maps(geometry):
+    g = geometry[geometry.shape[0] - 1]
+    return ((g[1] - g[4] + 1) // g[6]) * ((g[2] - g[5] + 1) // g[7]), g[3]
+
+
+@kernel
+def step_one(x, y, geometry, Ws, cbs, Ks, cols, Z, out, arg, dX, dKs, dbs, win_g, win_rows, dws, dbd, table, ws,
+             masks, step, keep, want_l2):
+    """One mini-batch step on this thread: ``x (m, H*W*C)`` channels-last, labels ``y (m,)`` (see the module)."""
+    m = x.shape[0]
+    nd = table.shape[0]
+    bad = _bad_label(y, table[nd - 1, N_OUT])
+    if bad >= 0:
+        return 0.0, 0.0, bad
+    nc = len(Ws)
+    for k in range(nc):
+        _flip_filters(Ws[k], Ks[k])
+    part = np.int64(0)
+    conv_stack.forward_part(x, geometry, Ks, cbs, cols, Z, out, arg, part)
+    HW, F = _last_maps(geometry)
+    _to_book_order(out[nc - 1][0, :m], HW, F, _view(ws, table[0, IN], m, table[0, N_IN]))
+    for j in range(nd):
+        n_in, n_out, code, has_mask = table[j, N_IN], table[j, N_OUT], table[j, CODE], table[j, HAS_MASK] != 0
+        a, xd, z = _view(ws, table[j, IN], m, n_in), _view(ws, table[j, XD], m, n_in), _view(ws, table[j, OUT], m, n_out)
+        mask = _view(masks, table[j, MASK], m, n_in) if has_mask else a
+        if 5 * _dropped(a, mask, has_mask, xd) <= 2 * m * n_in:  # few non-zero: fc_layers.SparseProduct's choice
+            dense_step.forward_inputs(xd, dws[j], dbd[j], z)
+        else:
+            _blas_product(xd, dws[j], dbd[j], z)
+        _activate(z, code)
+    cost = _cost(_view(ws, table[nd - 1, OUT], m, table[nd - 1, N_OUT]), y)
+    l2 = 0.0
+    want_dx = nc > 0  # True, typed as a plain boolean (a literal True would compile dense_step anew)
+    d = _view(ws, table[nd - 1, OUT], m, table[nd - 1, N_OUT])  # not read: the softmax's gradient needs y only
+    for j in range(nd - 1, -1, -1):
+        n_in, n_out, code, has_mask = table[j, N_IN], table[j, N_OUT], table[j, CODE], table[j, HAS_MASK] != 0
+        xd, dx, dz = _view(ws, table[j, XD], m, n_in), _view(ws, table[j, DX], m, n_in), _view(ws, table[j, DZ], m, n_out)
+        mask = _view(masks, table[j, MASK], m, n_in) if has_mask else xd
+        _gradient_at_z(code, d, _view(ws, table[j, OUT], m, n_out), y, dz)
+        l2 += dense_step.backward_rows(dws[j], xd, mask, has_mask, dz, step, keep, want_dx, dx, want_l2, part, n_in)
+        _step_bias(dbd[j], dz, step)
+        d = dx
+    dcl = _view(ws, ws.shape[0] - m * table[0, N_IN], m, table[0, N_IN])  # ws ends with it
+    _to_channels_last(d, HW, F, dcl)
+    conv_stack.backward_part(dcl, geometry, Ks, cols, Z, out, arg, dX, dKs, dbs, win_g, win_rows, part)
+    one = np.int64(1)
+    for k in range(nc):
+        l2 += _step_filters(Ws[k], cbs[k], dKs[k], dbs[k], one, step, keep, want_l2)
+    return cost, l2, np.int64(-1)
+
+
+@kernel
+def step_threads(x, y, starts, threads, geometry, Ws, cbs, Ks, cols, Z, out, arg, dX, dKs, dbs, win_g, win_rows,
+                 dws, dbd, table, ws, masks, step, keep, want_l2):
+    """``step_one`` on numba's threads: the convolutions on the parts ``starts`` (one per thread, whole samples:
+    ``conv_stack.forward``/``backward``), each dense product on ``threads`` runs of samples where its inputs are
+    mostly zero, each dense backward pass on runs of at least 64 rows (``fc_layers``' choices)."""
+    m = x.shape[0]
+    nd = table.shape[0]
+    bad = _bad_label(y, table[nd - 1, N_OUT])
+    if bad >= 0:
+        return 0.0, 0.0, bad
+    nc = len(Ws)
+    count = np.int64(len(starts) - 1)
+    for k in range(nc):
+        _flip_filters(Ws[k], Ks[k])
+    conv_stack.forward(x, starts, geometry, Ks, cbs, cols, Z, out, arg)
+    HW, F = _last_maps(geometry)
+    a0 = _view(ws, table[0, IN], m, table[0, N_IN])
+    for p in range(count):
+        _to_book_order(out[nc - 1][p, :starts[p + 1] - starts[p]], HW, F, a0[starts[p]:starts[p + 1]])
+    for j in range(nd):
+        n_in, n_out, code, has_mask = table[j, N_IN], table[j, N_OUT], table[j, CODE], table[j, HAS_MASK] != 0
+        a, xd, z = _view(ws, table[j, IN], m, n_in), _view(ws, table[j, XD], m, n_in), _view(ws, table[j, OUT], m, n_out)
+        mask = _view(masks, table[j, MASK], m, n_in) if has_mask else a
+        nonzero = _dropped(a, mask, has_mask, xd)
+        parts = min(threads, m)
+        if parts > 1 and 2 * nonzero <= m * n_in:
+            dense_step.forward(xd, dws[j], dbd[j], z, parts)
+        elif parts <= 1 and 5 * nonzero <= 2 * m * n_in:
+            dense_step.forward_inputs(xd, dws[j], dbd[j], z)
+        else:
+            _blas_product(xd, dws[j], dbd[j], z)
+        _activate(z, code)
+    cost = _cost(_view(ws, table[nd - 1, OUT], m, table[nd - 1, N_OUT]), y)
+    l2 = 0.0
+    want_dx = nc > 0  # True, typed as a plain boolean (a literal True would compile dense_step anew)
+    d = _view(ws, table[nd - 1, OUT], m, table[nd - 1, N_OUT])  # not read: the softmax's gradient needs y only
+    for j in range(nd - 1, -1, -1):
+        n_in, n_out, code, has_mask = table[j, N_IN], table[j, N_OUT], table[j, CODE], table[j, HAS_MASK] != 0
+        xd, dx, dz = _view(ws, table[j, XD], m, n_in), _view(ws, table[j, DX], m, n_in), _view(ws, table[j, DZ], m, n_out)
+        mask = _view(masks, table[j, MASK], m, n_in) if has_mask else xd
+        _gradient_at_z(code, d, _view(ws, table[j, OUT], m, n_out), y, dz)
+        parts = min(threads, n_in // 64)
+        if parts > 1:
+            l2 += dense_step.backward_step(dws[j], xd, mask, has_mask, dz, step, keep, want_dx, dx, want_l2, parts)
+        else:
+            l2 += dense_step.backward_rows(dws[j], xd, mask, has_mask, dz, step, keep, want_dx, dx, want_l2,
+                                           np.int64(0), n_in)
+        _step_bias(dbd[j], dz, step)
+        d = dx
+    dcl = _view(ws, ws.shape[0] - m * table[0, N_IN], m, table[0, N_IN])  # ws ends with it
+    _to_channels_last(d, HW, F, dcl)
+    conv_stack.backward(dcl, starts, geometry, Ks, cols, Z, out, arg, dX, dKs, dbs, win_g, win_rows)
+    for k in range(nc):
+        l2 += _step_filters(Ws[k], cbs[k], dKs[k], dbs[k], count, step, keep, want_l2)
+    return cost, l2, np.int64(-1)
+
+
+def signature(dtype, conv_layers, threaded):
+    """The argument types ``nnfast.engine.net_step`` calls ``step_one`` (``threaded``: ``step_threads``) with."""
+    from numba import types
+    F = {np.dtype(np.float64): types.float64, np.dtype(np.float32): types.float32}[np.dtype(dtype)]
+    A = {d: types.Array(F, d, "C") for d in (1, 2, 3, 4)}
+    I = {d: types.Array(types.int64, d, "C") for d in (1, 2, 3)}
+
+    def per_layer(t):
+        return types.UniTuple(t, conv_layers)
+    conv = (I[2], per_layer(A[4]), per_layer(A[1]), per_layer(A[2]), per_layer(A[3]), per_layer(A[3]),
+            per_layer(A[3]), per_layer(I[3]), per_layer(A[3]), per_layer(A[3]), per_layer(A[2]), per_layer(A[3]),
+            per_layer(I[3]))
+    dense = (types.UniTuple(A[2], SLOTS), types.UniTuple(A[1], SLOTS), I[2], A[1], A[1], F, F, types.boolean)
+    head = (A[2], I[1], I[1], types.int64) if threaded else (A[2], I[1])
+    return head + conv + dense

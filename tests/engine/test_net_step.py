@@ -1,0 +1,259 @@
+"""Chapter 6's mini-batch step as one compiled call (``nnfast.engine.net_step``) against the plain-numpy twin.
+
+The book's step, whatever the thread count, the activations, dropout and L2; the dropout masks drawn in the
+book's order; the layers' arrays (``layer.w``, ``net.params``) showing each step's result; a layer the user
+subclassed, an array the kernel cannot step in place, and a net it does not describe taking the layers' own code.
+"""
+
+import os
+import signal
+
+import numpy as np
+import pytest
+
+from nnfast import network3
+from nnfast.engine.kernels import net_step as kernels
+from nnfast.network3 import (ConvPoolLayer, FullyConnectedLayer, Network, ReLU, SoftmaxLayer, linear, sigmoid,
+                             tanh)
+from nnfast.twins import network3 as reference3
+
+pytestmark = pytest.mark.usefixtures("parallel_now")
+
+
+def _net(m, acts=(ReLU, tanh, ReLU, sigmoid), drops=(0.5, 0.2, 0.3), dtype=np.float64):
+    return Network([ConvPoolLayer((4, 1, 3, 3), (m, 1, 12, 12), (2, 2), activation_fn=acts[0]),
+                    ConvPoolLayer((8, 4, 2, 2), (m, 4, 5, 5), (2, 2), activation_fn=acts[1]),
+                    FullyConnectedLayer(8 * 2 * 2, 130, activation_fn=acts[2], p_dropout=drops[0]),
+                    FullyConnectedLayer(130, 140, activation_fn=acts[3], p_dropout=drops[1]),
+                    SoftmaxLayer(140, 4, p_dropout=drops[2])], m, dtype=dtype)
+
+
+def _book_stream():
+    return np.random.RandomState(np.random.RandomState(0).randint(999999))  # network3's dropout stream
+
+
+class _Spy:
+    """A kernel that notes its calls in ``calls`` (and answers for the dispatcher otherwise)."""
+
+    def __init__(self, kernel, calls, name, before=None):
+        self.kernel, self.calls, self.name, self.before = kernel, calls, name, before
+
+    def __call__(self, *args):
+        if self.before is not None:
+            self.before()
+        result = self.kernel(*args)
+        self.calls.append(self.name)
+        return result
+
+    def __getattr__(self, name):
+        return getattr(self.kernel, name)
+
+
+def _calls(monkeypatch):
+    """The compiled step's calls, by kernel name (each still runs)."""
+    calls = []
+    for name in ("step_one", "step_threads"):
+        monkeypatch.setattr(kernels, name, _Spy(getattr(kernels, name), calls, name))
+    return calls
+
+
+def _assert_like_twin(net, twin):
+    for layer, t in zip(net.layers, twin):
+        np.testing.assert_allclose(layer.w, t["w"], rtol=1e-11, atol=1e-13)
+        np.testing.assert_allclose(layer.b, t["b"], rtol=1e-11, atol=1e-13)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3, 8])
+@pytest.mark.parametrize("acts,drops,lmbda", [
+    ((ReLU, tanh, ReLU, sigmoid), (0.5, 0.2, 0.3), 0.3),
+    ((sigmoid, linear, tanh, linear), (0.0, 0.0, 0.0), 0.0),
+    ((tanh, sigmoid, sigmoid, ReLU), (0.0, 0.4, 0.0), 1.5),
+])
+def test_one_call_steps_equal_the_twin_and_show_in_the_learners_arrays(monkeypatch, threads, acts, drops, lmbda):
+    monkeypatch.setenv("NNFAST_THREADS", str(threads))
+    calls = _calls(monkeypatch)
+    np.random.seed(41)
+    m = 10
+    net = _net(m, acts, drops)
+    held = [layer.w for layer in net.layers], list(net.params)  # what a learner holds on to
+    twin = reference3.layers_of(net)
+    twin_rng = _book_stream()
+    rng = np.random.default_rng(42)
+    for k in range(4):
+        x, y = rng.random((m, 144)), rng.integers(0, 4, m)
+        cost = net._step(x, y, 0.2, lmbda, 11)
+        assert abs(cost - reference3.sgd_step(twin, x, y, 0.2, lmbda, 11, twin_rng)) < 1e-12
+        _assert_like_twin(net, twin)  # after every step, in the arrays the learner holds
+        for w, layer in zip(held[0], net.layers):
+            assert w is layer.w
+        assert all(a is b for a, b in zip(held[1], net.params))
+    assert calls == ["step_one" if threads == 1 else "step_threads"] * 4
+    # the masks came from the book's stream in the book's order: the two streams stand at the same draw
+    assert np.array_equal(net._mask_rng.get_state()[1], twin_rng.get_state()[1])
+    assert net._mask_rng.get_state()[2] == twin_rng.get_state()[2]
+
+
+def test_float32_steps_stay_near_the_float64_twin(monkeypatch):
+    monkeypatch.setenv("NNFAST_THREADS", "1")
+    calls = _calls(monkeypatch)
+    np.random.seed(43)
+    net = _net(10, dtype=np.float32)
+    twin = reference3.layers_of(net)
+    for t in twin:
+        t["w"], t["b"] = t["w"].astype(np.float64), t["b"].astype(np.float64)
+    twin_rng = _book_stream()
+    rng = np.random.default_rng(44)
+    for _ in range(3):
+        x, y = rng.random((10, 144)).astype(np.float32), rng.integers(0, 4, 10)
+        cost = net._step(x, y, 0.1, 0.2, 11)
+        assert abs(cost - reference3.sgd_step(twin, x.astype(np.float64), y, 0.1, 0.2, 11, twin_rng)) < 1e-5
+    assert calls == ["step_one"] * 3
+    for layer, t in zip(net.layers, twin):
+        assert layer.w.dtype == np.float32
+        np.testing.assert_allclose(layer.w, t["w"], rtol=1e-4, atol=1e-5)
+
+
+class _Plain(FullyConnectedLayer):
+    """A learner's subclass that changes nothing: still the layers' own code (its methods might be changed)."""
+
+
+class _Doubled(FullyConnectedLayer):
+    def forward(self, x, mask_rng=None, product=None):
+        out, cache = super().forward(x, mask_rng, product)
+        self.seen = getattr(self, "seen", 0) + 1
+        return out, cache
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("kind", [_Plain, _Doubled])
+def test_a_subclassed_layer_takes_the_layers_own_code(monkeypatch, threads, kind):
+    monkeypatch.setenv("NNFAST_THREADS", str(threads))
+    calls = _calls(monkeypatch)
+    np.random.seed(45)
+    m = 6
+    net = Network([ConvPoolLayer((4, 1, 3, 3), (m, 1, 12, 12), (2, 2), activation_fn=ReLU),
+                   kind(4 * 5 * 5, 30, activation_fn=tanh, p_dropout=0.3), SoftmaxLayer(30, 4)], m, dtype=np.float64)
+    twin = reference3.layers_of(net)
+    twin_rng = _book_stream()
+    rng = np.random.default_rng(46)
+    for _ in range(2):
+        x, y = rng.random((m, 144)), rng.integers(0, 4, m)
+        assert abs(net._step(x, y, 0.2, 0.1, 5) - reference3.sgd_step(twin, x, y, 0.2, 0.1, 5, twin_rng)) < 1e-12
+    assert calls == [] and net._net_step() is None
+    assert getattr(net.layers[1], "seen", 2) == 2
+    _assert_like_twin(net, twin)
+
+
+def test_an_array_it_cannot_step_in_place_takes_the_layers_own_code_for_that_step(monkeypatch):
+    monkeypatch.setenv("NNFAST_THREADS", "1")
+    calls = _calls(monkeypatch)
+    np.random.seed(47)
+    net = _net(10)
+    twin = reference3.layers_of(net)
+    twin_rng = _book_stream()
+    rng = np.random.default_rng(48)
+
+    def step():
+        x, y = rng.random((10, 144)), rng.integers(0, 4, 10)
+        assert abs(net._step(x, y, 0.2, 0.3, 11) - reference3.sgd_step(twin, x, y, 0.2, 0.3, 11, twin_rng)) < 1e-12
+
+    step()
+    net.layers[2].w = np.asfortranarray(net.layers[2].w)  # a learner's assignment: Fortran order
+    step()
+    net.layers[2].w = np.ascontiguousarray(net.layers[2].w)  # and back: the compiled step again, on the new array
+    net.layers[0].w = network3.shared(net.layers[0].w.copy())
+    step()
+    assert calls == ["step_one", "step_one"]
+    _assert_like_twin(net, twin)
+
+
+def test_a_changed_activation_or_dropout_is_honoured(monkeypatch):
+    monkeypatch.setenv("NNFAST_THREADS", "1")
+    np.random.seed(49)
+    net = _net(10)
+    twin = reference3.layers_of(net)
+    twin_rng = _book_stream()
+    rng = np.random.default_rng(50)
+    x, y = rng.random((10, 144)), rng.integers(0, 4, 10)
+    net._step(x, y, 0.2, 0.0, 11)
+    reference3.sgd_step(twin, x, y, 0.2, 0.0, 11, twin_rng)
+    net.layers[3].activation_fn, twin[3]["act"] = tanh, "tanh"
+    net.layers[2].p_dropout, twin[2]["p"] = 0.0, 0.0
+    x, y = rng.random((10, 144)), rng.integers(0, 4, 10)
+    assert abs(net._step(x, y, 0.2, 0.0, 11) - reference3.sgd_step(twin, x, y, 0.2, 0.0, 11, twin_rng)) < 1e-12
+    _assert_like_twin(net, twin)
+
+
+def test_a_label_outside_the_softmax_is_refused_and_changes_no_weight(monkeypatch):
+    monkeypatch.setenv("NNFAST_THREADS", "1")
+    np.random.seed(51)
+    net = _net(10)
+    before = [p.copy() for p in net.params]
+    x = np.random.default_rng(52).random((10, 144))
+    for bad in (4, -1):
+        with pytest.raises(ValueError, match=f"label {bad} of sample 3 .* 4-way softmax"):
+            net._step(x, np.array([0, 1, 2, bad, 0, 1, 2, 3, 0, 1]), 0.2, 0.0, 11)
+    for p, q in zip(net.params, before):
+        assert np.array_equal(p, q)
+
+
+def test_ctrl_c_mid_epoch_leaves_whole_steps(monkeypatch):
+    """Ctrl-C arrives while a step runs: training stops with KeyboardInterrupt, and the weights are those of the
+    steps that finished, each whole (the compiled call is never left half-done)."""
+    monkeypatch.setenv("NNFAST_THREADS", "1")
+    done = []
+
+    def interrupt():
+        if len(done) == 5:
+            os.kill(os.getpid(), signal.SIGINT)  # the default handler raises KeyboardInterrupt in the main thread
+
+    monkeypatch.setattr(kernels, "step_one", _Spy(kernels.step_one, done, 1, before=interrupt))
+    np.random.seed(53)
+    net = _net(10)
+    twin = reference3.layers_of(net)
+    rng = np.random.default_rng(54)
+    data = (rng.random((200, 144)), rng.integers(0, 4, 200))
+    validation = (data[0][:20], data[1][:20])
+    with pytest.raises(KeyboardInterrupt):
+        list(net.train(data, 1, 10, 0.2, validation, validation, lmbda=0.3))
+    assert 5 <= len(done) <= 6
+    twin_rng = _book_stream()
+    for k in range(len(done)):
+        reference3.sgd_step(twin, data[0][k * 10:(k + 1) * 10], data[1][k * 10:(k + 1) * 10], 0.2, 0.3, 20, twin_rng)
+    _assert_like_twin(net, twin)
+
+
+def test_a_cold_one_thread_run_trains_on_the_layers_code_while_a_thread_compiles_the_step(monkeypatch):
+    """Where step_one is neither compiled nor cached, the first ask compiles nothing more (the layers' own kernels
+    compile in that step), the second starts the compile on a thread, and the steps go on on the layers' own
+    code until it has finished; the run is the book's run across the switch."""
+    import threading
+
+    from nnfast.engine import net_step
+    from nnfast.engine.kernels import background
+    monkeypatch.setenv("NNFAST_THREADS", "1")
+    monkeypatch.delenv(background.HELPER_VARIABLE, raising=False)
+    monkeypatch.setattr(net_step, "_COMPILE", {"threads": {}, "lock": threading.Lock(), "ready": set(),
+                                               "asked": set()})
+    monkeypatch.setattr(background, "compiled_or_cached", lambda kernel, signature: False)
+    release, compiled = threading.Event(), []
+    monkeypatch.setattr(net_step, "_compile", lambda kernel, signature: (release.wait(60), compiled.append(kernel)))
+    calls = _calls(monkeypatch)
+    np.random.seed(55)
+    net = _net(10)
+    twin = reference3.layers_of(net)
+    twin_rng = _book_stream()
+    rng = np.random.default_rng(56)
+    per_step = []
+    for k in range(6):
+        if k == 3:
+            release.set()
+            net_step._COMPILE["threads"][("float64", 2)].join(60)
+        x, y = rng.random((10, 144)), rng.integers(0, 4, 10)
+        before = len(calls)
+        assert abs(net._step(x, y, 0.2, 0.3, 11) - reference3.sgd_step(twin, x, y, 0.2, 0.3, 11, twin_rng)) < 1e-12
+        per_step.append(len(calls) - before)
+        if k == 0:
+            assert not net_step._COMPILE["threads"]  # nothing started at the first ask
+    assert per_step == [0, 0, 0, 1, 1, 1] and len(compiled) == 1
+    _assert_like_twin(net, twin)
