@@ -19,7 +19,7 @@ import weakref
 
 import numpy as np
 
-from . import column_memo
+from . import column_memo, pair_walk
 from .content_memo import is_private, private, remembered
 
 # id(matrix) -> {id(view): (weakref to the view, its row)} for the views ``row_views`` made of that
@@ -164,6 +164,12 @@ def _remembered_pairs(data, n_in, n_out):
     n = len(data)
     if n * n_in * 4 < column_memo.MEMO_MIN_BYTES or not column_memo._stacks:
         return None
+    targets_too = n * n_out * 4 >= column_memo.MEMO_MIN_BYTES
+    found = pair_walk.remembered_pairs(data, n_in, n_out, targets_too)  # the same answer, compiled, or None
+    if found is not None:
+        if not targets_too:  # small targets are stacked afresh (every item is a pair of two: checked there)
+            found = (*found[:2], *stack_columns(list(map(_SECOND, data)), n_out, "training target"))
+        return found
     try:
         # Which arrays the pairs hold: x0, y0, x1, y1, ... in one pass over the pairs in the order they lie
         # in memory. A list SGD shuffled holds its pairs in any order, and each pair and its two arrays lie
