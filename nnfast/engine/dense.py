@@ -163,10 +163,6 @@ def memory_needed(sizes, dtype, batch):
     return 4 * params * itemsize + 8 * min(params, DRAW_BLOCK) + 2 * rows * units * itemsize
 
 
-# The largest -z whose exp is finite, per dtype: sigmoid(z) for any smaller z is below 1e-37 anyway.
-_EXP_CAP = {np.dtype(np.float64): 709.0, np.dtype(np.float32): 88.0}
-
-
 class TrainingDiverged(ValueError):
     """A weight became NaN or infinite during training (the learning rate is too large)."""
 

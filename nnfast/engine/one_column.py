@@ -16,7 +16,7 @@ five small ufunc calls and a little Python; so does this, each step as cheap as 
 
 import numpy as np
 
-# -z capped below the point where exp overflows (what the capped value changes is under 1e-37): no warning
+# -z capped where exp still is finite (sigmoid of anything below is under 1e-37: what the cap changes): no warning
 _CAP = {np.dtype(np.float64): 709.0, np.dtype(np.float32): 88.0}
 _constants = {dtype: {} for dtype in _CAP}  # dtype -> {n: constants_for(dtype, n)}; nothing writes them
 _ndarray = np.ndarray
