@@ -233,3 +233,23 @@ def _fresh_memo():
     column_memo._stacks.clear()
     yield
     column_memo._stacks.clear()
+
+
+def test_a_test_list_of_own_columns_and_int_labels_is_found_compiled_and_seen_changed():
+    rng = np.random.default_rng(15)
+    test = [(x, int(rng.integers(10))) for x, _ in _pairs(15)]
+    X, labels = convert.test_matrices(test, 784, 10)  # stacked and remembered
+    assert labels.dtype == np.int64 and labels.tolist() == [y for _, y in test]
+    again = _shuffled(test, 16)
+    assert pair_walk.remembered_pairs(again, 784, 10, False) is not None
+    X2, labels2 = convert.test_matrices(again, 784, 10)
+    assert labels2.tolist() == [y for _, y in again]
+    np.testing.assert_array_equal(X2, np.hstack([x for x, _ in again]).T)
+    again[3][0][5, 0] += 0.5  # changed in place: stacked afresh, the numbers as they are now
+    assert pair_walk.remembered_pairs(again, 784, 10, False) is None
+    np.testing.assert_array_equal(convert.test_matrices(again, 784, 10)[0], np.hstack([x for x, _ in again]).T)
+    odd = list(again)
+    odd[9] = (odd[9][0], np.int64(4))  # a numpy int label: the general loop reads it
+    odd[10] = (odd[10][0], np.eye(10)[7].reshape(10, 1))  # a one-hot target: its argmax
+    labels3 = convert.test_matrices(odd, 784, 10)[1]
+    assert labels3[9] == 4 and labels3[10] == 7 and labels3[11] == odd[11][1]
