@@ -253,3 +253,10 @@ def test_a_test_list_of_own_columns_and_int_labels_is_found_compiled_and_seen_ch
     odd[10] = (odd[10][0], np.eye(10)[7].reshape(10, 1))  # a one-hot target: its argmax
     labels3 = convert.test_matrices(odd, 784, 10)[1]
     assert labels3[9] == 4 and labels3[10] == 7 and labels3[11] == odd[11][1]
+
+
+def test_the_kernels_that_read_objects_memory_hold_the_gil():
+    # while they read a list's objects no Python code may run: none may be changed or freed meanwhile
+    from nnfast.engine.kernels import own_pairs
+    for kernel in (own_pairs.pair_ids, own_pairs.rows_unchanged, own_pairs.build_table):
+        assert kernel.targetoptions["nogil"] is False and kernel.targetoptions["fastmath"] is False
