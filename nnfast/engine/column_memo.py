@@ -17,6 +17,10 @@ of CPU, float64: about 30 ms, less than an epoch). Any difference stacks the who
 columns in address order, the rows compared are a slice of the matrix, and the columns' headers and numbers
 are read in the order they lie in memory (a list ``SGD`` shuffled, read in its own order, cost three times
 as much in cache misses); the one pass in the list's order is the one that reads which arrays it holds.
+
+A list of pairs (``SGD``'s training_data and test_data) is checked first in compiled code (``pair_walk``: the same
+facts read from the objects' memory, about 17-28 ms of CPU a call for 50,000 pairs where this check took 56-70);
+this Python check decides whatever that one cannot say.
 """
 
 import itertools
