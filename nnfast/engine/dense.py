@@ -463,7 +463,7 @@ class DenseNet:
             # of every weight) costs more than the sample itself
             if shape[0] != self.sizes[0]:
                 raise ValueError(f"input has shape {shape}; expected ({self.sizes[0]}, 1) or ({self.sizes[0]}, m)")
-            a, dtype = np.asarray(a), self.dtype
+            a, dtype = (a if type(a) is np.ndarray else np.asarray(a)), self.dtype
             if a.dtype is not dtype:  # numpy's own dtype objects: the usual case is one comparison
                 if a.dtype.kind not in "fiub":
                     raise TypeError(f"input must hold numbers, got dtype {a.dtype}")
