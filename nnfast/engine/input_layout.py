@@ -112,10 +112,19 @@ def _prepare(X, rows=None):
     book = None
     if rows is not None:
         # a set of some of X's rows, often one of many (slices of a list SGD reshuffles, a new set each call): X's
-        # bytes in the book's column order are made once per content of X, and counted on (a quarter of the
-        # floats' reading); each set only reorders them (a 4/5 slice of 50,000 own columns: 200 -> 100 ms of CPU)
-        book = remembered(X, "byte codes", _book_codes)
-    counts = nonzero_counts(X if book is None else book, rows)  # a code is 0 exactly where its value is 0 (or -0)
+        # bytes in the book's column order and every column's count are made once per content of X; each set is
+        # counted on the bytes (a quarter of the floats' reading) and only reorders them (a 4/5 slice of 50,000 own
+        # columns: 200 -> 100 ms of CPU)
+        book, all_counts = remembered(X, "byte codes", _book_codes_and_counts)
+    if book is None:
+        counts = nonzero_counts(X, rows)
+    elif len(rows) > n // 2 and (len(rows) < 2 or bool(np.all(rows[1:] != rows[:-1]))):
+        # most of X's rows, each once: all of them less the others, exactly (a 4/5 slice: 15 -> 4 ms)
+        others = np.ones(n, dtype=np.bool_)
+        others[rows] = False
+        counts = all_counts - nonzero_counts(book, np.flatnonzero(others))
+    else:
+        counts = nonzero_counts(book, rows)  # a code is 0 exactly where its value is 0 (or -0)
     if counts.sum() > MAX_DENSITY * used * n_in:
         return X, DENSE_INPUTS
     perm = np.argsort(-counts, kind="stable").astype(np.int64)
@@ -136,6 +145,12 @@ def _prepare(X, rows=None):
         lo[start:start + CHUNK] = np.where(some, np.argmax(nonzero, axis=1), 0)
         hi[start:start + CHUNK] = np.where(some, n_in - np.argmax(nonzero[:, ::-1], axis=1), 0)
     return X, InputLayout(lo, hi, perm, scale)
+
+
+def _book_codes_and_counts(X):
+    """``(_book_codes(X), nonzero_counts of all its rows)``, or ``(None, None)``."""
+    codes = _book_codes(X)
+    return (None, None) if codes is None else (codes, nonzero_counts(codes))
 
 
 def _book_codes(X):
