@@ -125,7 +125,7 @@ def test_call_cost_and_exercise_rows_time_both_sides_and_report(tmp_path, monkey
     training, test = synthetic_digits(120, n_in=784)
     monkeypatch.setattr(exercises, "SLICE", 40)
     calls = call_cost.run(training, rounds=1)
-    assert len(calls["rows"]) == 11 and all(r["nnfast_s"] > 0 and r["book_s"] > 0 for r in calls["rows"])
+    assert len(calls["rows"]) == 12 and all(r["nnfast_s"] > 0 and r["book_s"] > 0 for r in calls["rows"])
     assert set(calls["own_list"]) == {"float64", "float32"}
     assert all(o["one_off_cpu_s"] > 0 and "epoch_cpu_s" in o for o in calls["own_list"].values())
     ex = exercises.run(training, test, rounds=1)
@@ -135,6 +135,7 @@ def test_call_cost_and_exercise_rows_time_both_sides_and_report(tmp_path, monkey
               "limit": {"gflops_float64": 1.0, "gflops_float32": 2.0, "blas_threads": 1}, "rows": [],
               "call_cost": calls, "exercises": ex}
     text = report.write(result, tmp_path)
+    assert "against network.py as written (its plain sigmoid)" in text
     assert "| fig/generate_gradient.py, one epoch" in text and "| L1 (lmbda 5) |" in text
     assert "a list built by the learner's own loader" in text and "of an epoch)" in text
     assert calls["draw"]["median_ms"] > 0 and "server work per stroke" in text

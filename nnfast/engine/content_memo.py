@@ -21,6 +21,10 @@ import weakref
 import numpy as np
 
 MIN_BYTES = 1 << 20  # smaller matrices are quicker to prepare again than to fingerprint
+# results kept per matrix, the least recently used dropped first: a learner's slices of a list SGD reshuffles are
+# a new set of rows each call, each with its own input layout (MNIST's 50,000: 39 MB), which were all kept while
+# the list lived (8 such calls: +300 MB); a training call asks two or three results of a matrix
+MAX_RESULTS = 4
 WIDTH = 1024  # words per fingerprint row
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
@@ -86,19 +90,31 @@ def remembered(X, what, compute):
         return compute(X)
     mine = _private.get(id(X))
     if mine is not None and mine[0]() is X:
-        results = mine[1]
-        if what not in results:
-            results[what] = compute(X)
-        return results[what]
+        return _kept(mine[1], what, compute, X)
     digest = _fingerprint_once(X)
     hit = _memo.get(id(X))
     if hit is None or hit[0]() is not X or hit[1] != digest:
         hit = _memo[id(X)] = (weakref.ref(X), digest, {})
         weakref.finalize(X, _drop, id(X), hit[0])
-    results = hit[2]
-    if what not in results:
-        results[what] = compute(X)
-    return results[what]
+    return _kept(hit[2], what, compute, X)
+
+
+def _kept(results, what, compute, X):
+    """``results[what]``, computed when missing; the ``MAX_RESULTS`` most recently used are kept (another
+    thread's calls may meanwhile use and drop results of the same matrix: each step holds alone)."""
+    found = results.pop(what, _MISSING)
+    if found is _MISSING:
+        found = compute(X)
+    results[what] = found  # the most recent last
+    while len(results) > MAX_RESULTS:
+        try:
+            del results[next(iter(results))]
+        except (KeyError, RuntimeError, StopIteration):  # another thread dropped it first
+            break
+    return found
+
+
+_MISSING = object()
 
 
 def _drop(key, ref):

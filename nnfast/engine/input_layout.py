@@ -109,14 +109,30 @@ def _prepare(X, rows=None):
     used = n if rows is None else len(rows)
     if used < MIN_ROWS or n_in == 0:
         return X, DENSE_INPUTS
-    counts = nonzero_counts(X, rows)
+    book = None
+    if rows is not None:
+        # a set of some of X's rows, often one of many (slices of a list SGD reshuffles, a new set each call): X's
+        # bytes in the book's column order and every column's count are made once per content of X; each set is
+        # counted on the bytes (a quarter of the floats' reading) and only reorders them (a 4/5 slice of 50,000 own
+        # columns: 200 -> 100 ms of CPU)
+        book, all_counts = remembered(X, "byte codes", _book_codes_and_counts)
+    if book is None:
+        counts = nonzero_counts(X, rows)
+    elif len(rows) > n // 2 and (len(rows) < 2 or bool(np.all(rows[1:] != rows[:-1]))):
+        # most of X's rows, each once: all of them less the others, exactly (a 4/5 slice: 15 -> 4 ms)
+        others = np.ones(n, dtype=np.bool_)
+        others[rows] = False
+        counts = all_counts - nonzero_counts(book, np.flatnonzero(others))
+    else:
+        counts = nonzero_counts(book, rows)  # a code is 0 exactly where its value is 0 (or -0)
     if counts.sum() > MAX_DENSITY * used * n_in:
         return X, DENSE_INPUTS
     perm = np.argsort(-counts, kind="stable").astype(np.int64)
     scale = 1.0
-    codes = _byte_codes(X, perm)
+    codes = _book_codes(X) if rows is None else book
     if codes is not None:
-        X, scale = codes, 1 / 256
+        # the columns reordered on the bytes, a quarter of the floats (MNIST's 50,000: 106 -> ~50 ms in all)
+        X, scale = np.take(codes, perm, axis=1), 1 / 256
     elif X.nbytes <= MAX_COPY_BYTES:
         X = np.take(X, perm, axis=1)  # C-contiguous; 13x quicker than X[:, perm] on MNIST
     else:
@@ -131,9 +147,15 @@ def _prepare(X, rows=None):
     return X, InputLayout(lo, hi, perm, scale)
 
 
-def _byte_codes(X, perm):
-    """X's columns in ``perm``'s order as bytes (X * 256) when every value is a whole number of 256ths
-    in [0, 1), else None; None too when even that copy would exceed MAX_COPY_BYTES."""
+def _book_codes_and_counts(X):
+    """``(_book_codes(X), nonzero_counts of all its rows)``, or ``(None, None)``."""
+    codes = _book_codes(X)
+    return (None, None) if codes is None else (codes, nonzero_counts(codes))
+
+
+def _book_codes(X):
+    """X as bytes (X * 256, in X's own column order) when every value is a whole number of 256ths in [0, 1),
+    else None; None too when even that copy would exceed MAX_COPY_BYTES."""
     n, n_in = X.shape
     if X.dtype.kind != "f" or n * n_in > MAX_COPY_BYTES:
         return None
@@ -147,5 +169,4 @@ def _byte_codes(X, perm):
             part[:] = block  # bytes: a fraction, a negative or a value over 255 does not come back equal
         if not np.array_equal(part, block):
             return None
-    # the columns reordered on the bytes, a quarter of the floats (MNIST's 50,000: 106 -> ~50 ms in all)
-    return np.take(codes, perm, axis=1)
+    return codes

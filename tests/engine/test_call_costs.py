@@ -157,3 +157,31 @@ def test_one_column_feedforward_saturates_without_warnings_and_checks_shapes():
     net.weights = [np.zeros((2, 4))]
     with pytest.raises(ValueError, match=r"weights\[0\] has shape \(2, 4\)"):
         net.feedforward(np.zeros((3, 1)))
+
+
+@pytest.mark.parametrize("private", [False, True])
+def test_a_matrix_keeps_its_most_recent_results_only(private):
+    # a learner's slices of a list SGD reshuffles ask a new input layout (39 MB for MNIST) every call: all were kept
+    X = np.random.default_rng(6).random((2000, 784)).astype(np.float32)  # over content_memo.MIN_BYTES
+    if private:
+        content_memo.private(X)
+    made = []
+
+    def compute(key):
+        def make(M):
+            made.append(key)
+            return np.full(3, key)
+        return make
+    for key in range(10):
+        content_memo.remembered(X, key, compute(key))
+    assert made == list(range(10))
+    recent = content_memo.remembered(X, 9, compute(9))  # kept: not made again
+    assert made == list(range(10)) and recent[0] == 9
+    content_memo.remembered(X, 6, compute(6))  # kept (the fourth most recent), and now the most recent
+    content_memo.remembered(X, 10, compute(10))
+    content_memo.remembered(X, 6, compute(6))
+    assert made == [*range(10), 10]
+    content_memo.remembered(X, 0, compute(0))  # dropped long ago: made again, the same numbers
+    assert made == [*range(10), 10, 0]
+    results = (content_memo._private[id(X)][1] if private else content_memo._memo[id(X)][2])
+    assert len(results) == content_memo.MAX_RESULTS

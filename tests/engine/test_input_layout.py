@@ -206,3 +206,34 @@ def test_only_whole_256ths_in_0_1_are_stored_as_bytes(odd):
     X[3, np.flatnonzero(X[3])[0]] = odd
     inputs, layout = _input_layout.prepared_inputs(X)
     assert inputs.dtype == X.dtype and layout.scale == 1.0
+
+
+def _layout_from_scratch(X, rows):
+    """What a set of rows' layout must be, made directly: the columns by how often they are nonzero among ``rows``
+    (ties in X's order), X's bytes in that order, each row's first and last nonzero."""
+    counts = np.count_nonzero(X[np.sort(rows)], axis=0)
+    perm = np.argsort(-counts, kind="stable")
+    codes = (X * 256).astype(np.uint8)[:, perm]
+    nonzero = codes != 0
+    some = nonzero.any(axis=1)
+    lo = np.where(some, nonzero.argmax(axis=1), 0)
+    hi = np.where(some, X.shape[1] - nonzero[:, ::-1].argmax(axis=1), 0)
+    return codes, perm, lo, hi
+
+
+def test_each_set_of_rows_gets_its_own_layout_from_the_bytes_made_once_per_content():
+    X = np.vstack([x.reshape(1, -1) for x, _ in sparse_digits(3000, seed=9)])
+    X[5, 400] = -0.0  # a zero all the same
+    rng = np.random.default_rng(10)
+    sets = [rng.permutation(3000)[:2400], rng.permutation(3000)[:1000], np.concatenate([np.arange(900)] * 2)]
+    for rows in sets + sets[:1]:
+        inputs, layout = _input_layout.prepared_inputs(X, rows)
+        codes, perm, lo, hi = _layout_from_scratch(X, rows)
+        np.testing.assert_array_equal(inputs, codes)
+        np.testing.assert_array_equal(layout.perm, perm)
+        np.testing.assert_array_equal(layout.lo, lo)
+        np.testing.assert_array_equal(layout.hi, hi)
+        assert layout.scale == 1 / 256
+    X[7, 380] = 0.5  # changed in place: the bytes are made again from what X holds now
+    inputs, layout = _input_layout.prepared_inputs(X, sets[0])
+    np.testing.assert_array_equal(inputs, _layout_from_scratch(X, sets[0])[0])
