@@ -42,18 +42,18 @@ def remembered_pairs(data, n_in, n_out, targets_too):
     xids, yids = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
     if own_pairs.pair_ids(id(data), n, layout, id(tuple), id(list), xids, yids) != -1:
         return None
-    inputs = _found(own_pairs, xids, n_in, layout)
+    inputs = _found(own_pairs, data, 0, xids, n_in, layout)
     if inputs is None:
         return None
     if not targets_too:
         return (*inputs, None, None)
-    targets = _found(own_pairs, yids, n_out, layout)
+    targets = _found(own_pairs, data, 1, yids, n_out, layout)
     return None if targets is None else (*inputs, *targets)
 
 
-def _found(own_pairs, ids, width, layout):
+def _found(own_pairs, data, which, ids, width, layout):
     """``(matrix, rows)`` of the newest remembered stack of ``width`` columns that holds every array ``ids``
-    names, unchanged; or None."""
+    names (item ``which`` of each pair of ``data``), unchanged; or None."""
     for entry in reversed(column_memo._stacks):
         if entry.matrix.shape[1] != width or entry.dtype not in _ITEMSIZE:
             continue
@@ -64,14 +64,14 @@ def _found(own_pairs, ids, width, layout):
             entry.table = keys, key_rows
         rows, seen = np.empty(len(ids), dtype=np.int64), np.zeros(len(entry.ids), dtype=np.bool_)
         dtype = entry.dtype
-        found = own_pairs.rows_unchanged(ids, layout, id(np.ndarray), id(dtype), _ITEMSIZE[dtype], *entry.table,
-                                         entry.ids, entry.matrix, rows, seen)
+        found = own_pairs.rows_unchanged(id(data), id(tuple), id(list), which, ids, layout, id(np.ndarray), id(dtype),
+                                         _ITEMSIZE[dtype], *entry.table, entry.ids, entry.matrix, rows, seen)
         if found == -1:
             if entry.deaths.count and _any_gone(entry.refs, seen):
                 return None  # an id stacked then now names a new object (the kernel read only live objects)
             return entry.matrix, rows
         if found != -2:
-            return None  # an array of this stack changed or is not as stacked: the Python path decides
+            return None  # the list or an array of this stack changed, or is not as stacked: the Python path decides
     return None
 
 

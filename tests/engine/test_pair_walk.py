@@ -8,6 +8,7 @@ None, and the Python path then stacks afresh or refuses exactly as a fresh list 
 import collections
 import gc
 import random
+import sys
 
 import numpy as np
 import pytest
@@ -182,6 +183,43 @@ def test_after_a_stacked_array_died_its_id_is_never_taken_for_it():
     found = convert.training_matrices(part, 784, 1000)  # the Python path stacks afresh
     assert found[0] is not first[0]
     _holds(found, part)
+
+
+def test_pairs_dropped_between_the_kernel_calls_are_never_read(monkeypatch):
+    # Python code may run between pair_ids and rows_unchanged (here a gc callback; a __del__, a weak reference's
+    # callback or another thread alike) and drop the list's pairs: their arrays die, and reading them would read
+    # freed memory. rows_unchanged must see the list changed (-3) before it reads any array.
+    from nnfast.engine.kernels import own_pairs
+    data = _pairs(12)
+    X = convert.training_matrices(data, 784, 1000)[0]
+    entry = next(e for e in column_memo._stacks if e.matrix is X)
+    keep = [x for x, _ in data if id(x) == int(entry.ids[0])]  # the stack lives on (its lowest array is held)
+    seen, real = [], own_pairs.rows_unchanged
+
+    def spy(list_address, tuple_type, list_type, which, ids, *rest):
+        alive = {id(r()) for r in entry.refs if r() is not None}
+        dead = sum(1 for a in ids.tolist() if a not in alive)
+        found = real(list_address, tuple_type, list_type, which, ids, *rest)
+        seen.append((dead, found))
+        return found
+    monkeypatch.setattr(own_pairs, "rows_unchanged", spy)
+
+    def drop(phase, info):  # a gc pass inside pair_walk._found, before its kernel call, drops every pair
+        frame = sys._getframe()
+        while phase == "start" and data and frame is not None:
+            if frame.f_code is pair_walk._found.__code__:
+                data.clear()
+            frame = frame.f_back
+    gc.callbacks.append(drop)
+    threshold = gc.get_threshold()
+    gc.set_threshold(1)
+    try:
+        found = pair_walk.remembered_pairs(data, 784, 1000, False)
+    finally:
+        gc.set_threshold(*threshold)
+        gc.callbacks.remove(drop)
+    assert keep and seen and seen[0][0] > 0  # the window was hit: dead ids reached the kernel
+    assert all(result == -3 for dead, result in seen if dead) and found is None
 
 
 Pair = collections.namedtuple("Pair", "x y")

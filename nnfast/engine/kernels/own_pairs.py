@@ -63,6 +63,17 @@ def build_table(ids, keys, rows):
         rows[h] = k
 
 
+@helper
+def _pair_items(list_address, i, layout, tuple_type, list_type):
+    """The address of the first of the two items of the list's ``i``-th pair, or 0 where that item is not exactly
+    a tuple or a list of two."""
+    pair = _word(_word(list_address + layout[LIST_ITEMS]) + 8 * i)
+    kind = _word(pair + layout[TYPE])
+    if (kind != tuple_type and kind != list_type) or _word(pair + layout[SIZE]) != 2:
+        return 0
+    return pair + layout[TUPLE_ITEMS] if kind == tuple_type else _word(pair + layout[LIST_ITEMS])
+
+
 @kernel(**_OPTIONS)
 def pair_ids(list_address, n, layout, tuple_type, list_type, xids, yids):
     """The addresses of the two items of each of the ``n`` pairs of the list at ``list_address`` into ``xids``
@@ -70,18 +81,29 @@ def pair_ids(list_address, n, layout, tuple_type, list_type, xids, yids):
     the list does not hold ``n`` items)."""
     if _word(list_address + layout[SIZE]) != n:
         return 0
-    items = _word(list_address + layout[LIST_ITEMS])
     for i in range(n):
-        pair = _word(items + 8 * i)
-        kind = _word(pair + layout[TYPE])
-        if kind != tuple_type and kind != list_type:
+        at = _pair_items(list_address, i, layout, tuple_type, list_type)
+        if at == 0:
             return i
-        if _word(pair + layout[SIZE]) != 2:
-            return i
-        at = pair + layout[TUPLE_ITEMS] if kind == tuple_type else _word(pair + layout[LIST_ITEMS])
         xids[i] = _word(at)
         yids[i] = _word(at + 8)
     return -1
+
+
+@helper
+def _still_held(list_address, layout, tuple_type, list_type, ids, which):
+    """Whether the list at ``list_address`` still holds ``len(ids)`` pairs whose item ``which`` (0 or 1) is the
+    object ``ids`` names at its place. Python code runs between two kernel calls (a gc pass, a ``__del__``, a
+    weak reference's callback, another thread) and may drop pairs; while the list, held by the caller, holds
+    them, every object ``ids`` names is alive for as long as this kernel holds the GIL."""
+    n = len(ids)
+    if _word(list_address + layout[SIZE]) != n:
+        return False
+    for i in range(n):
+        at = _pair_items(list_address, i, layout, tuple_type, list_type)
+        if at == 0 or _word(at + 8 * which) != ids[i]:
+            return False
+    return True
 
 
 @helper
@@ -94,13 +116,17 @@ def _equal(column, row, width):
 
 
 @kernel(**_OPTIONS)
-def rows_unchanged(ids, layout, array_type, descr, itemsize, keys, key_rows, stacked_ids, matrix, rows, seen):
-    """Whether each object ``ids`` names is a stacked array (``stacked_ids``, ascending; the table
+def rows_unchanged(list_address, tuple_type, list_type, which, ids, layout, array_type, descr, itemsize, keys,
+                   key_rows, stacked_ids, matrix, rows, seen):
+    """-3 unless the list at ``list_address`` still holds, at each place, a pair whose item ``which`` is the
+    object ``ids`` names (``_still_held``: only then are those objects alive to be read). Then, whether each object ``ids`` names is a stacked array (``stacked_ids``, ascending; the table
     ``keys``/``key_rows`` finds one's row) that is still a contiguous ``(width, 1)`` or ``(width,)`` ndarray of
     the dtype ``descr`` (``itemsize`` bytes) holding exactly the numbers of its row of ``matrix``. Sets
     ``rows[i]``, the row of ``ids[i]``, and ``seen`` (False on entry) for the rows used. -1 when all hold; -2
     when an id is not among ``stacked_ids``; else the first row found otherwise. The arrays are read in the order of their addresses (the matrix's
     rows in order): read in a shuffled list's order, twice the time in cache misses."""
+    if not _still_held(list_address, layout, tuple_type, list_type, ids, which):
+        return -3
     mask = len(keys) - 1
     for i in range(len(ids)):
         a = ids[i]
