@@ -10,7 +10,7 @@ call, same seeds and mini-batches). ``under_load``: nnfast's default against
 ``NNFAST_THREADS=1`` with one other CPU-bound process running, whole
 two-epoch calls (the probing included), alternating.
 
-Run alone: ``python -m benchmarks.unpinned [ROUNDS]`` (prints the JSON).
+Run alone: ``python -m benchmarks.unpinned [ROUNDS]`` (prints the JSON; ``--help`` says more).
 """
 
 import json
@@ -131,5 +131,35 @@ def markdown(unpinned):
     return lines
 
 
+def _rounds(text):
+    """argparse's type for ROUNDS: a whole number of at least 1, else one line saying so."""
+    import argparse
+    try:
+        rounds = int(text)
+    except ValueError:
+        rounds = 0
+    if rounds < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text!r}")
+    return rounds
+
+
+def main(argv=None):
+    """The dense nets against JAX on every core, printed as JSON: ``python -m benchmarks.unpinned [ROUNDS]``."""
+    import argparse
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.unpinned",
+        description="The dense nets (784-{30,100}-10, mini-batch 10 and 100, float32 and float64) against JAX with "
+                    "nothing pinned, each engine on the cores it chooses, and nnfast's default threads against one "
+                    "thread beside a busy process; prints the figures as JSON. Needs MNIST and jax.",
+        epilog="example: python -m benchmarks.unpinned 3")
+    parser.add_argument("rounds", nargs="?", type=_rounds, default=3, metavar="ROUNDS",
+                        help="rounds alternating the engines (default 3)")
+    args = parser.parse_args(argv)
+    try:
+        print(json.dumps(run(args.rounds), indent=1))
+    except KeyboardInterrupt:  # the busy process of the under-load row is ended by run's own finally
+        parser.exit(130, "interrupted\n")
+
+
 if __name__ == "__main__":
-    print(json.dumps(run(int(sys.argv[1]) if len(sys.argv) > 1 else 3), indent=1))
+    main()

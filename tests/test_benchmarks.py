@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from benchmarks import limits, report, timing
 from conftest import synthetic_digits
@@ -253,3 +254,19 @@ def test_unpinned_rows_time_nnfast_against_jax_and_under_load(monkeypatch, tmp_p
     text = report.write(result, tmp_path)
     assert "| 784-6-10 | 10 | float32 |" in text and "Under load (one other CPU-bound process running), 784-6-10" in text
     assert "jax not installed" in "\n".join(unpinned.markdown({"rows": [], "note": "jax not installed"}))
+
+
+def test_unpinned_has_a_command_line_with_help_and_one_line_for_bad_rounds(capsys, monkeypatch):
+    from benchmarks import unpinned
+    with pytest.raises(SystemExit) as done:
+        unpinned.main(["--help"])
+    assert done.value.code == 0 and "ROUNDS" in capsys.readouterr().out
+    for bad in (["x"], ["0"], ["-2"], ["3", "4"], ["--bogus"]):
+        with pytest.raises(SystemExit) as done:
+            unpinned.main(bad)
+        err = capsys.readouterr().err
+        assert done.value.code == 2 and "error:" in err and "Traceback" not in err, (bad, err)
+    ran = []
+    monkeypatch.setattr(unpinned, "run", lambda rounds: ran.append(rounds) or {"rows": []})
+    unpinned.main(["2"])
+    assert ran == [2] and '"rows"' in capsys.readouterr().out

@@ -5,13 +5,12 @@ weights and biases in one flat buffer for the kernels, converts the book's
 lists of columns to matrices once per call, runs the epochs (the book's
 ``random.shuffle`` draws, mini-batches, L2 decay, Ctrl-C between kernel
 calls) and evaluates outputs, accuracy and cost over whole data sets. The
-faces choose the cost and what to print. No numba here: ``nnfast.engine.kernels``
+faces choose the cost and what to print. Its parts, one job each: ``dense_epochs`` (the
+epoch loops), ``dense_eval`` (outputs over whole data sets), ``dense_kernels`` (the kernels
+and their compile), ``cores`` (the thread count). No numba here: ``nnfast.engine.kernels``
 is imported on first use, so ``import nnfast`` stays quick and compiles nothing.
 """
 
-import contextlib
-import os
-import random
 import time
 import warnings
 
@@ -19,118 +18,17 @@ import numpy as np
 
 from . import dense_threads, one_column
 from . import rng as _rng
-from .content_memo import one_look, remembered
+from .checks import _largest_input, as_list, check_finite, check_sizes
+from .content_memo import remembered
 from .convert import test_matrices, training_matrices
-from .checks import _largest_input, as_list, check_eta, check_finite, check_int, check_lmbda, check_sizes
+from .cores import compute_threads
+from .dense_epochs import Epochs, TrainingDiverged  # noqa: F401 (the faces import TrainingDiverged from here)
+from .dense_eval import Evaluation, eval_chunk
+from .dense_kernels import INPUT_KINDS, kernels, start_compiling  # noqa: F401 (network2, mnist_loader, runs)
 from .input_layout import DENSE_INPUTS, prepared_inputs
 
 DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
-# Kernel calls in training take whole mini-batches, at most SLICE_SAMPLES samples and about
-# SLICE_FLOPS of work, so Ctrl-C (handled between calls) and progress reports come within a
-# fraction of a second whatever the network's size (784-5000-10 took 15 s per 10,000 samples).
-SLICE_SAMPLES = 10_000
-SLICE_FLOPS = 4e9
-EVAL_CHUNK = 1024  # rows per forward pass when evaluating: scratch stays in L2
-EVAL_SCRATCH_BYTES = 64 * 2**20  # ... and fewer rows for a net so wide that 1024 would need more than this
-
-
-def eval_chunk(n_units, itemsize):
-    """Rows per evaluation pass for a net of ``n_units`` neurons in all: EVAL_CHUNK, fewer for a huge net."""
-    return max(1, min(EVAL_CHUNK, EVAL_SCRATCH_BYTES // (2 * n_units * itemsize)))
 QUADRATIC, CROSS_ENTROPY = 0, 1  # the kernels' cost codes (nnfast.engine.kernels.costs.QUADRATIC / CROSS_ENTROPY)
-
-
-MIN_ROWS_PER_THREAD = 4096  # below this a second thread costs more than it saves
-# What the kernels read the input matrix's bytes as (nnfast.engine.kernels.batches.BYTES, FLOAT32, FLOAT64)
-INPUT_KINDS = {np.dtype(np.uint8): 0, np.dtype(np.float32): 1, np.dtype(np.float64): 2}
-
-
-def compute_threads():
-    """Threads for evaluating whole data sets: ``$NNFAST_THREADS``, else every core this process may use.
-
-    The one place nnfast decides its thread count (training itself is
-    sequential: each mini-batch needs the weights the previous one left;
-    a process among many, such as a sweep's worker, sets NNFAST_THREADS=1).
-    Measured on a 2-core machine, a forward pass over 50,000 images,
-    1 -> 2 threads: 784-30-10 0.044 -> 0.022 s, 784-100-10 0.106 -> 0.058 s
-    (before zero skipping).
-    """
-    value = os.environ.get("NNFAST_THREADS", "").strip()
-    if not value:
-        try:
-            return len(os.sched_getaffinity(0))
-        except AttributeError:  # not on Linux
-            return os.cpu_count() or 1
-    try:
-        threads = int(value)
-    except ValueError:
-        threads = 0
-    if threads < 1:
-        raise ValueError(f"NNFAST_THREADS must be a whole number >= 1, got {value!r}")
-    return threads
-
-
-_POOLS = {}
-
-
-def _pool(threads):
-    """A thread pool of that size, made once per process and reused."""
-    if threads not in _POOLS:
-        from concurrent.futures import ThreadPoolExecutor
-        _POOLS[threads] = ThreadPoolExecutor(threads, thread_name_prefix="nnfast-eval")
-    return _POOLS[threads]
-
-
-class _Kernels:
-    """The two kernels the dense nets call from Python (``run_batches``, ``cost_sum``), imported on first use:
-    importing numba costs ~0.3 s."""
-
-    def __init__(self):
-        import threading
-
-        from .kernels import background
-        from .kernels.batches import run_batches
-        from .kernels.costs import cost_sum
-        self.run_batches, self.cost_sum = run_batches, cost_sum
-        self._background = background
-        self._lock = threading.Lock()
-        self._started = set()  # dtypes whose first compile has begun in this process
-        self._helpers = {}  # dtype -> the helper process compiling alongside (kernels.background)
-
-    def prepare(self, dtype):
-        """Before the first call for ``dtype``: when it will compile, a helper process compiles half of it
-        alongside (``kernels.background``). Later calls return at once."""
-        if dtype in self._started:
-            return
-        with self._lock:
-            if dtype in self._started:
-                return
-            self._started.add(dtype)
-        helper = self._background.start(dtype, compute_threads())
-        if helper is not None:
-            self._helpers[dtype] = helper
-
-    def compiled(self, dtype):
-        """After a call for ``dtype``: ``run_batches`` is compiled, so its helper (if any) may stop."""
-        if self._helpers:
-            helper = self._helpers.pop(dtype, None)
-            if helper is not None:
-                helper.stop()
-
-
-_KERNELS = []
-
-
-def kernels():
-    if not _KERNELS:
-        _KERNELS.append(_Kernels())
-    return _KERNELS[0]
-
-
-def start_compiling(dtype):
-    """Begin the first compile of the kernels for ``dtype`` in a helper process now, if it will be needed (a
-    command line calls this before loading its data); see ``_Kernels.prepare``."""
-    kernels().prepare(np.dtype(dtype))
 
 
 DRAW_BLOCK = 1 << 22  # weights drawn per randn call: Ctrl-C is honoured between calls (a call is ~0.1 s)
@@ -163,10 +61,6 @@ def memory_needed(sizes, dtype, batch):
     return 4 * params * itemsize + 8 * min(params, DRAW_BLOCK) + 2 * rows * units * itemsize
 
 
-class TrainingDiverged(ValueError):
-    """A weight became NaN or infinite during training (the learning rate is too large)."""
-
-
 class Layout:
     """Where each layer's weights and biases sit in the flat parameter buffer."""
 
@@ -192,7 +86,7 @@ class Layout:
         return weights, biases
 
 
-class DenseNet:
+class DenseNet(Epochs, Evaluation):
     """A feedforward sigmoid network on the flat buffer; subclasses give the book's face.
 
     ``_cost_code`` (``QUADRATIC`` or ``CROSS_ENTROPY``) picks the output error
@@ -322,114 +216,6 @@ class DenseNet:
         k.compiled(self.dtype)
         return params
 
-    @contextlib.contextmanager
-    def _inputs_order(self, params, perm):
-        """The first layer's weights in ``params`` with their columns in the training inputs' order
-        (column k is input perm[k], see ``nnfast.engine.input_layout``) inside the block, and back after it,
-        even on Ctrl-C: ``params`` leaves the block in the network's own order. Exact: it only moves
-        numbers (about 0.1 ms per epoch for 784-100-10)."""
-        if perm.size == 0:
-            yield
-            return
-        lay = self._layout
-        W1 = params[lay.w_off[0]:lay.w_off[0] + self.sizes[1] * self.sizes[0]].reshape(self.sizes[1], self.sizes[0])
-        W1[:] = W1[:, perm]
-        try:
-            yield
-        finally:
-            W1[:, perm] = W1.copy()
-
-    def _forward_rows(self, params, X, rows=None, reuse=False):
-        """Network outputs ``(n, sizes[-1])`` for input rows ``X[rows]`` (all of ``X (n, sizes[0])`` by default).
-
-        ``reuse=True`` (a set evaluated every epoch) evaluates mostly-zero inputs
-        the way training runs them (``nnfast.engine.input_layout``: columns reordered,
-        each block of four rows' zero ends skipped), its rows taken in order of
-        where they end, so that blocks of four span few columns; the outputs come
-        back in the caller's order. Large sets are split over ``compute_threads()``
-        threads: the kernels release the GIL and every sample is independent, so
-        the outputs do not depend on it.
-        """
-        all_rows = rows is None
-        rows = np.arange(X.shape[0], dtype=np.int64) if all_rows else rows
-        n = len(rows)
-        inputs, layout = self._prepared(X, None if all_rows else rows) if reuse else (X, DENSE_INPUTS)
-        order = None
-        if layout.lo.size:
-            order = self._eval_order(X, None if all_rows else rows, layout)
-            rows = rows[order]
-            params = self._in_inputs_order(params, layout.perm)
-        out = np.empty((n, self.sizes[-1]), dtype=self.dtype)
-        chunk = eval_chunk(self._layout.n_units, self.dtype.itemsize)
-        threads = min(compute_threads(), n // MIN_ROWS_PER_THREAD)
-        if threads <= 1:
-            if n:
-                self._run(params, inputs, rows, batch=chunk, out=out, layout=layout)
-        else:
-            cuts = [n * t // threads for t in range(threads + 1)]
-            parts = [(lo, hi) for lo, hi in zip(cuts[:-1], cuts[1:])]
-            list(_pool(threads).map(lambda part: self._run(params, inputs, rows[part[0]:part[1]], batch=chunk,
-                                                           out=out[part[0]:part[1]], layout=layout), parts))
-        if order is None:
-            return out
-        result = np.empty_like(out)
-        result[order] = out
-        return result
-
-    def _prepared(self, X, rows=None):
-        """``nnfast.engine.input_layout.prepared_inputs(X, rows)``, made once per training call (the sets it
-        trains on and evaluates every epoch do not change during it; they may between calls). ``rows``: the
-        rows of X used (their set chooses the column order), None for all."""
-        cache = self.__dict__.setdefault("_prepared_inputs", {})
-        hit = cache.get(id(X))
-        if hit is not None and hit[0] is X and (hit[1] is rows or (hit[1] is not None and rows is not None
-                                                                 and np.array_equal(hit[1], rows))):
-            return hit[2], hit[3]
-        inputs, layout = prepared_inputs(X, rows)
-        cache[id(X)] = (X, rows, inputs, layout)
-        return inputs, layout
-
-    def _eval_order(self, X, rows, layout):
-        """The order of ``rows`` by where each row's nonzeros end, kept until training ends (a set
-        evaluated every epoch is sorted once)."""
-        cache = self.__dict__.setdefault("_eval_orders", {})
-        key = (id(X), id(rows))  # rows None: all of X's rows
-        hit = cache.get(key)
-        if hit is not None and hit[0] is X and hit[1] is rows:
-            return hit[2]
-        order = np.argsort(layout.hi if rows is None else layout.hi[rows], kind="stable")
-        cache[key] = (X, rows, order)
-        return order
-
-    def _in_inputs_order(self, params, perm):
-        """A copy of ``params`` whose first layer's weight columns are in the inputs' order (``perm``)."""
-        if perm.size == 0:
-            return params
-        params = params.copy()
-        lay = self._layout
-        W1 = params[lay.w_off[0]:lay.w_off[0] + self.sizes[1] * self.sizes[0]].reshape(self.sizes[1], self.sizes[0])
-        W1[:] = W1[:, perm]
-        return params
-
-    def _forget_training_caches(self):
-        """Drop what a training call prepared once (``_prepared``, ``_eval_order``)."""
-        self.__dict__.pop("_prepared_inputs", None)
-        self.__dict__.pop("_eval_orders", None)
-
-    def _count_correct(self, params, X, labels, reuse=False):
-        if X.shape[0] == 0:
-            return 0
-        return int(np.count_nonzero(np.argmax(self._forward_rows(params, X, reuse=reuse), axis=1) == labels))
-
-    def predict_rows(self, X):
-        """The predicted class (argmax of the output) for each row of ``X (n, sizes[0])``."""
-        X = np.asarray(X)
-        if X.ndim != 2 or X.shape[1] != self.sizes[0]:
-            raise ValueError(f"inputs have shape {X.shape}; expected (n, {self.sizes[0]})")
-        if X.shape[0] == 0:
-            return np.empty(0, dtype=np.int64)
-        return np.argmax(self._forward_rows(self._pack(), self._input_rows(np.ascontiguousarray(X))), axis=1)
-
     def warm_up(self):
         """Compile the kernels (or load them from numba's cache) now, on a throw-away sample.
 
@@ -523,25 +309,6 @@ class DenseNet:
         if np.ndim(x) < 2 or np.shape(x)[1] == 1:
             self._sample_gradients = self.__dict__.get("_sample_gradients", 0) + 1
 
-    def _book_update(self, changed, update):
-        """``update`` (the face's call of ``update_mini_batch``) for ``_book_epochs``. A learner's own
-        ``update_mini_batch`` whose first mini-batch calls the kernels' ``backprop`` one sample at a time
-        (the book's style) is told once of ``mini_batch_gradient`` (the face's ``_note_sample_loop``); the
-        other changes are told where they slow a step down."""
-        if "update_mini_batch" not in changed:
-            return update
-        state = {"checked": False}
-
-        def checked_update(batch):
-            if state["checked"]:
-                return update(batch)
-            before = self.__dict__.get("_sample_gradients", 0)
-            update(batch)
-            state["checked"] = True
-            if self.__dict__.get("_sample_gradients", 0) - before > 1:
-                self._note_sample_loop()
-        return checked_update
-
     def _step(self, mini_batch, eta, decay=1.0):
         """One gradient step on ``mini_batch`` (a list of ``(x, y)``)."""
         mini_batch = as_list(mini_batch)
@@ -549,102 +316,3 @@ class DenseNet:
             raise ValueError("mini_batch is empty")
         X, x_rows, Y, y_rows = self._training_rows(mini_batch)
         self._unpack(self._run(self._pack(), X, x_rows, Y, y_rows, len(x_rows), eta, decay))
-
-    def _book_epochs(self, data, epochs, mini_batch_size, update, first_epoch=0, order=None):
-        """The book's epoch loop itself, for a network whose user code the kernels cannot stand in for.
-
-        Each epoch ``random.shuffle``s the order (the very draws of the book's
-        ``random.shuffle(training_data)``), then calls ``update(mini_batch)``
-        (the face's ``update_mini_batch``, the user's override included) on
-        consecutive slices of ``mini_batch_size`` pairs. Yields ``(j, order)``
-        after each epoch; leaves ``data`` in the order the book leaves it.
-        Raises ``TrainingDiverged`` when a weight becomes NaN or infinite.
-        """
-        epochs = check_int(epochs, "epochs", 0)
-        mini_batch_size = check_int(mini_batch_size, "mini_batch_size", 1)
-        n = len(data)
-        original = list(data)
-        if order is None:
-            order = list(range(n))
-        else:
-            order = [int(i) for i in order]
-            if sorted(order) != list(range(n)):
-                raise ValueError(f"order must be a permutation of the {n} training samples")
-        try:
-            for j in range(first_epoch, epochs):
-                random.shuffle(order)
-                for k in range(0, n, mini_batch_size):
-                    update([original[i] for i in order[k:k + mini_batch_size]])
-                if not all(np.all(np.isfinite(w)) for w in [*self.weights, *self.biases]):
-                    raise TrainingDiverged(f"training diverged in epoch {j}: weights became NaN or infinite")
-                yield j, np.array(order, dtype=np.int64)
-        finally:
-            data[:] = [original[i] for i in order]
-
-    def _epochs(self, data, epochs, mini_batch_size, eta, lmbda=0.0, first_epoch=0, order=None, rows=None):
-        """Train in place of the book's epoch loop; a generator of ``(j, params, order, rows)`` per epoch.
-
-        ``data`` is the caller's list (shuffled in place as the book's code
-        shuffles it). After each yield ``weights`` and ``biases`` are a
-        snapshot of epoch ``j``'s result and ``params`` the live buffer (read
-        it, never write it); ``rows`` is ``(X, x_rows, Y, y_rows)`` of the
-        training set. ``first_epoch`` and ``order`` (the permutation of
-        ``data`` earlier epochs left) continue an interrupted run exactly,
-        given the ``random`` state it had. ``rows``: ``_training_rows(data)``
-        computed once by a caller that trains on the same list many times (a
-        sweep's worker), saving the conversion (~0.2 s per 50,000 samples).
-        Raises ``TrainingDiverged`` when a weight becomes NaN or infinite.
-        """
-        epochs = check_int(epochs, "epochs", 0)
-        mini_batch_size = check_int(mini_batch_size, "mini_batch_size", 1)
-        eta = check_eta(eta)
-        lmbda = check_lmbda(lmbda)
-        kernels().prepare(self.dtype)  # a first compile, if any, begins in a helper while the data is prepared
-        with one_look():  # nothing of the learner's runs here: the loader's 188 MB matrix is read once, not twice
-            rows = self._training_rows(data) if rows is None else rows
-            X, x_rows, Y, y_rows = rows
-            inputs, layout = self._prepared(X, x_rows) if self.skip_zero_inputs else (X, DENSE_INPUTS)
-        n = len(data)
-        decay = 1.0 - eta * (lmbda / n) if n else 1.0  # chapter 3's (1 - eta * lmbda / n), as the book computes it
-        original = list(data)
-        if order is None:
-            order = np.arange(n, dtype=np.int64)  # shuffled exactly as the book shuffles its list
-        else:
-            order = np.array(order, dtype=np.int64)
-            if order.shape != (n,) or not np.array_equal(np.sort(order), np.arange(n)):
-                raise ValueError(f"order must be a permutation of the {n} training samples")
-        params = self._pack()
-        per_sample = 6 * self._layout.n_params  # forward, backward and update: ~3 multiply-adds per weight
-        samples = min(SLICE_SAMPLES, max(1, int(SLICE_FLOPS // per_sample)))
-        step = mini_batch_size * max(1, samples // mini_batch_size)
-        progress = getattr(self, "progress", None)  # a callable (done, n), e.g. the command line's progress line
-        # several cores where they may pay, chosen by measurement (dense_threads); None: one thread throughout
-        plan = dense_threads.plan(self.sizes, mini_batch_size, compute_threads(), self.dtype, per_sample,
-                                  n * (epochs - first_epoch))
-        try:
-            for j in range(first_epoch, epochs):
-                _rng.shuffle(order)
-                xo, yo = x_rows[order], y_rows[order]
-                with self._inputs_order(params, layout.perm):
-                    k = 0
-                    while k < n:
-                        size = plan.samples(step) if plan else step
-                        threads = plan.threads() if plan else 1
-                        start = time.perf_counter()
-                        self._run(params, inputs, xo[k:k + size], Y, yo[k:k + size], mini_batch_size, eta, decay,
-                                  layout=layout, threads=threads)
-                        if plan:
-                            plan.took(threads, time.perf_counter() - start, min(size, n - k))
-                        k += size
-                        if progress is not None:
-                            progress(min(k, n), n)
-                if not np.all(np.isfinite(params)):
-                    raise TrainingDiverged(
-                        f"training diverged in epoch {j}: weights became NaN or infinite; try a smaller eta "
-                        f"(it was {eta:g})")
-                self._unpack(params.copy())
-                yield j, params, order.copy(), rows
-        finally:
-            self._unpack(params)
-            self._forget_training_caches()
-            data[:] = list(map(original.__getitem__, order.tolist()))  # a listcomp: 1.6x the time

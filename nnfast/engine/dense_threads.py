@@ -15,11 +15,18 @@ Nothing is compiled where threads cannot be chosen: one core allowed
 nothing more), first layers under ``MIN_UNITS`` units a part, a call with
 under ``MIN_WORK`` of work, or no core free when the call starts (the load
 average, as for the compile helper; ``NNFAST_COMPILE_HELPER=1`` overrides it,
-for benchmarks). Elsewhere the
-threaded kernel compiles (or loads from numba's cache) on a background thread
-after the first slice of training, which goes on on one thread meanwhile.
+for benchmarks). Elsewhere, after the first slice of training, a helper process compiles the threaded
+kernel into numba's on-disk cache (``kernels.parallel_helper``, as for chapter 6), and training goes on on one
+thread until the helper has ended; then this process loads the kernel from the cache (a fraction of a
+second) and the measuring begins. No compile of it runs in this process (it held numba's compiler lock for
+8-36 s, so a first compile on the main thread, such as chapter 3's monitors' ``cost_sum``, waited, and a
+child forked meanwhile inherited the held lock and hung). Where the helper left nothing in the cache (it
+failed, or numba caches nothing here), training stays on one thread. ``NNFAST_COMPILE_HELPER=0``: no
+helper; the threaded kernel compiles in this process at the first chance, on the training thread (the
+benchmarks' steady state).
 """
 
+import atexit
 import os
 import threading
 
@@ -34,7 +41,9 @@ CHUNK_FLOPS = 3e8  # work per kernel call while threads are measured or used: a 
 PROBE_SHARE = 4  # a probe's threaded calls take 1/PROBE_SHARE of a chunk each (see Plan)
 GIVE_UP = 2.0  # a probe's threaded call this many times one thread's quickest: one thread, without more probing
 
-_COMPILE = {"lock": threading.Lock(), "thread": None}
+_LOCK = threading.Lock()
+_HELPERS = {}  # dtype name -> the helper compiling the threaded kernel (None: none runs, or it has ended)
+_FAILED = set()  # dtype names whose helper ended without leaving the kernel in the cache
 
 
 def kernel():
@@ -60,11 +69,8 @@ def most_threads(sizes, batch, cores):
 
 def signature(dtype):
     """``run_batches_threaded``'s argument types as ``DenseNet._run`` calls it."""
-    from numba import types
-
-    from .kernels.background import entry_signature
-    F = types.float64 if np.dtype(dtype) == np.float64 else types.float32
-    return entry_signature(dtype)[:-1] + (types.Array(F, 1, "C"), types.int64)
+    from .kernels.parallel_kernels import threaded_dense_kernels
+    return threaded_dense_kernels(dtype)[0][1]
 
 
 def _not_now(cores, dtype):
@@ -76,39 +82,56 @@ def _not_now(cores, dtype):
     return os.environ.get(HELPER_VARIABLE, "").strip() != "1" and no_core_free(cores)
 
 
-def _compile(dtype):
-    try:
-        kernel().compile(signature(dtype))
-    except Exception:  # noqa: BLE001  a failed compile leaves training on one thread, as before
-        pass
-
-
-def _finish_compile_before_fork():
-    """``os.fork``'s hook: a fork while the compile thread holds numba's compiler lock (and LLVM's) gives a
-    child in which the lock's owner does not exist, so its first compile waits for ever (a sweep's or an
-    ensemble's forked workers, a learner's own multiprocessing, started within the compile's 20-36 s after a
-    training call). The fork waits for the compile instead."""
-    thread = _COMPILE["thread"]
-    if thread is not None and thread is not threading.current_thread():
-        thread.join()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(before=_finish_compile_before_fork)
-
-
-def compile_in_background(dtype):
-    """Start compiling the threaded kernel for ``dtype`` on a daemon thread, once per process; True when it
-    is compiled already."""
-    sig = signature(dtype)
-    if sig in kernel().overloads:
+def ready(dtype):
+    """Whether the threaded kernel for ``dtype`` may be called now. Where it is neither compiled nor in numba's
+    cache, the first ask starts a helper process compiling it (see the module's docstring) and answers False
+    until the helper has ended; then the kernel is loaded from the cache. Nothing compiles in this process
+    (but with ``NNFAST_COMPILE_HELPER=0``)."""
+    from .kernels import parallel_helper
+    from .kernels.background import compiled_or_cached
+    sig, k, name = signature(dtype), kernel(), np.dtype(dtype).name
+    if sig in k.overloads:
         return True
-    with _COMPILE["lock"]:
-        if _COMPILE["thread"] is None or not _COMPILE["thread"].is_alive():
-            _COMPILE["thread"] = threading.Thread(target=_compile, args=(dtype,), daemon=True,
-                                                  name="nnfast-compile-threaded")
-            _COMPILE["thread"].start()
-    return False
+    with _LOCK:
+        if name in _FAILED:
+            return False
+        if name not in _HELPERS:
+            _HELPERS[name] = None
+            if os.environ.get(parallel_helper.HELPER_VARIABLE, "").strip() == "0":  # the user's: compile here, now
+                return _load(k, sig, name)
+            if not parallel_helper.all_cached(name, 0, parallel_helper.DENSE):  # (none where no Python runs one)
+                _HELPERS[name] = parallel_helper.start(name, 0, parallel_helper.DENSE)
+                if _HELPERS[name] is not None:
+                    atexit.register(_HELPERS[name].stop)  # a helper outliving a short script finishes and ends
+        helper = _HELPERS[name]
+        if helper is not None and helper.process.poll() is None:
+            return False
+        _HELPERS[name] = None
+        if not compiled_or_cached(k, sig, unknown=False):
+            _FAILED.add(name)  # compiling it here would stall training for 8-36 s: one thread, as before threads
+            return False
+        return _load(k, sig, name)
+
+
+def _load(k, sig, name):
+    """The threaded kernel for ``sig`` loaded from numba's cache (or compiled, where it is not there); False
+    where that fails (training stays on one thread)."""
+    try:
+        k.compile(sig)
+    except Exception:  # noqa: BLE001  a failed compile leaves training on one thread, as before
+        _FAILED.add(name)
+        return False
+    return True
+
+
+def forget():
+    """Forget every helper and failure (tests): the next ask looks at the cache again."""
+    with _LOCK:
+        for helper in _HELPERS.values():
+            if helper is not None:
+                helper.stop()
+        _HELPERS.clear()
+        _FAILED.clear()
 
 
 class Plan:
@@ -125,7 +148,6 @@ class Plan:
         self.small = batch * max(1, self.chunk // batch // PROBE_SHARE)
         self.chooser = Chooser(most, give_up=GIVE_UP)
         self.ready = False
-        self._asked = False
         self._warm = False
 
     def samples(self, step):
@@ -149,12 +171,8 @@ class Plan:
     def took(self, threads, seconds, samples=None):
         samples = samples or self.chunk
         c = self.chooser
-        if not self.ready:
-            if not self._asked:  # after the first call: the one-thread kernel is compiled, the lock is free
-                self._asked = True
-                self.ready = compile_in_background(self.dtype)
-            else:
-                self.ready = signature(self.dtype) in kernel().overloads
+        if not self.ready:  # asked after each call: the first starts the helper (the one-thread kernel is compiled)
+            self.ready = ready(self.dtype)
             return
         if threads > 1 and not self._warm:
             self._warm = True  # numba started its threads (milliseconds): not a measure of them, unless ...

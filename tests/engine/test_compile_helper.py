@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from nnfast.engine import dense
+from nnfast.engine import dense_kernels
 from nnfast.engine.kernels import background
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -117,7 +117,7 @@ def test_one_helper_per_dtype_however_many_threads_call_first(monkeypatch):
         def stop(self):
             stopped.append(True)
 
-    k = dense._Kernels()
+    k = dense_kernels._Kernels()
     monkeypatch.setattr(k._background, "start", lambda dtype, cores: started.append(dtype) or FakeHelper())
     threads = [threading.Thread(target=k.prepare, args=(np.dtype(np.float32),)) for _ in range(8)]
     for t in threads:

@@ -4,10 +4,7 @@ One dtype (float64) and tiny nets: the threaded kernel is a compile of its own (
 machine, once per cache).
 """
 
-import os
 import random
-import threading
-import time
 
 import numpy as np
 import pytest
@@ -124,7 +121,7 @@ def test_threads_are_tried_only_where_they_may_pay(sizes, batch, cores, most):
 def test_no_plan_and_no_compile_where_threads_cannot_pay(monkeypatch):
     def no_compile(*a):
         raise AssertionError("compiled")
-    monkeypatch.setattr(dense_threads, "compile_in_background", no_compile)
+    monkeypatch.setattr(dense_threads, "ready", no_compile)
     per_sample = 6 * 23_860
     assert dense_threads.plan([784, 30, 10], 10, 2, np.float64, per_sample, 50_000) is None
     assert dense_threads.plan([784, 30, 10], 100, 1, np.float64, per_sample, 50_000) is None
@@ -219,7 +216,7 @@ def test_no_plan_while_no_core_is_free_unless_the_benchmarks_override(monkeypatc
     """A busy machine (the load average leaves no core free): one thread, no probe, no compile."""
     from nnfast.engine.kernels import background
     monkeypatch.setattr(background, "no_core_free", lambda cores: True)
-    monkeypatch.setattr(dense_threads, "compile_in_background", lambda dtype: True)
+    monkeypatch.setattr(dense_threads, "ready", lambda dtype: True)
     monkeypatch.delenv(background.HELPER_VARIABLE, raising=False)
     per_sample = 6 * 23_860
     assert dense_threads.plan([784, 30, 10], 100, 2, np.float64, per_sample, 50_000) is None
@@ -228,27 +225,3 @@ def test_no_plan_while_no_core_is_free_unless_the_benchmarks_override(monkeypatc
     monkeypatch.setattr(background, "no_core_free", lambda cores: False)
     monkeypatch.delenv(background.HELPER_VARIABLE)
     assert dense_threads.plan([784, 30, 10], 100, 2, np.float64, per_sample, 50_000) is not None
-
-
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX's")
-def test_a_fork_while_the_threaded_kernel_compiles_gives_a_child_that_can_compile(monkeypatch):
-    """The compile thread holds numba's compiler lock; a child forked meanwhile inherits it held by a thread
-    it does not have, and its first compile waited for ever. The fork now waits for the compile."""
-    from numba.core.compiler_lock import global_compiler_lock
-    holding = threading.Event()
-
-    def slow_compile(dtype):  # as numba's compile: the global compiler lock held throughout
-        with global_compiler_lock:
-            holding.set()
-            time.sleep(1.0)
-
-    monkeypatch.setattr(dense_threads, "_compile", slow_compile)
-    monkeypatch.setitem(dense_threads._COMPILE, "thread", None)
-    monkeypatch.setattr(dense_threads, "signature", lambda dtype: ("not compiled",))
-    assert dense_threads.compile_in_background(np.float64) is False
-    assert holding.wait(10)
-    pid = os.fork()
-    if pid == 0:  # the child: can it take the lock a compile needs?
-        os._exit(0 if global_compiler_lock._lock.acquire(timeout=5) else 1)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0

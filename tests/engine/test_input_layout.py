@@ -145,8 +145,8 @@ def test_an_infinite_weight_on_a_blank_pixel_still_stops_training():
 
 def test_ctrl_c_mid_epoch_leaves_the_weights_in_the_networks_own_column_order(monkeypatch):
     """The first layer's columns are in the training matrix's order only while an epoch runs."""
-    from nnfast.engine import dense as _dense
-    monkeypatch.setattr(_dense, "SLICE_SAMPLES", 100)  # progress (and so Ctrl-C) after every 100 samples
+    from nnfast.engine import dense_epochs
+    monkeypatch.setattr(dense_epochs, "SLICE_SAMPLES", 100)  # progress (and so Ctrl-C) after every 100 samples
     data = sparse_digits(400, seed=5)
     results = []
     for skip in (True, False):

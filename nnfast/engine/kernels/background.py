@@ -90,10 +90,10 @@ def helping():
     return any(helper.process.poll() is None for helper in _started)
 
 
-def compiled_or_cached(dispatcher, signature):
+def compiled_or_cached(dispatcher, signature, unknown=True):
     """Whether ``dispatcher`` has machine code for ``signature`` in this process or in numba's cache
-    (read from the cache's small index file; nothing is loaded). True where numba keeps no cache,
-    or keeps it in a way this does not know: then no helper is started."""
+    (read from the cache's small index file; nothing is loaded). ``unknown`` (True: then no helper is
+    started) where numba keeps no cache, or keeps it in a way this does not know."""
     if tuple(signature) in dispatcher.overloads:
         return True
     try:
@@ -101,7 +101,7 @@ def compiled_or_cached(dispatcher, signature):
         index = cache._cache_file._load_index()
         return cache._index_key(tuple(signature), dispatcher.targetctx.codegen()) in index
     except Exception:  # NullCache (no caching), an unreadable index, another numba's internals
-        return True
+        return unknown
 
 
 class Helper:

@@ -105,6 +105,10 @@ def run_batches_threaded(params, grads, w_off, b_off, sizes, Xb, x_kind, x_rows,
         c = n1 * p // parts + 2  # the nearest multiple of four
         cuts[p] = c - c % 4
     cuts[parts] = n1
+    # The batch set-up below repeats run_batches' on purpose: shared, it raised chapter 1's first compile (which
+    # compiles run_batches alone). run_batches' own compile, its callees cached, process CPU, medians of 5 fresh
+    # processes alternated on 2 busy cores: three @kernel(inline="always") helpers 2.35 -> 2.55 s, the same as
+    # @helper 2.45 -> 2.56 s, one @helper _next_batch over 2-D scratch 2.67 -> 2.90 s (its callees timed too).
     extents = x_lo.shape[0] > 0
     ordered = extents and batch <= SORT_MAX
     width = max(min(batch, n), 1)

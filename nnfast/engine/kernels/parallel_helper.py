@@ -1,4 +1,4 @@
-"""A helper process that compiles chapter 6's parallel kernels into numba's on-disk cache.
+"""A helper process that compiles chapter 6's parallel kernels (and chapter 1 and 3's threaded one) into numba's cache.
 
 ``start(dtype, conv_layers)`` launches ``python -c ...main(DTYPE, CONV_LAYERS)``, which compiles every
 kernel of ``helper_kernels(dtype, conv_layers)`` (the compiled step's serial and parallel kernels) for its
@@ -13,6 +13,9 @@ parallel kernels are compiled either here or in the training process, and here t
 meanwhile. A helper that fails changes nothing: what it did not put in the cache is compiled in the
 training process when needed, as before there was a helper. ``stop`` (SIGTERM) lets it finish the
 kernel it is compiling (its cache writes stay whole) and end.
+
+``family="dense"`` (``nnfast.engine.dense_threads``): the helper compiles chapter 1 and 3's threaded training
+kernel (``parallel_kernels.threaded_dense_kernels``) instead; ``conv_layers`` is then unused (0).
 """
 
 import os
@@ -21,14 +24,21 @@ import subprocess
 import numpy as np
 
 from .background import HELPER_VARIABLE, Helper, _python, compiled_or_cached
-from .parallel_kernels import helper_kernels
+from .parallel_kernels import helper_kernels, threaded_dense_kernels
 
-__all__ = ["HELPER_VARIABLE", "all_cached", "wanted", "start", "main"]
+__all__ = ["HELPER_VARIABLE", "DENSE", "NETWORK3", "all_cached", "wanted", "start", "main"]
+
+NETWORK3, DENSE = "network3", "dense"  # the helper's families of kernels
 
 
-def all_cached(dtype, conv_layers):
-    """Whether every parallel kernel is compiled in this process or in numba's cache (or numba caches nothing)."""
-    return all(compiled_or_cached(k, sig) for k, sig in helper_kernels(dtype, conv_layers))
+def kernels(dtype, conv_layers, family=NETWORK3):
+    """``[(kernel, argument types)]`` a helper of ``family`` compiles, in its order."""
+    return threaded_dense_kernels(dtype) if family == DENSE else helper_kernels(dtype, conv_layers)
+
+
+def all_cached(dtype, conv_layers, family=NETWORK3):
+    """Whether every kernel of the family is compiled in this process or in numba's cache (or numba caches nothing)."""
+    return all(compiled_or_cached(k, sig) for k, sig in kernels(dtype, conv_layers, family))
 
 
 def wanted():
@@ -37,15 +47,15 @@ def wanted():
     return os.environ.get(HELPER_VARIABLE, "").strip() != "0" and _python() is not None
 
 
-def start(dtype, conv_layers):
-    """A ``background.Helper`` compiling the parallel kernels, or None where none was started (not
+def start(dtype, conv_layers, family=NETWORK3):
+    """A ``background.Helper`` compiling the family's kernels, or None where none was started (not
     ``wanted``, or it could not start)."""
     if not wanted():
         return None
     package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
     code = (f"import sys; sys.path.insert(0, {package_root!r}); "
             f"from nnfast.engine.kernels.parallel_helper import main; "
-            f"main({np.dtype(dtype).name!r}, {int(conv_layers)})")
+            f"main({np.dtype(dtype).name!r}, {int(conv_layers)}, {family!r})")
     try:
         process = subprocess.Popen([_python(), "-c", code], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL, close_fds=True)
@@ -54,12 +64,12 @@ def start(dtype, conv_layers):
     return Helper(process)
 
 
-def main(dtype, conv_layers):
-    """The helper's work: compile each parallel kernel into the cache, until done or told to stop."""
+def main(dtype, conv_layers, family=NETWORK3):
+    """The helper's work: compile each of the family's kernels into the cache, until done or told to stop."""
     import signal
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
-    for kernel, signature in helper_kernels(dtype, conv_layers):
+    for kernel, signature in kernels(dtype, conv_layers, family):
         if stopping:
             break
         kernel.compile(signature)

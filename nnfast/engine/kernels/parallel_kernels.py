@@ -6,6 +6,8 @@ therefore trains on one thread on the layers' own code while a helper process co
 compiled step's serial kernels, into numba's on-disk cache (``parallel_helper``); the engine
 (``nnfast.engine.parallel_start``) loads them from there once it has finished. Both take the lists
 below: a new kernel joins the mechanism by one line in ``parallel_kernels`` (or ``serial_kernels``).
+Chapter 1 and 3's threaded kernel (``threaded_dense_kernels``) goes the same way: a helper compiles it while training
+goes on on one thread (``nnfast.engine.dense_threads``).
 ``tests/engine/test_parallel_start.py`` checks that each signature is the one a training step and a
 prediction call with, so that the helper never compiles a useless one.
 """
@@ -71,6 +73,14 @@ def serial_kernels(dtype, conv_layers):
                 (dense_step.forward_inputs, (A[2], A[2], A[1], A[2]))]
     # engine.net_step's whole step on one thread (it calls the kernels above: compiled after them)
     return kernels + ([(net_step.step_one, net_step.signature(dtype, conv_layers, False))] if conv_layers else [])
+
+
+def threaded_dense_kernels(dtype):
+    """``[(kernel, argument types)]`` of chapter 1 and 3's threaded training kernel as ``DenseNet._run`` calls it
+    (``nnfast.engine.dense_threads``: only where threads may pay): a helper compiles it as it does chapter 6's."""
+    from . import background, batches_threaded
+    F, A, I = _array_types(dtype)
+    return [(batches_threaded.run_batches_threaded, background.entry_signature(dtype)[:-1] + (A[1], types.int64))]
 
 
 def helper_kernels(dtype, conv_layers):
