@@ -72,3 +72,36 @@ def test_a_stack_on_the_tiles_equals_the_layers_own_code(parts, act):
     for (dw, db), (want_dw, want_db) in zip(convs.backward(d), [(dw0, db0), (dw1, db1)]):
         np.testing.assert_allclose(dw, want_dw, rtol=1e-11, atol=1e-13)
         np.testing.assert_allclose(db, want_db, rtol=1e-11, atol=1e-13)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("act", [ck.LINEAR, ck.RELU])
+@pytest.mark.parametrize("pool", [(2, 2), (1, 4), (4, 1), (3, 2), (3, 3), (1, 1)])
+def test_pool_forward_equals_the_plain_pooling(dtype, act, pool):
+    """``conv.pool_forward`` (four-position windows on their own one-pass kernel) against the loop above, on
+    maps of 27x25 (a partial window dropped at most pools) with blank stretches where a window ties at 0."""
+    rng = np.random.default_rng(sum(pool) + act)
+    m, Hz, Wz, F = 2, 27, 25, 21
+    ph, pw = pool
+    Z = rng.standard_normal((m * Hz * Wz, F)).astype(dtype)
+    Z[100:300] = 0
+    Z[400:420, 3] = Z[420, 3]  # ties at a non-zero value too
+    b = rng.standard_normal(F).astype(dtype)
+    want, want_arg = _pool_reference(Z.astype(np.float64), m, Hz, Wz, ph, pw, b.astype(np.float64), act)
+    shape = (m, Hz // ph, Wz // pw, F)
+    P, arg = np.full(shape, np.nan, dtype), np.full(shape, -1, np.int64)
+    ck.pool_forward(Z, Hz, Wz, ph, pw, b, act, P, arg)
+    np.testing.assert_array_equal(arg, want_arg)
+    np.testing.assert_allclose(P, want, rtol=1e-6 if dtype == np.float32 else 1e-15)
+
+
+def test_pool_forward_keeps_a_nan_only_where_it_comes_first():
+    """Strictly greater wins, as ``pool_forward`` always did: a NaN at a window's first position stays (the
+    run reports it), a later NaN never wins."""
+    Z = np.arange(16 * 2, dtype=np.float64).reshape(16, 2)
+    Z[0, 0] = np.nan  # window (0, 0), first position
+    Z[5, 1] = np.nan  # window (0, 0), last position (row 1, column 1 of the 4x4 map)
+    P, arg = np.empty((1, 2, 2, 2)), np.empty((1, 2, 2, 2), np.int64)
+    ck.pool_forward(Z, 4, 4, 2, 2, np.zeros(2), ck.LINEAR, P, arg)
+    assert np.isnan(P[0, 0, 0, 0]) and arg[0, 0, 0, 0] == 0
+    assert P[0, 0, 0, 1] == Z[4, 1] and arg[0, 0, 0, 1] == 4
