@@ -105,3 +105,12 @@ def test_pool_forward_keeps_a_nan_only_where_it_comes_first():
     ck.pool_forward(Z, 4, 4, 2, 2, np.zeros(2), ck.LINEAR, P, arg)
     assert np.isnan(P[0, 0, 0, 0]) and arg[0, 0, 0, 0] == 0
     assert P[0, 0, 0, 1] == Z[4, 1] and arg[0, 0, 0, 1] == 4
+
+
+@pytest.mark.parametrize("C, fh, fw", [(1, 5, 5), (20, 5, 5), (3, 2, 4), (2, 1, 1)])
+def test_im2col_gives_numpys_sliding_windows(C, fh, fw):
+    X = np.random.default_rng(C + fh).standard_normal((3, 9, 8, C)).astype(np.float32)
+    cols = np.full((3 * (9 - fh + 1) * (8 - fw + 1), fh * fw * C), np.nan, np.float32)
+    ck.im2col(X, fh, fw, cols)
+    windows = np.lib.stride_tricks.sliding_window_view(X, (fh, fw), axis=(1, 2))  # (m, Hz, Wz, C, fh, fw)
+    np.testing.assert_array_equal(cols, windows.transpose(0, 1, 2, 4, 5, 3).reshape(len(cols), -1))

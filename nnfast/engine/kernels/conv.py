@@ -27,24 +27,29 @@ LINEAR, RELU, SIGMOID, TANH = 0, 1, 2, 3  # activation codes: the pooling kernel
 @kernel
 def im2col(X, fh, fw, cols):
     """cols[(n*Hz + i)*Wz + j, (u*fw + v)*C + c] = X[n, i+u, j+v, c] for ``X (m, H, W, C)``: every
-    filter-sized patch as a row, fh*fw runs of C contiguous values (copies that vectorise)."""
+    filter-sized patch as a row, fh runs of fw*C contiguous values (channels-last: a patch's row is one run
+    of the input; copies that vectorise: the book's second layer 39 -> 19 us at m = 10, against fh*fw runs of
+    C)."""
     m, H, W, C = X.shape
     Hz, Wz = H - fh + 1, W - fw + 1
+    run = fw * C
+    flat = X.reshape(m * H * W * C)
     for n in range(m):
         for i in range(Hz):
             for j in range(Wz):
                 r = (n * Hz + i) * Wz + j
-                if C == 1:  # one map (MNIST's input): runs of fw along a row, not fh*fw runs of one value
+                if C == 1:  # one map (MNIST's input): runs of 5 are too short for vector copies
                     for u in range(fh):
                         k0 = u * fw
                         for v in range(fw):
                             cols[r, k0 + v] = X[n, i + u, j + v, 0]
                     continue
+                dst = cols[r]
                 for u in range(fh):
-                    for v in range(fw):
-                        k0 = (u * fw + v) * C
-                        for c in range(C):
-                            cols[r, k0 + c] = X[n, i + u, j + v, c]
+                    o = ((n * H + i + u) * W + j) * C
+                    d, s = dst[u * run:(u + 1) * run], flat[o:o + run]  # views: indices from range() vectorise
+                    for e in range(run):
+                        d[e] = s[e]
 
 
 @kernel
