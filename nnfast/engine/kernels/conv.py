@@ -18,7 +18,7 @@ Nothing compiles at import; ``cache=True`` keeps the machine code for the next p
 
 import numpy as np
 
-from .jit import kernel
+from .jit import helper, kernel
 
 
 LINEAR, RELU, SIGMOID, TANH = 0, 1, 2, 3  # activation codes: the pooling kernels apply and differentiate them
@@ -69,7 +69,7 @@ def col2im(dcols, fh, fw, dX):
                             dX[n, i + u, j + v, c] += dcols[r, k0 + c]
 
 
-@kernel
+@helper
 def _pool_forward4(Z, Hz, Wz, ph, pw, b, act, P, arg):
     """``pool_forward`` for windows of four positions (the book's 2x2; 1x4, 4x1): the four rows of a window
     compared in one pass along the F maps, selects instead of branches, no running arrays, so the pass
@@ -175,12 +175,14 @@ def pool_backward_filters(d_out, out, act, arg, Hz, Wz, cols, dK, db, gs, rows, 
     counts = np.zeros(F, dtype=np.int64)
     starts = np.empty((m + 1, F), dtype=np.int64)  # where each sample's winners begin in each filter's list
     db[:] = 0
-    dK[:] = 0
+    for f in range(F):
+        dK[f][:] = 0
     if want_dZ:
         dZ[:] = 0
     for n in range(m):
         base = n * Hz * Wz
-        starts[n] = counts
+        for f in range(F):  # element by element: a row assigned at once costs numba 1.5 s more to compile
+            starts[n, f] = counts[f]
         for a in range(Hp):
             for bb in range(Wp):
                 yr, gr, ar = out[n, a, bb], d_out[n, a, bb], arg[n, a, bb]
@@ -201,7 +203,8 @@ def pool_backward_filters(d_out, out, act, arg, Hz, Wz, cols, dK, db, gs, rows, 
                     gs[f, q] = g
                     rows[f, q] = base + ar[f]
                     counts[f] = q + (g != 0)
-    starts[m] = counts
+    for f in range(F):
+        starts[m, f] = counts[f]
     # a sample's patch rows at a time, for every filter: they stay in the caches (the book's second layer's
     # 640 rows of 500 do not; sigmoid 139 -> 120 us, one thread, float32)
     for n in range(m):
@@ -209,18 +212,10 @@ def pool_backward_filters(d_out, out, act, arg, Hz, Wz, cols, dK, db, gs, rows, 
             _add_rows(dK[f], gs[f], rows[f], starts[n, f], starts[n + 1, f], cols)
 
 
-@kernel(inline="always")
+@helper
 def _add_rows(dk, gf, rf, q, k, cols):
     """``dk += sum gf[i] * cols[rf[i]]`` for ``q <= i < k``."""
     n_k = cols.shape[1]
-    while q + 8 <= k:  # eight winners a pass: eight multiply-adds per load and store of dk
-        c0, c1, c2, c3, c4, c5, c6, c7 = gf[q], gf[q + 1], gf[q + 2], gf[q + 3], gf[q + 4], gf[q + 5], gf[q + 6], gf[q + 7]
-        r0, r1, r2, r3 = cols[rf[q]], cols[rf[q + 1]], cols[rf[q + 2]], cols[rf[q + 3]]
-        r4, r5, r6, r7 = cols[rf[q + 4]], cols[rf[q + 5]], cols[rf[q + 6]], cols[rf[q + 7]]
-        for j in range(n_k):
-            dk[j] += (((c0 * r0[j] + c1 * r1[j]) + (c2 * r2[j] + c3 * r3[j]))
-                      + ((c4 * r4[j] + c5 * r5[j]) + (c6 * r6[j] + c7 * r7[j])))
-        q += 8
     while q + 4 <= k:  # four winners a pass: four multiply-adds per load and store of dk
         c0, c1, c2, c3 = gf[q], gf[q + 1], gf[q + 2], gf[q + 3]
         r0, r1, r2, r3 = cols[rf[q]], cols[rf[q + 1]], cols[rf[q + 2]], cols[rf[q + 3]]

@@ -60,6 +60,16 @@ def _max4(v, w, t, q):
     return (v0, v1, v2, v3), (w0, w1, w2, w3)
 
 
+@kernel(inline="always")
+def _store(pr, ar, b, act, f, v, w):
+    """Filter ``f``'s pooled output: its maximum ``v`` plus the bias, through ReLU when ``act`` says; winner ``w``."""
+    y = v + b[f]
+    if act == RELU and not y > 0:
+        y = y * 0  # NaN stays NaN, as np.maximum keeps it
+    pr[f] = y
+    ar[f] = w
+
+
 @kernel
 def conv_pool_forward(cols, K, Hz, Wz, ph, pw, b, act, P, arg):
     """``pool_forward(cols @ K.T, Hz, Wz, ph, pw, b, act, P, arg)`` without the maps: patches ``cols
@@ -92,11 +102,10 @@ def conv_pool_forward(cols, K, Hz, Wz, ph, pw, b, act, P, arg):
                         v, w = _max4(v, w, t1, at1)
                         v, w = _max4(v, w, t2, at2)
                         v, w = _max4(v, w, t3, at3)
-                    for e in range(4):
-                        g = f + e
-                        if g < F:
-                            y = v[e] + b[g]
-                            if act == RELU and not y > 0:
-                                y = y * 0  # NaN stays NaN, as np.maximum keeps it
-                            pr[g] = y
-                            ar[g] = w[e]
+                    _store(pr, ar, b, act, f, v[0], w[0])
+                    if f1 > f:  # the last tile's repeated filters are not stored
+                        _store(pr, ar, b, act, f1, v[1], w[1])
+                    if f2 > f1:
+                        _store(pr, ar, b, act, f2, v[2], w[2])
+                    if f3 > f2:
+                        _store(pr, ar, b, act, f3, v[3], w[3])
