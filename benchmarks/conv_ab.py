@@ -7,6 +7,8 @@ one thread, in one process, the versions alternating; CPU time (``time.process_t
 
 Prints, per dtype and activation, the median microseconds of each version's forward and backward and the
 median of the per-round ratios new/old. Inputs are MNIST-like (a blank border), weights as the book draws them.
+``--compile``: instead, the CPU seconds of each version's first forward_part and backward_part call (float32,
+sigmoid), each in a fresh process with an empty numba cache, the versions alternating.
 """
 
 import argparse
@@ -55,6 +57,34 @@ def _cpu_us(call, calls):
     return (time.process_time() - start) / calls * 1e6
 
 
+def _first_call(folder):
+    """Print the CPU seconds of the first forward_part and backward_part call (compiling) of ``folder``."""
+    _load(folder, "kernels_first")
+    stack = importlib.import_module("kernels_first.conv_stack")
+    fwd, bwd, _ = _book_case(np.float32, SIGMOID, 10, np.random.default_rng(0))
+    t0 = time.process_time()
+    stack.forward_part(*fwd)
+    t1 = time.process_time()
+    stack.backward_part(*bwd)
+    print(t1 - t0, time.process_time() - t1)
+
+
+def _compile_rounds(old, new, rounds):
+    import subprocess
+    import sys
+    seconds = {"old": [], "new": []}
+    for r in range(rounds):
+        for k in (("old", "new") if r % 2 == 0 else ("new", "old")):
+            env = dict(os.environ, NUMBA_CACHE_DIR=tempfile.mkdtemp(prefix="nnfast-conv-compile-"))
+            done = subprocess.run([sys.executable, "-m", "benchmarks.conv_ab", old, new, "--first-call",
+                                   old if k == "old" else new], env=env, capture_output=True, text=True, check=True)
+            seconds[k].append([float(v) for v in done.stdout.split()[-2:]])
+    for k in ("old", "new"):
+        fwd = statistics.median(s[0] for s in seconds[k])
+        bwd = statistics.median(s[1] for s in seconds[k])
+        print(f"{k}: compile CPU s, forward_part {fwd:.2f}  backward_part {bwd:.2f}  (medians of {rounds})")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("old")
@@ -62,7 +92,13 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("-m", type=int, default=10)
+    parser.add_argument("--compile", action="store_true", help="compile CPU seconds instead (fresh processes)")
+    parser.add_argument("--first-call", metavar="FOLDER", help=argparse.SUPPRESS)  # one fresh process's part
     args = parser.parse_args(argv)
+    if args.first_call:
+        return _first_call(args.first_call)
+    if args.compile:
+        return _compile_rounds(args.old, args.new, args.rounds)
     _load(args.old, "kernels_old"), _load(args.new, "kernels_new")
     stacks = {k: importlib.import_module(f"kernels_{k}.conv_stack") for k in ("old", "new")}
     for dtype in (np.float32, np.float64):
