@@ -68,9 +68,10 @@ def test_a_nan_gradient_reaches_the_filters():
 
 @pytest.mark.parametrize("act", [ck.LINEAR, ck.RELU, ck.SIGMOID, ck.TANH])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_input_gradient_equals_col2im_of_the_product(act, dtype):
-    rng = np.random.default_rng(20 + act)
-    d_out, out, arg, Hz, Wz, cols = _case(rng, dtype, act, C=6, F=7)  # 7 filters: passes of four and the rest
+@pytest.mark.parametrize("F", [7, 13])  # a row's filters in passes of eight and four, padded with zeros
+def test_input_gradient_equals_col2im_of_the_product(act, dtype, F):
+    rng = np.random.default_rng(20 + act + F)
+    d_out, out, arg, Hz, Wz, cols = _case(rng, dtype, act, C=6, F=F)
     m, Hp, Wp, F = d_out.shape
     fh, fw, H, W, C = 3, 2, Hz + 2, Wz + 1, 6
     K = rng.standard_normal((F, fh * fw * C)).astype(dtype)
