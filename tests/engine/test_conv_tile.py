@@ -114,3 +114,36 @@ def test_im2col_gives_numpys_sliding_windows(C, fh, fw):
     ck.im2col(X, fh, fw, cols)
     windows = np.lib.stride_tricks.sliding_window_view(X, (fh, fw), axis=(1, 2))  # (m, Hz, Wz, C, fh, fw)
     np.testing.assert_array_equal(cols, windows.transpose(0, 1, 2, 4, 5, 3).reshape(len(cols), -1))
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+@pytest.mark.parametrize("F1, F2, pool, act", [(4, 5, (2, 2), ReLU), (6, 9, (2, 4), sigmoid)])
+def test_the_one_call_step_through_the_tiles_equals_the_twin(monkeypatch, parallel_now, threads, F1, F2, pool, act):
+    # the second layer's patches have F1 * 16 >= MIN_TAPS taps and its windows a multiple of 4 positions: the whole
+    # compiled step (engine.net_step) runs the tiles; three SGD steps against the plain-numpy twin
+    from nnfast.engine.kernels import net_step
+    from nnfast.network3 import FullyConnectedLayer, Network, SoftmaxLayer
+    from nnfast.twins import network3 as reference3
+    monkeypatch.setenv("NNFAST_THREADS", threads)
+    calls = []
+    real = net_step.step_one, net_step.step_threads
+    monkeypatch.setattr(net_step, "step_one", lambda *a: calls.append(1) or real[0](*a))
+    monkeypatch.setattr(net_step, "step_threads", lambda *a: calls.append(2) or real[1](*a))
+    np.random.seed(5)
+    m, (ph, pw) = 7, pool
+    l1 = ConvPoolLayer((F1, 1, 5, 5), (m, 1, 16, 16), (1, 1), activation_fn=act)
+    l2 = ConvPoolLayer((F2, F1, 4, 4), (m, F1, 12, 12), pool, activation_fn=act)
+    assert F1 * 16 >= conv_tile.MIN_TAPS and (ph * pw) % 4 == 0
+    net = Network([l1, l2, FullyConnectedLayer(F2 * (9 // ph) * (9 // pw), 20, activation_fn=act),
+                   SoftmaxLayer(20, 4)], m, dtype=np.float64)
+    twin = reference3.layers_of(net)
+    twin_rng = np.random.RandomState(np.random.RandomState(0).randint(999999))
+    rng = np.random.default_rng(6)
+    for _ in range(3):
+        x, y = rng.random((m, 256)), rng.integers(0, 4, m)
+        cost = net._step(x, y, 0.2, 0.1, 11)
+        assert cost == pytest.approx(reference3.sgd_step(twin, x, y, 0.2, 0.1, 11, twin_rng), rel=1e-12)
+        for layer, t in zip(net.layers, twin):
+            np.testing.assert_allclose(layer.w, t["w"], rtol=1e-11, atol=1e-13)
+            np.testing.assert_allclose(layer.b, t["b"], rtol=1e-11, atol=1e-13)
+    assert calls and set(calls) == {1 if threads == "1" else 2}  # the compiled step ran, not the layers' own code
