@@ -445,9 +445,9 @@ class Network:
             # on a cold numba cache, one thread on the layers' own code until a helper has compiled the compiled
             # step's kernels; the chooser after (engine.parallel_start)
             from .engine import parallel_start
-            wanted = fixed or compute_threads()
-            if parallel_start.threads(wanted, self.dtype, self._conv_engine()) == 1:
-                self._chooser, self._warming = None, wanted > 1
+            wanted, convs = fixed or compute_threads(), self._conv_engine()
+            if parallel_start.threads(wanted, self.dtype, convs) == 1:
+                self._chooser, self._warming = None, wanted > 1 or not parallel_start.one_thread_ready(self.dtype, convs)
                 return 1
             self._parallel_ready = True
         if fixed is not None:

@@ -12,12 +12,15 @@ and the layers' own code runs that step.
 Compiling ``kernels.net_step.step_one`` takes 4-5 s of CPU beyond the layers' own compiled code (measured on
 2 cores, two-conv net, empty cache: a first one-thread step 4.3 s on the layers' code, 9.1 s through
 ``step_one``): the linked conv kernels are optimised again in it. So where it is neither compiled nor in numba's
-cache, ``one_thread_ready`` starts its compile on a daemon thread and the layers' own code trains meanwhile
-(runs on several threads get it from ``parallel_start``'s helper with the parallel kernels). With
-``NNFAST_COMPILE_HELPER=0`` it compiles at its first call, as the benchmarks' warm-up wants.
+cache, a one-thread run trains on the layers' own code (``network3`` asks ``one_thread_ready`` before each step)
+while a helper process compiles it into numba's cache (``kernels.parallel_helper``, family ``step``; runs on
+several threads get it from ``parallel_start``'s helper with the parallel kernels), and loads it from there once
+the helper has ended. No compile runs on a thread of this process: numba's compiler lock stays free for the
+training's own compiles, and a child forked meanwhile inherits no held lock. With ``NNFAST_COMPILE_HELPER=0``
+it compiles at its first call, as the benchmarks' warm-up wants.
 """
 
-import os
+import atexit
 import threading
 
 import numpy as np
@@ -29,60 +32,39 @@ CODES = {"linear": LINEAR, "ReLU": RELU, "sigmoid": SIGMOID, "tanh": TANH}
 SLOTS = 6  # dense layers a net may have here (kernels.net_step.SLOTS; more: the layers' own code)
 
 
-_COMPILE = {"threads": {}, "lock": threading.Lock(), "ready": set(), "asked": set()}
+_COMPILE = {"helpers": {}, "lock": threading.Lock(), "ready": set(), "asked": set()}
 
 
 def one_thread_ready(dtype, conv_layers):
-    """Whether ``step_one`` for ``dtype`` and ``conv_layers`` may be called now without compiling it in the
-    caller's thread (see the module); else its compile is started on a daemon thread, once, at the second ask:
-    by then the layers' own kernels are compiled (holding numba's compiler lock, the thread made the first step
-    wait for it: 9.4 s)."""
+    """Whether ``step_one`` for ``dtype`` and ``conv_layers`` may be called now without compiling it here for
+    seconds (see the module). Where it is neither compiled nor cached: False at the first ask (the layers' own
+    kernels compile in that step, and the helper then finds them in the cache), the second starts a helper
+    process that compiles it, False while that runs; once it has ended, ``step_one`` is loaded from the cache
+    (compiled here only if the helper left nothing there) and the answer is True from then on."""
     key = (np.dtype(dtype).name, int(conv_layers))
     if key in _COMPILE["ready"]:
         return True
     from .kernels import net_step as kernels
-    from .kernels.background import HELPER_VARIABLE, compiled_or_cached
+    from .kernels import parallel_helper
+    from .kernels.background import compiled_or_cached
     signature = kernels.signature(dtype, conv_layers, False)
     with _COMPILE["lock"]:
-        thread = _COMPILE["threads"].get(key)
-        if thread is not None and thread.is_alive():
-            return False
-        # a finished thread: compiled, or failed (then the first call compiles again and says why)
-        if (thread is not None or os.environ.get(HELPER_VARIABLE, "").strip() == "0"
-                or compiled_or_cached(kernels.step_one, signature)):
-            _COMPILE["ready"].add(key)
-            return True
-        if key not in _COMPILE["asked"]:
-            _COMPILE["asked"].add(key)
-            return False
-        thread = _COMPILE["threads"][key] = threading.Thread(target=_compile, args=(kernels.step_one, signature),
-                                                             daemon=True, name="nnfast-compile-step")
-        thread.start()
-        return False
-
-
-def _compile(kernel, signature):
-    import sys
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(min(interval, 0.0002))
-    try:
-        kernel.compile(signature)
-    except Exception:  # noqa: BLE001  a failed compile here is tried again (and reported) at the first call
-        pass
-    finally:
-        sys.setswitchinterval(interval)
-
-
-def _finish_compile_before_fork():
-    """``os.fork``'s hook, as ``dense_threads``': a child forked while the compile thread holds numba's compiler
-    lock would wait for ever at its first compile; the fork waits for the compile instead."""
-    for thread in list(_COMPILE["threads"].values()):
-        if thread is not threading.current_thread():
-            thread.join()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(before=_finish_compile_before_fork)
+        helper = _COMPILE["helpers"].get(key)
+        if helper is not None:
+            if helper.process.poll() is None:
+                return False
+            kernels.step_one.compile(signature)
+        elif parallel_helper.wanted() and not compiled_or_cached(kernels.step_one, signature):
+            if key not in _COMPILE["asked"]:
+                _COMPILE["asked"].add(key)
+                return False
+            helper = parallel_helper.start(*key, parallel_helper.STEP)
+            if helper is not None:
+                atexit.register(helper.stop)  # a helper outliving a short script finishes its kernel and ends
+                _COMPILE["helpers"][key] = helper
+                return False
+        _COMPILE["ready"].add(key)
+        return True
 
 
 class NetStep:

@@ -10,7 +10,8 @@ the unfused dense step), the second ask starts ``kernels.parallel_helper`` (a pr
 into the cache), and once the helper has exited this process loads them from the cache (0.4 s of CPU;
 whatever the helper did not leave there, it compiles, as it did before there was a helper) and answers
 ``wanted`` from then on. A run the user keeps on one thread
-(``NNFAST_THREADS=1``, as a sweep's workers) never asks: nothing parallel is compiled. With
+(``NNFAST_THREADS=1``, as a sweep's workers) compiles nothing parallel; where its compiled one-thread step is not
+cached, it trains on the layers' own code too while a helper compiles that step (``one_thread_ready``). With
 ``NNFAST_COMPILE_HELPER=0`` no helper starts and the parallel kernels compile in this process at their
 first call, as before. Results do not depend on the switch: the layers' own code and the compiled step on
 any number of threads each give the book's step (to rounding).
@@ -43,6 +44,17 @@ def threads(wanted, dtype, convs, training=True):
     if wanted <= 1 or not (training or layers):
         return wanted
     return wanted if ready(dtype, layers) else 1
+
+
+def one_thread_ready(dtype, convs):
+    """Whether a run on one thread may take the compiled one-thread step now (``net_step.one_thread_ready``: a
+    helper process compiles it meanwhile, and the run trains on the layers' own code); True where the net has no
+    compiled conv layers, so nothing to wait for."""
+    layers = conv_layers(convs)
+    if not layers:
+        return True
+    from . import net_step
+    return net_step.one_thread_ready(dtype, layers)
 
 
 def ready(dtype, layers):

@@ -223,21 +223,29 @@ def test_ctrl_c_mid_epoch_leaves_whole_steps(monkeypatch):
     _assert_like_twin(net, twin)
 
 
-def test_a_cold_one_thread_run_trains_on_the_layers_code_while_a_thread_compiles_the_step(monkeypatch):
-    """Where step_one is neither compiled nor cached, the first ask compiles nothing more (the layers' own kernels
-    compile in that step), the second starts the compile on a thread, and the steps go on on the layers' own
-    code until it has finished; the run is the book's run across the switch."""
+def test_a_cold_one_thread_run_trains_on_the_layers_code_while_a_helper_compiles_the_step(monkeypatch):
+    """Where step_one is neither compiled nor cached, the first ask starts nothing (the layers' own kernels
+    compile in that step), the second starts a helper process, and the steps go on on the layers' own code (numpy's
+    dense products: nothing more compiles here) until it has ended; the run is the book's run across the switch."""
     import threading
 
     from nnfast.engine import net_step
-    from nnfast.engine.kernels import background
+    from nnfast.engine.kernels import background, parallel_helper
     monkeypatch.setenv("NNFAST_THREADS", "1")
     monkeypatch.delenv(background.HELPER_VARIABLE, raising=False)
-    monkeypatch.setattr(net_step, "_COMPILE", {"threads": {}, "lock": threading.Lock(), "ready": set(),
+    monkeypatch.setattr(net_step, "_COMPILE", {"helpers": {}, "lock": threading.Lock(), "ready": set(),
                                                "asked": set()})
-    monkeypatch.setattr(background, "compiled_or_cached", lambda kernel, signature: False)
-    release, compiled = threading.Event(), []
-    monkeypatch.setattr(net_step, "_compile", lambda kernel, signature: (release.wait(60), compiled.append(kernel)))
+    monkeypatch.setattr(background, "compiled_or_cached", lambda kernel, signature, unknown=True: False)
+    ended, started = [], []
+
+    class Process:
+        def poll(self):
+            return 0 if ended else None
+
+    def start(dtype, conv_layers, family):
+        started.append((dtype, conv_layers, family))
+        return background.Helper(Process())
+    monkeypatch.setattr(parallel_helper, "start", start)
     calls = _calls(monkeypatch)
     np.random.seed(55)
     net = _net(10)
@@ -247,13 +255,20 @@ def test_a_cold_one_thread_run_trains_on_the_layers_code_while_a_thread_compiles
     per_step = []
     for k in range(6):
         if k == 3:
-            release.set()
-            net_step._COMPILE["threads"][("float64", 2)].join(60)
+            ended.append(True)
         x, y = rng.random((10, 144)), rng.integers(0, 4, 10)
         before = len(calls)
         assert abs(net._step(x, y, 0.2, 0.3, 11) - reference3.sgd_step(twin, x, y, 0.2, 0.3, 11, twin_rng)) < 1e-12
         per_step.append(len(calls) - before)
         if k == 0:
-            assert not net_step._COMPILE["threads"]  # nothing started at the first ask
-    assert per_step == [0, 0, 0, 1, 1, 1] and len(compiled) == 1
+            assert not started  # nothing started at the first ask
+    assert per_step == [0, 0, 0, 1, 1, 1] and started == [("float64", 2, parallel_helper.STEP)]
     _assert_like_twin(net, twin)
+
+
+def test_the_step_helper_compiles_the_one_thread_step_and_its_kernels():
+    from nnfast.engine.kernels import net_step as step_kernels
+    from nnfast.engine.kernels import parallel_helper, parallel_kernels
+    listed = parallel_helper.kernels("float32", 2, parallel_helper.STEP)
+    assert listed == parallel_kernels.serial_kernels("float32", 2)
+    assert listed[-1] == (step_kernels.step_one, step_kernels.signature("float32", 2, False))

@@ -16,6 +16,8 @@ kernel it is compiling (its cache writes stay whole) and end.
 
 ``family="dense"`` (``nnfast.engine.dense_threads``): the helper compiles chapter 1 and 3's threaded training
 kernel (``parallel_kernels.threaded_dense_kernels``) instead; ``conv_layers`` is then unused (0).
+``family="step"`` (``nnfast.engine.net_step``): only the one-thread step and the kernels it calls
+(``parallel_kernels.serial_kernels``), for a run kept on one thread.
 """
 
 import os
@@ -24,16 +26,18 @@ import subprocess
 import numpy as np
 
 from .background import HELPER_VARIABLE, Helper, _python, compiled_or_cached
-from .parallel_kernels import helper_kernels, threaded_dense_kernels
+from .parallel_kernels import helper_kernels, serial_kernels, threaded_dense_kernels
 
-__all__ = ["HELPER_VARIABLE", "DENSE", "NETWORK3", "all_cached", "wanted", "start", "main"]
+__all__ = ["HELPER_VARIABLE", "DENSE", "NETWORK3", "STEP", "all_cached", "wanted", "start", "main"]
 
-NETWORK3, DENSE = "network3", "dense"  # the helper's families of kernels
+NETWORK3, DENSE, STEP = "network3", "dense", "step"  # the helper's families of kernels
 
 
 def kernels(dtype, conv_layers, family=NETWORK3):
     """``[(kernel, argument types)]`` a helper of ``family`` compiles, in its order."""
-    return threaded_dense_kernels(dtype) if family == DENSE else helper_kernels(dtype, conv_layers)
+    if family == DENSE:
+        return threaded_dense_kernels(dtype)
+    return serial_kernels(dtype, conv_layers) if family == STEP else helper_kernels(dtype, conv_layers)
 
 
 def all_cached(dtype, conv_layers, family=NETWORK3):
