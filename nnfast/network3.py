@@ -442,8 +442,7 @@ class Network:
         fixed = fixed_by_user()
         self._warming = False
         if not getattr(self, "_parallel_ready", False):
-            # on a cold numba cache, one thread on the layers' own code until a helper has compiled the compiled
-            # step's kernels; the chooser after (engine.parallel_start)
+            # cold numba cache: one thread, the layers' own code, until a helper has compiled the step (parallel_start)
             from .engine import parallel_start
             wanted, convs = fixed or compute_threads(), self._conv_engine()
             if parallel_start.threads(wanted, self.dtype, convs) == 1:
