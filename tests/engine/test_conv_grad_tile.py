@@ -88,7 +88,8 @@ def test_gradients_equal_the_products(dtype, act, shape):
     assert tile.fits(cols, cols.shape[1]), "the case must take the tiles"
     dK, db, dZ, dX = _tile_gradients(d_out, out, act, arg, Hz, Wz, cols, K, H, W, C, fh, fw)
     dZ_ref = _maps_gradient(d_out, out, act, arg, Hz, Wz)
-    dK_ref, dX_ref = dZ_ref.T @ cols.astype(np.float64), _col2im(dZ_ref @ K.astype(np.float64), len(d_out), H, W, C, fh, fw)
+    dK_ref = dZ_ref.T @ cols.astype(np.float64)
+    dX_ref = _col2im(dZ_ref @ K.astype(np.float64), len(d_out), H, W, C, fh, fw)
     tol = _tolerance(dtype)
     np.testing.assert_allclose(dZ, dZ_ref, rtol=tol, atol=tol * np.abs(dZ_ref).max())
     np.testing.assert_allclose(db, dZ_ref.sum(0), rtol=tol, atol=tol * np.abs(dZ_ref).sum())
@@ -123,3 +124,37 @@ def test_fits_takes_patches_a_block_long():
     f32, f64 = np.empty(1, np.float32), np.empty(1, np.float64)
     assert tile.fits(f32, 256) and not tile.fits(f32, 255) and tile.fits(f32, 500)
     assert tile.fits(f64, 128) and not tile.fits(f64, 127) and not tile.fits(f64, 25)
+
+
+@pytest.mark.parametrize("threads", ["1", "2", "3"])
+@pytest.mark.parametrize("F1, F2, pool, act", [(8, 5, (2, 2), "ReLU"), (9, 1, (3, 3), "sigmoid"),
+                                               (9, 40, (3, 2), "tanh")])
+def test_the_one_call_step_through_the_tiles_equals_the_twin(monkeypatch, parallel_now, threads, F1, F2, pool, act):
+    # the second layer's patches have F1 * 16 >= 128 values: in float64 the whole compiled step (engine.net_step)
+    # takes these kernels (8: one input block exactly; 9: blocks that overlap); three SGD steps against the twin
+    from nnfast import network3
+    from nnfast.engine.kernels import net_step
+    from nnfast.twins import network3 as reference3
+    monkeypatch.setenv("NNFAST_THREADS", threads)
+    calls = []
+    real = net_step.step_one, net_step.step_threads
+    monkeypatch.setattr(net_step, "step_one", lambda *a: calls.append(1) or real[0](*a))
+    monkeypatch.setattr(net_step, "step_threads", lambda *a: calls.append(2) or real[1](*a))
+    np.random.seed(7)
+    m, (ph, pw), fn = 7, pool, getattr(network3, act)
+    l1 = network3.ConvPoolLayer((F1, 1, 5, 5), (m, 1, 16, 16), (1, 1), activation_fn=fn)
+    l2 = network3.ConvPoolLayer((F2, F1, 4, 4), (m, F1, 12, 12), pool, activation_fn=fn)
+    assert tile.fits(np.empty(1), F1 * 16)
+    net = network3.Network([l1, l2, network3.FullyConnectedLayer(F2 * (9 // ph) * (9 // pw), 20, activation_fn=fn),
+                            network3.SoftmaxLayer(20, 4)], m, dtype=np.float64)
+    twin = reference3.layers_of(net)
+    twin_rng = np.random.RandomState(np.random.RandomState(0).randint(999999))
+    rng = np.random.default_rng(8)
+    for _ in range(3):
+        x, y = rng.random((m, 256)), rng.integers(0, 4, m)
+        cost = net._step(x, y, 0.2, 0.1, 11)
+        assert cost == pytest.approx(reference3.sgd_step(twin, x, y, 0.2, 0.1, 11, twin_rng), rel=1e-12)
+        for layer, t in zip(net.layers, twin):
+            np.testing.assert_allclose(layer.w, t["w"], rtol=1e-11, atol=1e-13)
+            np.testing.assert_allclose(layer.b, t["b"], rtol=1e-11, atol=1e-13)
+    assert calls and set(calls) == {1 if threads == "1" else 2}  # the compiled step ran, not the layers' own code

@@ -147,9 +147,9 @@ def _inputs_block(fs, cs, counts, n, K, start, j0, flat, H, W, C, fh, fw):
 @kernel
 def pool_input_gradient(dZ, K, fh, fw, dX):
     """``conv.pool_input_gradient`` (same arguments, same results to float rounding) for ``K.shape[1]``
-    a block at least (``fits``): each sample's rows' non-zero gradients and their filters listed once, then for each block of
-    patch columns (the filters' block: 40 KB in float32 for the book), each row: its filters' row blocks times its
-    gradients summed in registers, then added to the patch's place in ``dX`` (runs of ``fw*C``)."""
+    a block at least (``fits``): each sample's rows' non-zero gradients and their filters listed once, then for
+    each block of patch columns (the filters' block: 40 KB in float32 for the book), each row: its filters' row
+    blocks times its gradients summed in registers, then added to the patch's place in ``dX`` (runs of ``fw*C``)."""
     m, H, W, C = dX.shape
     Hz, Wz = H - fh + 1, W - fw + 1
     F, n_k = K.shape
