@@ -122,15 +122,17 @@ def _inputs_block(fs, cs, counts, n, K, start, j0, flat, H, W, C, fh, fw):
         for t in range(np.uint64(_input_block(flat))):  # the first term sets the sum: nothing to zero
             a[t] = c0 * K[r0, j + t]
         q = _1
-        while q + _2 <= k:
+        while q + _4 <= k:
             c0, r0, c1, r1 = cs[s, q], fs[s, q], cs[s, q + _1], fs[s, q + _1]
+            c2, r2, c3, r3 = cs[s, q + _2], fs[s, q + _2], cs[s, q + _3], fs[s, q + _3]
             for t in range(np.uint64(_input_block(flat))):
-                a[t] += c0 * K[r0, j + t] + c1 * K[r1, j + t]
-            q += _2
-        if q < k:
+                a[t] += (c0 * K[r0, j + t] + c1 * K[r1, j + t]) + (c2 * K[r2, j + t] + c3 * K[r3, j + t])
+            q += _4
+        while q < k:
             c0, r0 = cs[s, q], fs[s, q]
             for t in range(np.uint64(_input_block(flat))):
                 a[t] += c0 * K[r0, j + t]
+            q += _1
         i, jj = s // Wz, s % Wz
         e, u, w = j0, u0, w0  # no division per row: the segments are the same for every row
         while e < start + _input_block(flat):  # the block's columns, run by run: (u, v, c) -> dX[n, i+u, jj+v, c]
