@@ -169,8 +169,21 @@ def pool_backward_filters(d_out, out, act, arg, Hz, Wz, cols, dK, db, gs, rows, 
     product 333-375 us -> 165-170 (sigmoid), 121-130 (ReLU); its first layer's 195-215 -> 128-131.
     ``gs``, ``rows`` ``(F, m*Hp*Wp)`` are workspaces (each filter's non-zero gradients and winners' rows).
     ``dZ`` is written as ``pool_backward`` writes it only when ``want_dZ`` (the input gradient needs it)."""
+    m, F = d_out.shape[0], d_out.shape[3]
+    starts = winner_lists(d_out, out, act, arg, Hz, Wz, dK, db, gs, rows, want_dZ, dZ)
+    # a sample's patch rows at a time, for every filter: they stay in the caches (the book's second layer's
+    # 640 rows of 500 do not; sigmoid 139 -> 120 us, one thread, float32)
+    for n in range(m):
+        for f in range(F):
+            _add_rows(dK[f], gs[f], rows[f], starts[n, f], starts[n + 1, f], cols)
+
+
+@helper
+def winner_lists(d_out, out, act, arg, Hz, Wz, dK, db, gs, rows, want_dZ, dZ):
+    """``pool_backward_filters``' first half: ``db``, ``dZ`` when ``want_dZ``, and each filter's non-zero
+    gradients ``gs[f]`` and its winners' patch rows ``rows[f]``, sample by sample; ``dK`` zeroed. Returns
+    ``starts (m+1, F)``: where each sample's winners begin in each filter's list (the last row: the counts)."""
     m, Hp, Wp, F = d_out.shape
-    n_k = cols.shape[1]
     zero = d_out.dtype.type(0)
     counts = np.zeros(F, dtype=np.int64)
     starts = np.empty((m + 1, F), dtype=np.int64)  # where each sample's winners begin in each filter's list
@@ -205,11 +218,7 @@ def pool_backward_filters(d_out, out, act, arg, Hz, Wz, cols, dK, db, gs, rows, 
                     counts[f] = q + (g != 0)
     for f in range(F):
         starts[m, f] = counts[f]
-    # a sample's patch rows at a time, for every filter: they stay in the caches (the book's second layer's
-    # 640 rows of 500 do not; sigmoid 139 -> 120 us, one thread, float32)
-    for n in range(m):
-        for f in range(F):
-            _add_rows(dK[f], gs[f], rows[f], starts[n, f], starts[n + 1, f], cols)
+    return starts
 
 
 @helper

@@ -19,6 +19,7 @@ the largest part: patch rows ``cols`` ``(P, rows, fh*fw*C)``, maps ``Z (P, rows,
 import numpy as np
 from numba import prange
 
+from . import conv_grad_tile
 from .activation import _sigmoid_inplace, _tanh_inplace
 from .conv import SIGMOID, TANH, im2col, pool_backward_filters, pool_forward, pool_input_gradient
 from .conv_tile import MIN_TAPS, conv_pool_forward
@@ -61,7 +62,8 @@ def backward_part(d, geometry, Ks, cols, Z, out, arg, dX, dKs, dbs, win_g, win_r
     gradient ``dKs[k][p] (F, fh*fw*C)`` (flipped, as ``Ks``) and bias gradient ``dbs[k][p]``, summed over the
     part's samples, from the pooling winners' patch rows (``conv.pool_backward_filters``; ``win_g``, ``win_rows``
     ``(P, F, m*Hp*Wp)`` its workspaces). ``Z`` is reused for the maps' gradients, ``dX (P, m, H*W*C)`` for the
-    inputs' (``conv.pool_input_gradient``: from the winners' rows too)."""
+    inputs' (``conv.pool_input_gradient``: from the winners' rows too). Long patches (the book's second layer)
+    take the same two from register tiles (``conv_grad_tile``)."""
     m = d.shape[0]
     g = d
     for k in range(len(Ks) - 1, -1, -1):
@@ -70,11 +72,19 @@ def backward_part(d, geometry, Ks, cols, Z, out, arg, dX, dKs, dbs, win_g, win_r
         rows = m * Hz * Wz
         c, z = cols[k][p, :rows], Z[k][p, :rows]
         shape = (m, Hz // ph, Wz // pw, F)
-        pool_backward_filters(g.reshape(shape), out[k][p, :m].reshape(shape), act, arg[k][p, :m].reshape(shape),
-                              Hz, Wz, c, dKs[k][p], dbs[k][p], win_g[k][p], win_rows[k][p], k > 0, z)
+        tiles = conv_grad_tile.fits(z, fh * fw * C)  # long patches (the book's second layer): register tiles
+        args = (g.reshape(shape), out[k][p, :m].reshape(shape), act, arg[k][p, :m].reshape(shape), Hz, Wz, c,
+                dKs[k][p], dbs[k][p], win_g[k][p], win_rows[k][p], k > 0, z)
+        if tiles:
+            conv_grad_tile.pool_backward_filters(*args)
+        else:
+            pool_backward_filters(*args)
         if k > 0:
             dx = dX[k][p, :m]
-            pool_input_gradient(z, Ks[k], fh, fw, dx.reshape((m, H, W, C)))
+            if tiles:
+                conv_grad_tile.pool_input_gradient(z, Ks[k], fh, fw, dx.reshape((m, H, W, C)))
+            else:
+                pool_input_gradient(z, Ks[k], fh, fw, dx.reshape((m, H, W, C)))
             g = dx
 
 
