@@ -293,8 +293,10 @@ class _PerStep(Network):
 
 
 def _runs(monkeypatch):
-    """``(first mini-batch, steps)`` of each NetStep.run call (each still runs)."""
+    """``(first mini-batch, steps)`` of each NetStep.run call (each still runs). Runs bounded by steps and masks
+    alone: a busy machine's slow steps must not shorten them (the time bound: test_a_runs_masks_and_time...)."""
     from nnfast.engine import net_step
+    monkeypatch.setattr(net_step, "RUN_SECONDS", 1e9)
     seen, real = [], net_step.NetStep.run
 
     def run(self, x, y, count, *args, first=None):
@@ -395,8 +397,10 @@ def test_a_bad_label_inside_a_run_names_its_sample_and_mini_batch(monkeypatch):
     rng = np.random.default_rng(65)
     data = (rng.random((230, 144)), rng.integers(0, 4, 230))
     data[1][11 * 10 + 6] = 9
+    runs = _runs(monkeypatch)
     net, _, error = _trained(Network, np.float64, data)
     assert error == "label 9 of sample 6 of mini-batch 11 is not a class of the 4-way softmax (0 to 3)"
+    assert any(first < 11 < first + count - 1 for first, count in runs)  # 11 was inside a run, not at its end
     per_step, _, step_error = _trained(_PerStep, np.float64, data)
     assert "label 9 of sample 6 of the mini-batch" in step_error
     _assert_same(net, per_step)  # mini-batches 0-10 done, 11's masks drawn, nothing of 11 stepped
