@@ -9,6 +9,11 @@ kernel, the same numbers from the dropout stream. Runs never cross a printed lin
 sees between steps changes; and where a learner could see a difference (a subclass of ``Network`` that overrides
 a method the step goes through) every step goes through ``Network._step`` as before. A run is kept short
 (``NetStep.run_length``: at most ~50 ms) so that Ctrl-C stays prompt: it lands when the run has ended.
+
+Measured (two-conv net, one thread, 100 MNIST mini-batches under callgrind): the instructions outside the compiled
+step fell from ~310,000 to ~35,000 a mini-batch (2.047e9 to 2.005e9 in all, -2.0%); process CPU over 3,000
+images, fresh processes alternated with the per-step code, medians of 6 on a busy 2-core machine: two-conv
+0.300 to 0.282 s, dropout 0.605 to 0.566 s (1.07x both).
 """
 
 import math
