@@ -20,6 +20,7 @@ import time
 
 import numpy as np
 
+from .engine import net_runs
 from .engine.blas_threads import Chooser, fixed_by_user, held, limited
 
 __all__ = ["ConvPoolLayer", "FullyConnectedLayer", "Network", "ReLU", "SoftmaxLayer", "linear", "load",
@@ -349,11 +350,11 @@ class Network:
             grads[i] = (dw, db.astype(self.dtype, copy=False))
         return cost, grads
 
-    def _step(self, x, y, eta, lmbda, num_training_batches):
+    def _step(self, x, y, eta, lmbda, num_training_batches, threads=None):
         """One mini-batch of the book's SGD: ``param -= eta * grad`` at the same point as ``gradients``
         computes them; returns the cost as ``gradients`` does. A net of nnfast's own layers with convolutional
         layers at the front takes one compiled call (``nnfast.engine.net_step``); else ``_layers_step``."""
-        threads = self._threads_for_step()
+        threads = self._threads_for_step() if threads is None else threads  # given: asked by engine.net_runs
         start = time.perf_counter()
         x = np.asarray(x, dtype=self.dtype)
         y = np.asarray(y, dtype=np.int64)
@@ -542,14 +543,10 @@ class Network:
                 if iteration % 1000 == 0:
                     yield f"Training mini-batch number {iteration}"
                 stop = min(num_training_batches, start + 1000 - iteration % 1000)  # to the next printed line
-                # one BLAS limit for the run, not one a step; released while the caller has a line
+                # one BLAS limit for the stretch, not one a step; released while the caller has a line. Runs of
+                # mini-batches in one compiled call where the net's step is one (engine.net_runs), else each _step
                 with held(1 if self._conv_engine() is not None else None):
-                    for index in range(start, stop):
-                        cost = self._step(X[index * m:(index + 1) * m], y[index * m:(index + 1) * m], eta, lmbda,
-                                          num_training_batches)
-                        if math.isnan(cost):
-                            raise ValueError(f"training diverged at mini-batch {num_training_batches * epoch + index}"
-                                             f": try a smaller eta (it was {eta})")
+                    net_runs.train_steps(self, Network, X, y, start, stop, eta, lmbda, num_training_batches, epoch)
                 start = stop
             validation_accuracy = self._batch_accuracy(validation_data, m)
             self.last_validation_accuracy = validation_accuracy  # for callers that track every epoch (sweeps)

@@ -106,6 +106,13 @@ class Chooser:
     def threads(self):
         return self._plan[0] if self._plan else self.choice
 
+    def steady(self):
+        """How many of the coming mini-batches surely keep ``threads()``' count: 1 while a probe alternates,
+        else those before the next probe (a caller may run them in one call, then call ``took`` for each)."""
+        if self.most == 1:
+            return 1 << 30
+        return 1 if self._plan else max(1, self._left)
+
     def took(self, seconds):
         self._count += 1
         if self._plan:

@@ -7,11 +7,13 @@ drawn here before the call, layer by layer from the net's ``mask_rng``, exactly 
 them (``fc_layers.dropped``). The weights are the layers' own arrays, stepped in place: ``layer.w``,
 ``layer.b`` and ``net.params`` show every step's result as soon as it returns. Where an array is not what
 the kernel can step in place (a learner assigned one of another dtype or layout), ``step`` answers None
-and the layers' own code runs that step.
+and the layers' own code runs that step. ``run`` steps a run of consecutive mini-batches in one call
+(``net_runs``, ``network3``'s training loop): the run's masks drawn first, in the same order.
 
-Compiling ``kernels.net_step.step_one`` takes 4-5 s of CPU beyond the layers' own compiled code (measured on
-2 cores, two-conv net, empty cache: a first one-thread step 4.3 s on the layers' code, 9.1 s through
-``step_one``): the linked conv kernels are optimised again in it. So where it is neither compiled nor in numba's
+Compiling ``kernels.net_step.steps_one`` takes 5-6 s of CPU beyond the layers' own compiled code (measured on
+2 cores, two-conv net, empty cache: a first one-thread step 4.3 s on the layers' code, 9.1 s through the one-step
+kernel it replaced, whose compile took ~1 s less: 4.5-4.9 s against 5.4-6.2 s, float32, busy machine): the linked
+conv kernels are optimised again in it. So where it is neither compiled nor in numba's
 cache, a one-thread run trains on the layers' own code (``network3`` asks ``one_thread_ready`` before each step)
 while a helper process compiles it into numba's cache (``kernels.parallel_helper``, family ``step``; runs on
 several threads get it from ``parallel_start``'s helper with the parallel kernels), and loads it from there once
@@ -21,6 +23,7 @@ it compiles at its first call, as the benchmarks' warm-up wants.
 """
 
 import atexit
+import math
 import threading
 
 import numpy as np
@@ -30,16 +33,20 @@ from .kernels.conv import LINEAR, RELU, SIGMOID, TANH
 
 CODES = {"linear": LINEAR, "ReLU": RELU, "sigmoid": SIGMOID, "tanh": TANH}
 SLOTS = 6  # dense layers a net may have here (kernels.net_step.SLOTS; more: the layers' own code)
+# a run of steps in one compiled call (``NetStep.run``) takes at most MAX_RUN steps, dropout masks of at most
+# MASK_BYTES (the book's dropout net draws 26,400 numbers a step: 13 steps in float32) and about RUN_SECONDS: a Ctrl-C
+# lands when the run has ended. Past ~20 steps a run saves nothing more (the ~44 us a call is then ~2 us a step).
+MAX_RUN, MASK_BYTES, RUN_SECONDS = 32, 4 << 20, 0.05
 
 
 _COMPILE = {"helpers": {}, "lock": threading.Lock(), "ready": set(), "asked": set()}
 
 
 def one_thread_ready(dtype, conv_layers):
-    """Whether ``step_one`` for ``dtype`` and ``conv_layers`` may be called now without compiling it here for
+    """Whether ``steps_one`` for ``dtype`` and ``conv_layers`` may be called now without compiling it here for
     seconds (see the module). Where it is neither compiled nor cached: False at the first ask (the layers' own
     kernels compile in that step, and the helper then finds them in the cache), the second starts a helper
-    process that compiles it, False while that runs; once it has ended, ``step_one`` is loaded from the cache
+    process that compiles it, False while that runs; once it has ended, ``steps_one`` is loaded from the cache
     (compiled here only if the helper left nothing there) and the answer is True from then on."""
     key = (np.dtype(dtype).name, int(conv_layers))
     if key in _COMPILE["ready"]:
@@ -53,8 +60,8 @@ def one_thread_ready(dtype, conv_layers):
         if helper is not None:
             if helper.process.poll() is None:
                 return False
-            kernels.step_one.compile(signature)
-        elif parallel_helper.wanted() and not compiled_or_cached(kernels.step_one, signature):
+            kernels.steps_one.compile(signature)
+        elif parallel_helper.wanted() and not compiled_or_cached(kernels.steps_one, signature):
             if key not in _COMPILE["asked"]:
                 _COMPILE["asked"].add(key)
                 return False
@@ -81,6 +88,8 @@ class NetStep:
             self.table[j, :4] = layer.n_in, layer.n_out, SOFTMAX if name is None else CODES[name], p > 0
         self.keeps = [1 - p for _, _, p in spec]
         self._workspaces = {}
+        self._masks = None  # a run's masks (``_draw_masks``), kept from run to run
+        self.seconds_per_step = None  # the last timed run's, set by its caller (``net_runs``)
         self._arrays = None  # (the arrays they were made from, the kernels' tuples)
         dummy = np.zeros((1, 1), dtype=self.dtype)
         self._pads = (dummy,), (dummy[0],)
@@ -89,7 +98,7 @@ class NetStep:
         """Compile (or load from numba's cache) the one-thread step here and now: before a sweep's workers start
         (several processes compiling one kernel race on numba's cache, and each would pay for it)."""
         from .kernels import net_step as kernels
-        kernels.step_one.compile(kernels.signature(self.dtype, len(self.convs.layers), False))
+        kernels.steps_one.compile(kernels.signature(self.dtype, len(self.convs.layers), False))
         _COMPILE["ready"].add((self.dtype.name, len(self.convs.layers)))
 
     def _workspace(self, m):
@@ -137,33 +146,81 @@ class NetStep:
         """``(cost, sum of w^2 over every layer before the step, or 0 unless want_l2)`` of one SGD step on
         ``x (m, n_in)`` (the net's dtype), ``y (m,)`` int64, every layer stepped in place; None (nothing drawn,
         nothing changed) where the layers' arrays cannot be stepped in place."""
+        done = self.run(x, y, 1, mask_rng, step, keep, want_l2, threads)
+        return None if done is None else (float(done[0][0]), float(done[1][0]))
+
+    def run(self, x, y, count, mask_rng, step, keep, want_l2, threads, first=None):
+        """``(costs, l2s)``, float64 arrays of each step's cost and sum of w^2 (as ``step``'s), of the ``count``
+        consecutive mini-batch steps on ``x (count * m, n_in)`` and ``y (count * m,)``, their dropout masks drawn
+        here first, step by step and layer by layer as the per-step code draws them; None (nothing drawn,
+        nothing changed) where the layers' arrays cannot be stepped in place. A step whose cost or sum is NaN
+        ends the run early (shorter arrays; the stream left as after that step's draws), as the book's loop
+        stops there. A label outside the softmax raises, naming its sample and mini-batch (``first``: the
+        run's first mini-batch number, for the message), with the steps before it done."""
         from .kernels import net_step as kernels
-        parts = split_threads.parts(len(x), threads)
+        m = len(y) // count
+        parts = split_threads.parts(m, threads)
         tuples = self._tuples()
         if tuples is None or (len(parts) == 1 and not one_thread_ready(self.dtype, len(self.convs.layers))):
             return None
         Ws, cbs, Ks, dws, dbd = tuples
-        m = len(x)
-        table, ws, masks = self._workspace(m)
-        for j, layer in enumerate(self.layers):  # the book's order: layer by layer, each its (m, n_in) draws
-            if table[j, kernels.HAS_MASK]:
-                at = table[j, kernels.MASK]
-                masks[at:at + m * layer.n_in].reshape(m, layer.n_in)[...] = \
-                    mask_rng.random_sample((m, layer.n_in)) < self.keeps[j]
+        table, ws, _ = self._workspace(m)
+        stride = int(sum(m * layer.n_in for j, layer in enumerate(self.layers) if table[j, kernels.HAS_MASK]))
+        masks, state = self._draw_masks(table, m, count, stride, mask_rng)
         convs = self.convs
         C, H, W = convs.layers[0].image_shape[1:]
-        x = np.ascontiguousarray(x.reshape(m, C, H, W).transpose(0, 2, 3, 1).reshape(m, -1) if C > 1 else x)
+        x = np.ascontiguousarray(x.reshape(len(y), C, H, W).transpose(0, 2, 3, 1).reshape(len(y), -1) if C > 1 else x)
         cw = convs._workspace(len(parts), max(hi - lo for lo, hi in parts))
         conv = (convs.geometry, Ws, cbs, Ks, *(cw[name] for name in ("cols", "Z", "out", "arg", "dX", "dKs", "dbs",
                                                                        "win_g", "win_rows")))
-        dense = (dws, dbd, table, ws, masks, step, keep, bool(want_l2))
+        costs, l2s = np.zeros(count), np.zeros(count)
         if len(parts) == 1:
-            cost, l2, bad = kernels.step_one(x, y, *conv, *dense)
-        else:
+            done, bad = kernels.steps_one(x.reshape(-1), y, count, *conv, dws, dbd, table, ws, masks, stride, step,
+                                          keep, bool(want_l2), costs, l2s)
+        else:  # one compiled call a step (a thin loop: step_threads is being rewritten into one parallel region)
             starts = np.array([lo for lo, _ in parts] + [m], dtype=np.int64)
             conv_parts.numba_threads(len(parts))
-            cost, l2, bad = kernels.step_threads(x, y, starts, len(parts), *conv, *dense)
+            done, bad = count, -1
+            for i in range(count):
+                costs[i], l2s[i], bad = kernels.step_threads(
+                    x[i * m:(i + 1) * m], y[i * m:(i + 1) * m], starts, len(parts), *conv, dws, dbd, table, ws,
+                    masks[i * stride:(i + 1) * stride] if stride else masks, step, keep, bool(want_l2))
+                if bad >= 0 or math.isnan(costs[i]) or math.isnan(l2s[i]):
+                    done = i + int(bad < 0)
+                    break
+        if done < count and state is not None:  # rewind the stream: drawn only up to the step where it stopped
+            mask_rng.set_state(state)
+            mask_rng.random_sample((done + (bad >= 0)) * stride)
         if bad >= 0:
-            raise ValueError(f"label {y[bad]} of sample {bad} of the mini-batch is not a class of the "
+            which = "the mini-batch" if first is None else f"mini-batch {first + done}"
+            raise ValueError(f"label {y[done * m + bad]} of sample {bad} of {which} is not a class of the "
                              f"{self.layers[-1].n_out}-way softmax (0 to {self.layers[-1].n_out - 1})")
-        return cost, l2
+        return costs[:done], l2s[:done]
+
+    def run_length(self, m):
+        """The most steps a run may take: its dropout masks within ``MASK_BYTES`` (the float64 draws and the
+        masks), and, once a run was timed, within ``RUN_SECONDS`` (a Ctrl-C waits for the run to end)."""
+        per_step = sum(m * layer.n_in for layer, keep in zip(self.layers, self.keeps) if keep < 1)
+        most = MAX_RUN if not per_step else MASK_BYTES // (per_step * (8 + self.dtype.itemsize))
+        if self.seconds_per_step is not None:
+            most = min(most, int(RUN_SECONDS / max(self.seconds_per_step, 1e-9)))
+        return max(1, min(MAX_RUN, most))
+
+    def _draw_masks(self, table, m, count, stride, mask_rng):
+        """``(masks, state)``: ``count`` steps' masks, ``stride`` apart (each step's layers at ``table``'s
+        ``MASK`` offsets), from one draw of ``mask_rng``: the same numbers, in the same order, as the per-step
+        code's draws of ``(m, n_in)`` a masked layer, step by step; ``state``, the stream's before them."""
+        from .kernels import net_step as kernels
+        if not stride:
+            return self._workspace(m)[2], None
+        if self._masks is None or len(self._masks) < count * stride:
+            self._masks = np.zeros(count * stride, dtype=self.dtype)
+        masks = self._masks[:count * stride]
+        state = mask_rng.get_state() if count > 1 else None  # a run of one stops only at its one step
+        draws = mask_rng.random_sample((count, stride))
+        laid = masks.reshape(count, stride)
+        for j, layer in enumerate(self.layers):
+            if table[j, kernels.HAS_MASK]:
+                at, width = table[j, kernels.MASK], m * layer.n_in
+                laid[:, at:at + width] = draws[:, at:at + width] < self.keeps[j]
+        return masks, state

@@ -45,6 +45,22 @@ def test_a_busy_machine_sends_it_back_to_one_thread_at_once():
     assert chooser.history[-1][1] == 1
 
 
+def test_steady_counts_the_mini_batches_before_the_next_probe():
+    """``steady()``: a run of mini-batches (engine.net_runs) may take that many without missing a change of
+    ``threads()``: one at a time while a probe alternates, then up to the next probe, never past it."""
+    chooser = Chooser(2)
+    seen = []
+    for i in range(2 * PROBE + FIRST_INTERVAL + 2 * PROBE):
+        t, steady = chooser.threads(), chooser.steady()
+        seen.append((t, steady))
+        chooser.took(1.0 * t)
+    assert all(steady == 1 for _, steady in seen[:2 * PROBE])  # probing: 1, 2, 1, 2, ...
+    after = seen[2 * PROBE:2 * PROBE + FIRST_INTERVAL]
+    assert [steady for _, steady in after] == list(range(FIRST_INTERVAL, 0, -1)) and {t for t, _ in after} == {1}
+    assert all(steady == 1 for _, steady in seen[2 * PROBE + FIRST_INTERVAL:])  # the next probe
+    assert Chooser(1).steady() >= 1 << 20  # one core: nothing to probe
+
+
 def test_a_count_the_user_fixed_is_used_as_given(monkeypatch, parallel_now):
     from nnfast import network3
     from nnfast.network3 import ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer

@@ -52,7 +52,7 @@ class _Spy:
 def _calls(monkeypatch):
     """The compiled step's calls, by kernel name (each still runs)."""
     calls = []
-    for name in ("step_one", "step_threads"):
+    for name in ("steps_one", "step_threads"):
         monkeypatch.setattr(kernels, name, _Spy(getattr(kernels, name), calls, name))
     return calls
 
@@ -87,7 +87,7 @@ def test_one_call_steps_equal_the_twin_and_show_in_the_learners_arrays(monkeypat
         for w, layer in zip(held[0], net.layers):
             assert w is layer.w
         assert all(a is b for a, b in zip(held[1], net.params))
-    assert calls == ["step_one" if threads == 1 else "step_threads"] * 4
+    assert calls == ["steps_one" if threads == 1 else "step_threads"] * 4
     # the masks came from the book's stream in the book's order: the two streams stand at the same draw
     assert np.array_equal(net._mask_rng.get_state()[1], twin_rng.get_state()[1])
     assert net._mask_rng.get_state()[2] == twin_rng.get_state()[2]
@@ -107,7 +107,7 @@ def test_float32_steps_stay_near_the_float64_twin(monkeypatch):
         x, y = rng.random((10, 144)).astype(np.float32), rng.integers(0, 4, 10)
         cost = net._step(x, y, 0.1, 0.2, 11)
         assert abs(cost - reference3.sgd_step(twin, x.astype(np.float64), y, 0.1, 0.2, 11, twin_rng)) < 1e-5
-    assert calls == ["step_one"] * 3
+    assert calls == ["steps_one"] * 3
     for layer, t in zip(net.layers, twin):
         assert layer.w.dtype == np.float32
         np.testing.assert_allclose(layer.w, t["w"], rtol=1e-4, atol=1e-5)
@@ -163,7 +163,7 @@ def test_an_array_it_cannot_step_in_place_takes_the_layers_own_code_for_that_ste
     net.layers[2].w = np.ascontiguousarray(net.layers[2].w)  # and back: the compiled step again, on the new array
     net.layers[0].w = network3.shared(net.layers[0].w.copy())
     step()
-    assert calls == ["step_one", "step_one"]
+    assert calls == ["steps_one", "steps_one"]
     _assert_like_twin(net, twin)
 
 
@@ -198,16 +198,25 @@ def test_a_label_outside_the_softmax_is_refused_and_changes_no_weight(monkeypatc
 
 
 def test_ctrl_c_mid_epoch_leaves_whole_steps(monkeypatch):
-    """Ctrl-C arrives while a step runs: training stops with KeyboardInterrupt, and the weights are those of the
-    steps that finished, each whole (the compiled call is never left half-done)."""
+    """Ctrl-C arrives while a run of steps is under way: training stops with KeyboardInterrupt, and the weights are
+    those of the runs that finished, each step whole (the compiled call is never left half-done)."""
+    from nnfast.engine import net_step
     monkeypatch.setenv("NNFAST_THREADS", "1")
+    monkeypatch.setattr(net_step, "MAX_RUN", 3)
     done = []
 
     def interrupt():
         if len(done) == 5:
             os.kill(os.getpid(), signal.SIGINT)  # the default handler raises KeyboardInterrupt in the main thread
 
-    monkeypatch.setattr(kernels, "step_one", _Spy(kernels.step_one, done, 1, before=interrupt))
+    class Steps(_Spy):
+        def __call__(self, *args):
+            self.before()
+            result = self.kernel(*args)
+            done.append(int(result[0]))  # the steps this call did
+            return result
+
+    monkeypatch.setattr(kernels, "steps_one", Steps(kernels.steps_one, done, 1, before=interrupt))
     np.random.seed(53)
     net = _net(10)
     twin = reference3.layers_of(net)
@@ -216,15 +225,15 @@ def test_ctrl_c_mid_epoch_leaves_whole_steps(monkeypatch):
     validation = (data[0][:20], data[1][:20])
     with pytest.raises(KeyboardInterrupt):
         list(net.train(data, 1, 10, 0.2, validation, validation, lmbda=0.3))
-    assert 5 <= len(done) <= 6
+    assert 5 <= len(done) <= 6 and max(done) == 3  # runs of 3 steps after the first, timed one
     twin_rng = _book_stream()
-    for k in range(len(done)):
+    for k in range(sum(done)):
         reference3.sgd_step(twin, data[0][k * 10:(k + 1) * 10], data[1][k * 10:(k + 1) * 10], 0.2, 0.3, 20, twin_rng)
     _assert_like_twin(net, twin)
 
 
 def test_a_cold_one_thread_run_trains_on_the_layers_code_while_a_helper_compiles_the_step(monkeypatch):
-    """Where step_one is neither compiled nor cached, the first ask starts nothing (the layers' own kernels
+    """Where steps_one is neither compiled nor cached, the first ask starts nothing (the layers' own kernels
     compile in that step), the second starts a helper process, and the steps go on on the layers' own code (numpy's
     dense products: nothing more compiles here) until it has ended; the run is the book's run across the switch."""
     import threading
@@ -271,4 +280,160 @@ def test_the_step_helper_compiles_the_one_thread_step_and_its_kernels():
     from nnfast.engine.kernels import parallel_helper, parallel_kernels
     listed = parallel_helper.kernels("float32", 2, parallel_helper.STEP)
     assert listed == parallel_kernels.serial_kernels("float32", 2)
-    assert listed[-1] == (step_kernels.step_one, step_kernels.signature("float32", 2, False))
+    assert listed[-1] == (step_kernels.steps_one, step_kernels.signature("float32", 2, False))
+
+
+# -- runs of mini-batches in one compiled call (engine.net_runs, NetStep.run) ---------------------------------------
+
+class _PerStep(Network):
+    """A learner's subclass overriding ``_step``: every mini-batch goes through it, as the book's loop does."""
+
+    def _step(self, *args, **kwargs):
+        return super()._step(*args, **kwargs)
+
+
+def _runs(monkeypatch):
+    """``(first mini-batch, steps)`` of each NetStep.run call (each still runs). Runs bounded by steps and masks
+    alone: a busy machine's slow steps must not shorten them (the time bound: test_a_runs_masks_and_time...)."""
+    from nnfast.engine import net_step
+    monkeypatch.setattr(net_step, "RUN_SECONDS", 1e9)
+    seen, real = [], net_step.NetStep.run
+
+    def run(self, x, y, count, *args, first=None):
+        seen.append((first, count))
+        return real(self, x, y, count, *args, first=first)
+    monkeypatch.setattr(net_step.NetStep, "run", run)
+    return seen
+
+
+def _trained(kind, dtype, data, epochs=1, lmbda=0.4, eta=0.2, m=10, seed=61):
+    np.random.seed(seed)
+    net = _net(m, dtype=dtype)
+    net.__class__ = kind
+    validation = (data[0][:2 * m], data[1][:2 * m])
+    lines, error = [], None
+    try:
+        for line in net.train(data, epochs, m, eta, validation, None, lmbda=lmbda):
+            lines.append(line)
+    except ValueError as exc:
+        error = str(exc)
+    return net, lines, error
+
+
+def _assert_same(a, b):
+    for p, q in zip(a.params, b.params):
+        assert p.dtype == q.dtype and np.array_equal(p, q, equal_nan=True)
+    assert np.array_equal(a._mask_rng.get_state()[1], b._mask_rng.get_state()[1])
+    assert a._mask_rng.get_state()[2] == b._mask_rng.get_state()[2]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("most", [1, 7])
+def test_runs_equal_the_per_step_path_bit_for_bit_and_the_twin(monkeypatch, dtype, most):
+    """The dropout net with L2, trained in runs of up to ``most`` steps, against the same net stepped one
+    mini-batch a call (a subclass overriding ``_step``): the same weights to the last bit, the dropout stream at the
+    same draw; and (float64) the plain-numpy twin to 1e-11."""
+    from nnfast.engine import net_step
+    monkeypatch.setenv("NNFAST_THREADS", "1")
+    monkeypatch.setattr(net_step, "MAX_RUN", most)
+    rng = np.random.default_rng(62)
+    data = (rng.random((230, 144)).astype(dtype), rng.integers(0, 4, 230))
+    runs = _runs(monkeypatch)
+    net, lines, _ = _trained(Network, dtype, data, epochs=2)
+    assert max(count for _, count in runs) == most and sum(count for _, count in runs) == 46
+    assert [first for first, _ in runs] == list(np.cumsum([0] + [c for _, c in runs])[:-1])  # in order, no gaps
+    del runs[:]
+    per_step, step_lines, _ = _trained(_PerStep, dtype, data, epochs=2)
+    assert {count for _, count in runs} == {1} and len(runs) == 46
+    assert lines == step_lines
+    _assert_same(net, per_step)
+    if dtype == np.float64:
+        np.random.seed(61)
+        twin, twin_rng = reference3.layers_of(_net(10)), _book_stream()
+        for _ in range(2):
+            for k in range(23):
+                reference3.sgd_step(twin, data[0][k * 10:(k + 1) * 10], data[1][k * 10:(k + 1) * 10], 0.2, 0.4, 23,
+                                    twin_rng)
+        _assert_like_twin(net, twin)
+
+
+def test_runs_never_cross_the_books_printed_lines(monkeypatch):
+    """Mini-batches 0 to 1,004 of 2 samples: no run holds both 999 and 1,000 (the line "Training mini-batch
+    number 1000" comes between), and the weights equal the per-step path's."""
+    monkeypatch.setenv("NNFAST_THREADS", "1")
+    rng = np.random.default_rng(63)
+    data = (rng.random((2010, 144)), rng.integers(0, 4, 2010))
+    runs = _runs(monkeypatch)
+    net, lines, _ = _trained(Network, np.float64, data, m=2)
+    assert "Training mini-batch number 1000" in lines and max(count for _, count in runs) > 1
+    assert all(first + count <= 1000 or first >= 1000 for first, count in runs)
+    assert sum(count for _, count in runs) == 1005
+    per_step, step_lines, _ = _trained(_PerStep, np.float64, data, m=2)
+    assert lines == step_lines
+    _assert_same(net, per_step)
+
+
+def test_a_run_stops_at_the_mini_batch_that_diverges(monkeypatch):
+    """A NaN in mini-batch 12's inputs, inside a run of up to 7: "diverged at mini-batch 12", as the per-step path
+    says, with the weights and the dropout stream where the per-step path leaves them (no step after it)."""
+    from nnfast.engine import net_step
+    monkeypatch.setenv("NNFAST_THREADS", "1")
+    monkeypatch.setattr(net_step, "MAX_RUN", 7)
+    rng = np.random.default_rng(64)
+    data = (rng.random((230, 144)), rng.integers(0, 4, 230))
+    data[0][12 * 10 + 3, 50] = np.nan
+    runs = _runs(monkeypatch)
+    net, _, error = _trained(Network, np.float64, data)
+    assert any(first < 12 < first + count - 1 for first, count in runs)  # 12 was inside a run, not at its end
+    per_step, _, step_error = _trained(_PerStep, np.float64, data)
+    assert error == step_error and "training diverged at mini-batch 12:" in error
+    _assert_same(net, per_step)
+
+
+def test_a_bad_label_inside_a_run_names_its_sample_and_mini_batch(monkeypatch):
+    from nnfast.engine import net_step
+    monkeypatch.setenv("NNFAST_THREADS", "1")
+    monkeypatch.setattr(net_step, "MAX_RUN", 7)
+    rng = np.random.default_rng(65)
+    data = (rng.random((230, 144)), rng.integers(0, 4, 230))
+    data[1][11 * 10 + 6] = 9
+    runs = _runs(monkeypatch)
+    net, _, error = _trained(Network, np.float64, data)
+    assert error == "label 9 of sample 6 of mini-batch 11 is not a class of the 4-way softmax (0 to 3)"
+    assert any(first < 11 < first + count - 1 for first, count in runs)  # 11 was inside a run, not at its end
+    per_step, _, step_error = _trained(_PerStep, np.float64, data)
+    assert "label 9 of sample 6 of the mini-batch" in step_error
+    _assert_same(net, per_step)  # mini-batches 0-10 done, 11's masks drawn, nothing of 11 stepped
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_runs_on_several_threads_equal_the_per_step_path(monkeypatch, threads):
+    monkeypatch.setenv("NNFAST_THREADS", str(threads))
+    calls = _calls(monkeypatch)
+    rng = np.random.default_rng(66)
+    data = (rng.random((230, 144)), rng.integers(0, 4, 230))
+    runs = _runs(monkeypatch)
+    net, lines, _ = _trained(Network, np.float64, data)
+    assert max(count for _, count in runs) > 1 and calls == ["step_threads"] * 23
+    per_step, step_lines, _ = _trained(_PerStep, np.float64, data)
+    assert lines == step_lines
+    _assert_same(net, per_step)
+
+
+def test_a_runs_masks_and_time_are_bounded():
+    """The book's dropout net (26,400 draws a step): a run's masks within MASK_BYTES; once a step was timed, a
+    run within RUN_SECONDS."""
+    from nnfast.engine import net_step
+    for dtype in (np.float32, np.float64):
+        net = Network([ConvPoolLayer((20, 1, 5, 5), (10, 1, 28, 28), (2, 2), activation_fn=ReLU),
+                       ConvPoolLayer((40, 20, 5, 5), (10, 20, 12, 12), (2, 2), activation_fn=ReLU),
+                       FullyConnectedLayer(40 * 4 * 4, 1000, activation_fn=ReLU, p_dropout=0.5),
+                       FullyConnectedLayer(1000, 1000, activation_fn=ReLU, p_dropout=0.5),
+                       SoftmaxLayer(1000, 10, p_dropout=0.5)], 10, dtype=dtype)
+        whole = net._net_step()
+        steps = whole.run_length(10)
+        assert 1 < steps and steps * 26_400 * (8 + np.dtype(dtype).itemsize) <= net_step.MASK_BYTES
+        whole.seconds_per_step = 0.01
+        assert whole.run_length(10) == min(steps, int(net_step.RUN_SECONDS / 0.01))
+        whole.seconds_per_step = 2.0  # a learner's huge net: a step a run
+        assert whole.run_length(10) == 1

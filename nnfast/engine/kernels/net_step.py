@@ -13,10 +13,12 @@ hold dummies) so that the kernels' types depend on the number of convolutional l
 (``kernels.parallel_kernels``). Measured, two-conv net, one thread: about 0.3 ms of the 1.38 ms step was Python
 between the layers' kernels (the filters' transposes, the dense layers' numpy, the cost, the updates).
 
-``step_one`` runs on the calling thread; ``step_threads`` calls the parallel kernels of ``conv_stack`` and
-``dense_step`` (parts of whole samples for the convolutions, runs of rows for the dense backward pass).
-Both return ``(cost, sum of every w^2 before the step when want_l2 else 0, -1)``, or ``(0, 0, s)`` without
-changing anything when sample ``s``'s label is not a class of the softmax.
+``steps_one`` runs a run of consecutive steps (one or more mini-batches: the Python and dispatch around a
+call, ~44 us of a ~900 us two-conv step, paid once a run) on the calling thread; ``step_threads`` one step on
+numba's threads: it calls the parallel kernels of ``conv_stack`` and ``dense_step`` (parts of whole samples for
+the convolutions, runs of rows for the dense backward pass) and returns ``(cost, sum of every w^2 before the step
+when want_l2 else 0, -1)``, or ``(0, 0, s)`` without changing anything when sample ``s``'s label is not a class of
+the softmax.
 """
 
 import numpy as np
@@ -200,55 +202,73 @@ def _last_maps(geometry):
 
 
 @kernel
-def step_one(x, y, geometry, Ws, cbs, Ks, cols, Z, out, arg, dX, dKs, dbs, win_g, win_rows, dws, dbd, table, ws,
-             masks, step, keep, want_l2):
-    """One mini-batch step on this thread: ``x (m, H*W*C)`` channels-last, labels ``y (m,)`` (see the module)."""
-    m = x.shape[0]
+def steps_one(xs, ys, count, geometry, Ws, cbs, Ks, cols, Z, out, arg, dX, dKs, dbs, win_g, win_rows, dws, dbd,
+              table, ws, masks, mask_stride, step, keep, want_l2, costs, l2s):
+    """A run of ``count`` consecutive mini-batch steps on this thread (one step: ``count`` 1): ``xs`` the run's
+    inputs, mini-batch after mini-batch, each ``(m, H*W*C)`` channels-last, flattened; ``ys`` their labels
+    ``(count * m,)``; ``masks`` each step's dropout masks, ``mask_stride`` apart (the book's order). Step ``i``'s
+    cost and sum of w^2 before it (0 unless ``want_l2``) go to ``costs[i]`` and ``l2s[i]``. Returns ``(done, bad)``:
+    the steps done, ``bad`` -1, or stopped early: after a step whose cost or sum is NaN (the caller raises
+    "diverged" there, as the book's loop would, and no later step runs), or before step ``done``, changing nothing
+    of it, whose sample ``bad`` has a label outside the softmax. One loop around the step's body, not a call of a
+    one-step kernel: numba would optimise that kernel's linked code again in this one (seconds of compile)."""
+    m = ys.shape[0] // count
+    width = xs.shape[0] // ys.shape[0]
     nd = table.shape[0]
-    bad = _bad_label(y, table[nd - 1, N_OUT])
-    if bad >= 0:
-        return 0.0, 0.0, bad
     nc = len(Ws)
-    for k in range(nc):
-        _flip_filters(Ws[k], Ks[k])
     part = np.int64(0)
-    conv_stack.forward_part(x, geometry, Ks, cbs, cols, Z, out, arg, part)
-    HW, F = _last_maps(geometry)
-    _to_book_order(out[nc - 1][0, :m], HW, F, _view(ws, table[0, IN], m, table[0, N_IN]))
-    for j in range(nd):
-        n_in, n_out, code, has_mask = table[j, N_IN], table[j, N_OUT], table[j, CODE], table[j, HAS_MASK] != 0
-        a, xd, z = _view(ws, table[j, IN], m, n_in), _view(ws, table[j, XD], m, n_in), _view(ws, table[j, OUT], m, n_out)
-        mask = _view(masks, table[j, MASK], m, n_in) if has_mask else a
-        if 5 * _dropped(a, mask, has_mask, xd) <= 2 * m * n_in:  # few non-zero: fc_layers.SparseProduct's choice
-            dense_step.forward_inputs(xd, dws[j], dbd[j], z)
-        else:
-            _blas_product(xd, dws[j], dbd[j], z)
-        _activate(z, code)
-    cost = _cost(_view(ws, table[nd - 1, OUT], m, table[nd - 1, N_OUT]), y)
-    l2 = 0.0
     want_dx = nc > 0  # True, typed as a plain boolean (a literal True would compile dense_step anew)
-    d = _view(ws, table[nd - 1, OUT], m, table[nd - 1, N_OUT])  # not read: the softmax's gradient needs y only
-    for j in range(nd - 1, -1, -1):
-        n_in, n_out, code, has_mask = table[j, N_IN], table[j, N_OUT], table[j, CODE], table[j, HAS_MASK] != 0
-        xd, dx, dz = _view(ws, table[j, XD], m, n_in), _view(ws, table[j, DX], m, n_in), _view(ws, table[j, DZ], m, n_out)
-        mask = _view(masks, table[j, MASK], m, n_in) if has_mask else xd
-        _gradient_at_z(code, d, _view(ws, table[j, OUT], m, n_out), y, dz)
-        l2 += dense_step.backward_rows(dws[j], xd, mask, has_mask, dz, step, keep, want_dx, dx, want_l2, part, n_in)
-        _step_bias(dbd[j], dz, step)
-        d = dx
-    dcl = _view(ws, ws.shape[0] - m * table[0, N_IN], m, table[0, N_IN])  # ws ends with it
-    _to_channels_last(d, HW, F, dcl)
-    conv_stack.backward_part(dcl, geometry, Ks, cols, Z, out, arg, dX, dKs, dbs, win_g, win_rows, part)
-    one = np.int64(1)
-    for k in range(nc):
-        l2 += _step_filters(Ws[k], cbs[k], dKs[k], dbs[k], one, step, keep, want_l2)
-    return cost, l2, np.int64(-1)
+    HW, F = _last_maps(geometry)
+    for i in range(count):
+        y = ys[i * m:(i + 1) * m]
+        bad = _bad_label(y, table[nd - 1, N_OUT])
+        if bad >= 0:
+            return np.int64(i), bad
+        x = _view(xs, i * m * width, m, width)
+        step_masks = masks[i * mask_stride:(i + 1) * mask_stride]
+        for k in range(nc):
+            _flip_filters(Ws[k], Ks[k])
+        conv_stack.forward_part(x, geometry, Ks, cbs, cols, Z, out, arg, part)
+        _to_book_order(out[nc - 1][0, :m], HW, F, _view(ws, table[0, IN], m, table[0, N_IN]))
+        for j in range(nd):
+            n_in, n_out, code, has_mask = table[j, N_IN], table[j, N_OUT], table[j, CODE], table[j, HAS_MASK] != 0
+            a, xd = _view(ws, table[j, IN], m, n_in), _view(ws, table[j, XD], m, n_in)
+            z = _view(ws, table[j, OUT], m, n_out)
+            mask = _view(step_masks, table[j, MASK], m, n_in) if has_mask else a
+            if 5 * _dropped(a, mask, has_mask, xd) <= 2 * m * n_in:  # few non-zero: fc_layers.SparseProduct's choice
+                dense_step.forward_inputs(xd, dws[j], dbd[j], z)
+            else:
+                _blas_product(xd, dws[j], dbd[j], z)
+            _activate(z, code)
+        cost = _cost(_view(ws, table[nd - 1, OUT], m, table[nd - 1, N_OUT]), y)
+        l2 = 0.0
+        d = _view(ws, table[nd - 1, OUT], m, table[nd - 1, N_OUT])  # not read: the softmax's gradient needs y only
+        for j in range(nd - 1, -1, -1):
+            n_in, n_out, code, has_mask = table[j, N_IN], table[j, N_OUT], table[j, CODE], table[j, HAS_MASK] != 0
+            xd, dx = _view(ws, table[j, XD], m, n_in), _view(ws, table[j, DX], m, n_in)
+            dz = _view(ws, table[j, DZ], m, n_out)
+            mask = _view(step_masks, table[j, MASK], m, n_in) if has_mask else xd
+            _gradient_at_z(code, d, _view(ws, table[j, OUT], m, n_out), y, dz)
+            l2 += dense_step.backward_rows(dws[j], xd, mask, has_mask, dz, step, keep, want_dx, dx, want_l2, part,
+                                           n_in)
+            _step_bias(dbd[j], dz, step)
+            d = dx
+        dcl = _view(ws, ws.shape[0] - m * table[0, N_IN], m, table[0, N_IN])  # ws ends with it
+        _to_channels_last(d, HW, F, dcl)
+        conv_stack.backward_part(dcl, geometry, Ks, cols, Z, out, arg, dX, dKs, dbs, win_g, win_rows, part)
+        one = np.int64(1)
+        for k in range(nc):
+            l2 += _step_filters(Ws[k], cbs[k], dKs[k], dbs[k], one, step, keep, want_l2)
+        costs[i], l2s[i] = cost, l2
+        if cost != cost or l2 != l2:
+            return np.int64(i + 1), np.int64(-1)
+    return np.int64(count), np.int64(-1)
 
 
 @kernel
 def step_threads(x, y, starts, threads, geometry, Ws, cbs, Ks, cols, Z, out, arg, dX, dKs, dbs, win_g, win_rows,
                  dws, dbd, table, ws, masks, step, keep, want_l2):
-    """``step_one`` on numba's threads: the convolutions on the parts ``starts`` (one per thread, whole samples:
+    """One step of ``steps_one`` on numba's threads: the convolutions on the parts ``starts`` (one per thread, whole samples:
     ``conv_stack.forward``/``backward``), each dense product on ``threads`` runs of samples where its inputs are
     mostly zero, each dense backward pass on runs of at least 64 rows (``fc_layers``' choices)."""
     m = x.shape[0]
@@ -304,7 +324,7 @@ def step_threads(x, y, starts, threads, geometry, Ws, cbs, Ks, cols, Z, out, arg
 
 
 def signature(dtype, conv_layers, threaded):
-    """The argument types ``nnfast.engine.net_step`` calls ``step_one`` (``threaded``: ``step_threads``) with."""
+    """The argument types ``nnfast.engine.net_step`` calls ``steps_one`` (``threaded``: ``step_threads``) with."""
     from numba import types
     F = {np.dtype(np.float64): types.float64, np.dtype(np.float32): types.float32}[np.dtype(dtype)]
     A = {d: types.Array(F, d, "C") for d in (1, 2, 3, 4)}
@@ -316,5 +336,7 @@ def signature(dtype, conv_layers, threaded):
             per_layer(A[3]), per_layer(I[3]), per_layer(A[3]), per_layer(A[3]), per_layer(A[2]), per_layer(A[3]),
             per_layer(I[3]))
     dense = (types.UniTuple(A[2], SLOTS), types.UniTuple(A[1], SLOTS), I[2], A[1], A[1], F, F, types.boolean)
-    head = (A[2], I[1], I[1], types.int64) if threaded else (A[2], I[1])
-    return head + conv + dense
+    if threaded:
+        return (A[2], I[1], I[1], types.int64) + conv + dense
+    run = types.Array(types.float64, 1, "C")  # each step's cost and sum of w^2
+    return (A[1], I[1], types.int64) + conv + dense[:5] + (types.int64,) + dense[5:] + (run, run)

@@ -72,7 +72,7 @@ def serial_kernels(dtype, conv_layers):
     kernels += [(dense_step.backward_rows, (A[2], A[2], A[2], b, A[2], F, F, b, A[2], b, i, i)),
                 (dense_step.forward_inputs, (A[2], A[2], A[1], A[2]))]
     # engine.net_step's whole step on one thread (it calls the kernels above: compiled after them)
-    return kernels + ([(net_step.step_one, net_step.signature(dtype, conv_layers, False))] if conv_layers else [])
+    return kernels + ([(net_step.steps_one, net_step.signature(dtype, conv_layers, False))] if conv_layers else [])
 
 
 def threaded_dense_kernels(dtype):
