@@ -137,8 +137,8 @@ def test_the_one_call_step_through_the_tiles_equals_the_twin(monkeypatch, parall
     from nnfast.twins import network3 as reference3
     monkeypatch.setenv("NNFAST_THREADS", threads)
     calls = []
-    real = net_step.step_one, net_step.step_threads
-    monkeypatch.setattr(net_step, "step_one", lambda *a: calls.append(1) or real[0](*a))
+    real = net_step.steps_one, net_step.step_threads
+    monkeypatch.setattr(net_step, "steps_one", lambda *a: calls.append(1) or real[0](*a))
     monkeypatch.setattr(net_step, "step_threads", lambda *a: calls.append(2) or real[1](*a))
     np.random.seed(7)
     m, (ph, pw), fn = 7, pool, getattr(network3, act)
