@@ -22,6 +22,7 @@ import numpy as np
 
 from .engine import net_runs
 from .engine.blas_threads import Chooser, fixed_by_user, held, limited
+from .engine.checks import check_labels
 
 __all__ = ["ConvPoolLayer", "FullyConnectedLayer", "Network", "ReLU", "SoftmaxLayer", "linear", "load",
            "load_data_shared", "sigmoid", "size", "tanh"]
@@ -534,6 +535,7 @@ class Network:
         num_training_batches = size(training_data) // m
         if num_training_batches == 0:
             raise ValueError(f"{size(training_data)} training samples make no mini-batch of {m}")
+        check_labels(y[:num_training_batches * m], self.layers[-1].n_out, "training")  # every path, not just the kernel's
         best_validation, best_iteration, test_accuracy = best if best is not None else (0.0, 0, 0.0)
         self.best = (best_validation, best_iteration, test_accuracy)
         for epoch in range(int(first_epoch), int(epochs)):

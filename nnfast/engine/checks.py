@@ -50,6 +50,23 @@ def check_finite(X, what):
         raise ValueError(f"{what} holds NaN or infinity")
 
 
+def check_labels(y, classes, what):
+    """Chapter 6's labels as class indices ``0 .. classes-1``: any other (a -1 would silently pick the last
+    class where the layers' own code indexes the softmax's outputs; 3.5 would be cut to 3) is one clear error."""
+    y = np.asarray(y)
+    if y.dtype.kind not in "iub":
+        if y.dtype.kind != "f":
+            raise TypeError(f"{what} labels must be class numbers, got an array of {y.dtype}")
+        with np.errstate(invalid="ignore"):
+            whole = np.floor(y) == y
+    else:
+        whole = True
+    bad = np.flatnonzero(~((y >= 0) & (y < classes) & whole))
+    if bad.size:
+        raise ValueError(f"label {y[bad[0]]} of {what} sample {bad[0]} is not a class of the {classes}-way "
+                         f"softmax (0 to {classes - 1})")
+
+
 def as_list(data):
     """The book's data as a list: Python 3's ``zip`` iterators would be empty after one pass."""
     return data if isinstance(data, list) else list(data)

@@ -397,6 +397,9 @@ def test_a_bad_label_inside_a_run_names_its_sample_and_mini_batch(monkeypatch):
     rng = np.random.default_rng(65)
     data = (rng.random((230, 144)), rng.integers(0, 4, 230))
     data[1][11 * 10 + 6] = 9
+    # train refuses such data before any step (test_train_refuses_a_label_outside_the_softmax_on_every_path);
+    # without that check, the kernel's own guard inside a run is what this tests
+    monkeypatch.setattr(network3, "check_labels", lambda *args: None)
     runs = _runs(monkeypatch)
     net, _, error = _trained(Network, np.float64, data)
     assert error == "label 9 of sample 6 of mini-batch 11 is not a class of the 4-way softmax (0 to 3)"
@@ -437,3 +440,23 @@ def test_a_runs_masks_and_time_are_bounded():
         assert whole.run_length(10) == min(steps, int(net_step.RUN_SECONDS / 0.01))
         whole.seconds_per_step = 2.0  # a learner's huge net: a step a run
         assert whole.run_length(10) == 1
+
+
+@pytest.mark.parametrize("bad, kind", [(-1, "a negative class"), (4, "past the softmax"), (2.5, "not whole")])
+@pytest.mark.parametrize("warming", [True, False])
+def test_train_refuses_a_label_outside_the_softmax_on_every_path(monkeypatch, bad, kind, warming):
+    # the layers' own code (a cold cache's first steps, a subclassed layer) indexes the softmax's outputs with the
+    # label: -1 would silently train towards the last class. train checks every label before the first step.
+    monkeypatch.setenv("NNFAST_THREADS", "1")
+    rng = np.random.default_rng(66)
+    data = (rng.random((50, 144)), rng.integers(0, 4, 50).astype(np.float64 if bad == 2.5 else np.int64))
+    data[1][37] = bad
+    np.random.seed(61)
+    net = _net(10, dtype=np.float64)
+    if warming:  # as while a helper compiles the step: the layers' own code
+        monkeypatch.setattr(type(net), "_net_step", lambda self: None)
+    before = [p.copy() for p in net.params]
+    with pytest.raises(ValueError, match=f"label {bad} of training sample 37 is not a class of the 4-way softmax"):
+        list(net.train(data, 1, 10, 0.1, (data[0][:10], data[1][:10]), None))
+    for p, q in zip(net.params, before):
+        np.testing.assert_array_equal(p, q)
