@@ -59,6 +59,15 @@ def mnist_home(tmp_path_factory):
             os.environ["NNFAST_HOME"] = old
 
 
+@pytest.fixture(scope="session")
+def draw_default(mnist_home):
+    """The draw page's default model as ``nnfast draw`` makes it on first use (``nnfast.web.models.entries([])``:
+    784-100-10, chapter 3, 8 epochs on the real MNIST, saved in mnist_home's folder), trained once per session:
+    the page's tests and the shadowed-photos test read with the same net, and each trained it before (~10-20 s)."""
+    from nnfast.web.models import entries
+    return entries([], say=lambda message: None)[0]
+
+
 # CI runs the same hypothesis examples every time (a fuzz failure found there must be
 # reproducible, not luck); local runs keep exploring new ones.
 from hypothesis import settings as _hypothesis_settings  # noqa: E402

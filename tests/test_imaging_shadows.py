@@ -76,13 +76,12 @@ def test_clean_vignette_and_noise_cases_are_unchanged(tmp_path, clean):
 
 
 @pytest.mark.network
-def test_shadowed_photos_of_mnist_digits_are_read_right(mnist_home, tmp_path):
+def test_shadowed_photos_of_mnist_digits_are_read_right(mnist_home, draw_default, tmp_path):
     """A trained 784-100-10 net (the draw page's default) reads >= 90% of shadowed phone photos of MNIST test
     digits right (make bench measures more: benchmarks/photos.py)."""
-    from benchmarks.photos import default_net
     from nnfast import mnist_loader
-    training, _, test = mnist_loader.load_data_wrapper()
-    net = default_net(training)
+    _, _, test = mnist_loader.load_data_wrapper()
+    net = draw_default.net  # benchmarks.photos.default_net's recipe; trained once per session for tests/web too
     kinds = [Shadow("hard", 35, 0.3, 60), Shadow("soft", 200, 0.3, 0, 70), Shadow("soft", 90, 0.5, -60, 100),
              Shadow("graded", 45, 0.5)]
     read = []

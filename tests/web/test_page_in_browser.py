@@ -51,9 +51,9 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def url(mnist_home):
-    from nnfast.web.models import entries, named
-    offered = entries([], say=lambda m: None)  # the default model, trained on first use in the test's home
+def url(draw_default):
+    from nnfast.web.models import named
+    offered = [draw_default]  # entries([]): the default model, trained on first use in the test's home
     from nnfast import network
     np.random.seed(0)
     offered.append(named(network.Network([784, 10, 10]), "untrained.npz"))
