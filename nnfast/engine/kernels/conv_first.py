@@ -115,7 +115,10 @@ def forward_first(x, H, W, fh, fw, ph, pw, K, b, act, P, arg, keep, work):
     m, Hp, Wp, F = P.shape
     Hz, Wz = H - fh + 1, W - fw + 1
     L = (Hz - 1) * W + Wz
-    keep[:m * H * W] = x.reshape(m * H * W)
+    for n in range(m):  # element by element: a slice assigned from an array costs numba a second more to compile
+        xn, kn = x[n], keep[n * H * W:(n + 1) * H * W]
+        for e in range(H * W):
+            kn[e] = xn[e]
     z1, z2 = work[:L], work[L:2 * L]
     wv, wc = work[2 * L:2 * L + Hz * W], work[2 * L + Hz * W:2 * L + 2 * Hz * W]
     for n in range(m):
@@ -232,7 +235,7 @@ def backward_first(d_out, out, act, arg, keep, H, W, fh, fw, ph, pw, dK, db, wor
                         _add4(dK[f3], r3, t0, t1, t2, t3)
 
 
-@helper(inline="always")
+@helper
 def _add4(dk, r, t0, t1, t2, t3):
     """``dk[t] += r`` for a tile's four taps, a repeated tap once."""
     dk[t0] += r[0]
