@@ -7,6 +7,7 @@ one thread, in one process, the versions alternating; CPU time (``time.process_t
 
 Prints, per dtype and activation, the median microseconds of each version's forward and backward and the
 median of the per-round ratios new/old. Inputs are MNIST-like (a blank border), weights as the book draws them.
+``--layer1``: the first layer alone (20 5x5 filters on 28x28: ``kernels.conv_first``'s layer).
 ``--compile``: instead, the CPU seconds of each version's first forward_part and backward_part call (float32,
 sigmoid), each in a fresh process with an empty numba cache, the versions alternating.
 """
@@ -27,8 +28,9 @@ from .kernel_ab import _load
 SIGMOID, RELU = 2, 1
 
 
-def _book_case(dtype, act, m, rng):
-    """The arguments of forward_part and backward_part for the book's two conv layers on ``m`` images."""
+def _book_case(dtype, act, m, rng, layers=2):
+    """The arguments of forward_part and backward_part for the book's two conv layers (or the first ``layers``)
+    on ``m`` images."""
     geometry = np.array([[1, 28, 28, 20, 5, 5, 2, 2, act], [20, 12, 12, 40, 5, 5, 2, 2, act]], np.int64)
     x = np.zeros((m, 28, 28), dtype)
     x[:, 4:24, 4:24] = rng.random((m, 20, 20))  # MNIST's digits sit in the middle 20x20
@@ -44,7 +46,10 @@ def _book_case(dtype, act, m, rng):
     dbs = (np.empty((1, 20), dtype), np.empty((1, 40), dtype))
     win_g = (np.empty((1, 20, m * 144), dtype), np.empty((1, 40, m * 16), dtype))
     win_rows = (np.empty((1, 20, m * 144), np.int64), np.empty((1, 40, m * 16), np.int64))
-    d = (rng.standard_normal((m, 640)) * 0.01).astype(dtype)
+    d = (rng.standard_normal((m, 640 if layers == 2 else 2880)) * 0.01).astype(dtype)
+    if layers == 1:
+        geometry, Ks, bs, cols, Z, out, arg, dX, dKs, dbs, win_g, win_rows = (
+            v[:1] for v in (geometry, Ks, bs, cols, Z, out, arg, dX, dKs, dbs, win_g, win_rows))
     forward = (x, geometry, Ks, bs, cols, Z, out, arg, 0)
     backward = (d, geometry, Ks, cols, Z, out, arg, dX, dKs, dbs, win_g, win_rows, 0)
     return forward, backward, dKs
@@ -92,6 +97,7 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("-m", type=int, default=10)
+    parser.add_argument("--layer1", action="store_true", help="the first conv layer alone")
     parser.add_argument("--compile", action="store_true", help="compile CPU seconds instead (fresh processes)")
     parser.add_argument("--first-call", metavar="FOLDER", help=argparse.SUPPRESS)  # one fresh process's part
     args = parser.parse_args(argv)
@@ -103,7 +109,8 @@ def main(argv=None):
     stacks = {k: importlib.import_module(f"kernels_{k}.conv_stack") for k in ("old", "new")}
     for dtype in (np.float32, np.float64):
         for act, act_name in ((SIGMOID, "sigmoid"), (RELU, "ReLU")):
-            cases = {k: _book_case(dtype, act, args.m, np.random.default_rng(1)) for k in stacks}
+            cases = {k: _book_case(dtype, act, args.m, np.random.default_rng(1), 1 if args.layer1 else 2)
+                     for k in stacks}
             for k, stack in stacks.items():  # compile, and check that both compute the same gradients
                 stack.forward_part(*cases[k][0])
                 stack.backward_part(*cases[k][1])

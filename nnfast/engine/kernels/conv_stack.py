@@ -2,7 +2,8 @@
 
 The mini-batch is cut into parts of whole samples; each part goes through every layer on its own
 thread (numba's ``prange``, one part per thread; the products are numba's ``np.dot``, SciPy's
-BLAS on one thread each, or register tiles fused with the pooling where patches are long: ``conv_tile``). One compiled call per mini-batch and direction is what lets threads pay
+BLAS on one thread each, or register tiles fused with the pooling where patches are long: ``conv_tile``;
+a first layer of one channel has neither patch rows nor maps: ``conv_first``). One compiled call per mini-batch and direction is what lets threads pay
 at the book's mini-batch of 10. Measured on 2 cores, the two-conv net's forward pass on 10 images:
 one thread 0.94-0.95 ms; two parts on Python threads, with Python between the layers (each thread
 waits for the GIL at every call), 0.73-0.82 ms (1.15-1.31x); two parts in one ``prange``,
@@ -22,6 +23,7 @@ from numba import prange
 from . import conv_grad_tile
 from .activation import _sigmoid_inplace, _tanh_inplace
 from .conv import SIGMOID, TANH, im2col, pool_backward_filters, pool_forward, pool_input_gradient
+from .conv_first import backward_first, forward_first, fused_first
 from .conv_tile import MIN_TAPS, conv_pool_forward
 from .jit import kernel
 
@@ -42,13 +44,17 @@ def forward_part(x, geometry, Ks, bs, cols, Z, out, arg, p):
         Hz, Wz = H - fh + 1, W - fw + 1
         rows = m * Hz * Wz
         c, z, o = cols[k][p, :rows], Z[k][p, :rows], out[k][p, :m]
-        im2col(a.reshape((m, H, W, C)), fh, fw, c)
         shape = (m, Hz // ph, Wz // pw, F)
-        if (ph * pw) % 4 == 0 and fh * fw * C >= MIN_TAPS:  # the book's second layer: tiles, no maps
-            conv_pool_forward(c, Ks[k], Hz, Wz, ph, pw, bs[k], act, o.reshape(shape), arg[k][p, :m].reshape(shape))
+        if fused_first(k, C, H, W, F, fh, fw, m, cols[k][p].size, Z[k][p].size):  # no patches, no maps
+            forward_first(a, H, W, fh, fw, ph, pw, Ks[k], bs[k], act, o.reshape(shape), arg[k][p, :m].reshape(shape),
+                          cols[k][p].reshape(-1), Z[k][p].reshape(-1))
         else:
-            np.dot(c, Ks[k].T, z)
-            pool_forward(z, Hz, Wz, ph, pw, bs[k], act, o.reshape(shape), arg[k][p, :m].reshape(shape))
+            im2col(a.reshape((m, H, W, C)), fh, fw, c)
+            if (ph * pw) % 4 == 0 and fh * fw * C >= MIN_TAPS:  # the book's second layer: tiles, no maps
+                conv_pool_forward(c, Ks[k], Hz, Wz, ph, pw, bs[k], act, o.reshape(shape), arg[k][p, :m].reshape(shape))
+            else:
+                np.dot(c, Ks[k].T, z)
+                pool_forward(z, Hz, Wz, ph, pw, bs[k], act, o.reshape(shape), arg[k][p, :m].reshape(shape))
         if act == SIGMOID:
             _sigmoid_inplace(o)
         elif act == TANH:
@@ -72,6 +78,10 @@ def backward_part(d, geometry, Ks, cols, Z, out, arg, dX, dKs, dbs, win_g, win_r
         rows = m * Hz * Wz
         c, z = cols[k][p, :rows], Z[k][p, :rows]
         shape = (m, Hz // ph, Wz // pw, F)
+        if fused_first(k, C, H, W, F, fh, fw, m, cols[k][p].size, Z[k][p].size):  # the image, kept by forward_part
+            backward_first(g.reshape(shape), out[k][p, :m].reshape(shape), act, arg[k][p, :m].reshape(shape),
+                           cols[k][p].reshape(-1), H, W, fh, fw, ph, pw, dKs[k][p], dbs[k][p], Z[k][p].reshape(-1))
+            continue
         tiles = conv_grad_tile.fits(z, fh * fw * C)  # long patches (the book's second layer): register tiles
         args = (g.reshape(shape), out[k][p, :m].reshape(shape), act, arg[k][p, :m].reshape(shape), Hz, Wz, c,
                 dKs[k][p], dbs[k][p], win_g[k][p], win_rows[k][p], k > 0, z)
