@@ -162,7 +162,8 @@ class NetStep:
         else:
             starts = np.array([lo for lo, _ in parts] + [m], dtype=np.int64)
             conv_parts.numba_threads(len(parts))
-            cost, l2, bad = kernels.step_threads(x, y, starts, len(parts), *conv, *dense)
+            from .kernels.step_region import step_region
+            cost, l2, bad = step_region(x, y, starts, len(parts), *conv, *dense)
         if bad >= 0:
             raise ValueError(f"label {y[bad]} of sample {bad} of the mini-batch is not a class of the "
                              f"{self.layers[-1].n_out}-way softmax (0 to {self.layers[-1].n_out - 1})")
