@@ -78,7 +78,7 @@ def _log_loss(out, y):
     return total
 
 
-@kernel
+@kernel(inline="always")  # in the prange body: one level less of linked code for LLVM to optimise again
 def _part(x, y, lo, hi, m, q, geometry, Ks, cbs, cols, Z, out, arg, dX, dKs, dbs, win_g, win_rows, dws, dbd, table,
           ws, masks):
     """Region 1's work for part ``q``, samples ``lo:hi`` of the mini-batch of ``m``: forward, cost, every gradient
@@ -116,7 +116,7 @@ def _part(x, y, lo, hi, m, q, geometry, Ks, cbs, cols, Z, out, arg, dX, dKs, dbs
     return loss
 
 
-@kernel
+@kernel(inline="always")
 def _dense_rows(dws, table, ws, masks, m, step, keep, want_l2, p, threads):
     """Region 2's work for thread ``p`` of ``threads``: its run of rows of every dense layer's weights, stepped
     (``dense_step.backward_rows`` without ``dx``); returns their sum(w^2) before the step when ``want_l2``."""
