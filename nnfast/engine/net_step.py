@@ -177,12 +177,13 @@ class NetStep:
         if len(parts) == 1:
             done, bad = kernels.steps_one(x.reshape(-1), y, count, *conv, dws, dbd, table, ws, masks, stride, step,
                                           keep, bool(want_l2), costs, l2s)
-        else:  # one compiled call a step (a thin loop: step_threads is being rewritten into one parallel region)
+        else:  # one compiled call a step: two parallel regions each (kernels.step_region)
+            from .kernels.step_region import step_region
             starts = np.array([lo for lo, _ in parts] + [m], dtype=np.int64)
             conv_parts.numba_threads(len(parts))
             done, bad = count, -1
             for i in range(count):
-                costs[i], l2s[i], bad = kernels.step_threads(
+                costs[i], l2s[i], bad = step_region(
                     x[i * m:(i + 1) * m], y[i * m:(i + 1) * m], starts, len(parts), *conv, dws, dbd, table, ws,
                     masks[i * stride:(i + 1) * stride] if stride else masks, step, keep, bool(want_l2))
                 if bad >= 0 or math.isnan(costs[i]) or math.isnan(l2s[i]):

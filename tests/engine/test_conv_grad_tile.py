@@ -133,13 +133,13 @@ def test_the_one_call_step_through_the_tiles_equals_the_twin(monkeypatch, parall
     # the second layer's patches have F1 * 16 >= 128 values: in float64 the whole compiled step (engine.net_step)
     # takes these kernels (8: one input block exactly; 9: blocks that overlap); three SGD steps against the twin
     from nnfast import network3
-    from nnfast.engine.kernels import net_step
+    from nnfast.engine.kernels import net_step, step_region
     from nnfast.twins import network3 as reference3
     monkeypatch.setenv("NNFAST_THREADS", threads)
     calls = []
-    real = net_step.steps_one, net_step.step_threads
+    real = net_step.steps_one, step_region.step_region
     monkeypatch.setattr(net_step, "steps_one", lambda *a: calls.append(1) or real[0](*a))
-    monkeypatch.setattr(net_step, "step_threads", lambda *a: calls.append(2) or real[1](*a))
+    monkeypatch.setattr(step_region, "step_region", lambda *a: calls.append(2) or real[1](*a))
     np.random.seed(7)
     m, (ph, pw), fn = 7, pool, getattr(network3, act)
     l1 = network3.ConvPoolLayer((F1, 1, 5, 5), (m, 1, 16, 16), (1, 1), activation_fn=fn)

@@ -121,14 +121,14 @@ def test_im2col_gives_numpys_sliding_windows(C, fh, fw):
 def test_the_one_call_step_through_the_tiles_equals_the_twin(monkeypatch, parallel_now, threads, F1, F2, pool, act):
     # the second layer's patches have F1 * 16 >= MIN_TAPS taps and its windows a multiple of 4 positions: the whole
     # compiled step (engine.net_step) runs the tiles; three SGD steps against the plain-numpy twin
-    from nnfast.engine.kernels import net_step
+    from nnfast.engine.kernels import net_step, step_region
     from nnfast.network3 import FullyConnectedLayer, Network, SoftmaxLayer
     from nnfast.twins import network3 as reference3
     monkeypatch.setenv("NNFAST_THREADS", threads)
     calls = []
-    real = net_step.steps_one, net_step.step_threads
+    real = net_step.steps_one, step_region.step_region
     monkeypatch.setattr(net_step, "steps_one", lambda *a: calls.append(1) or real[0](*a))
-    monkeypatch.setattr(net_step, "step_threads", lambda *a: calls.append(2) or real[1](*a))
+    monkeypatch.setattr(step_region, "step_region", lambda *a: calls.append(2) or real[1](*a))
     np.random.seed(5)
     m, (ph, pw) = 7, pool
     l1 = ConvPoolLayer((F1, 1, 5, 5), (m, 1, 16, 16), (1, 1), activation_fn=act)

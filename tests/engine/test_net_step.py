@@ -13,6 +13,7 @@ import pytest
 
 from nnfast import network3
 from nnfast.engine.kernels import net_step as kernels
+from nnfast.engine.kernels import step_region
 from nnfast.network3 import (ConvPoolLayer, FullyConnectedLayer, Network, ReLU, SoftmaxLayer, linear, sigmoid,
                              tanh)
 from nnfast.twins import network3 as reference3
@@ -52,8 +53,8 @@ class _Spy:
 def _calls(monkeypatch):
     """The compiled step's calls, by kernel name (each still runs)."""
     calls = []
-    for name in ("steps_one", "step_threads"):
-        monkeypatch.setattr(kernels, name, _Spy(getattr(kernels, name), calls, name))
+    monkeypatch.setattr(kernels, "steps_one", _Spy(kernels.steps_one, calls, "steps_one"))
+    monkeypatch.setattr(step_region, "step_region", _Spy(step_region.step_region, calls, "step_region"))
     return calls
 
 
@@ -87,7 +88,7 @@ def test_one_call_steps_equal_the_twin_and_show_in_the_learners_arrays(monkeypat
         for w, layer in zip(held[0], net.layers):
             assert w is layer.w
         assert all(a is b for a, b in zip(held[1], net.params))
-    assert calls == ["steps_one" if threads == 1 else "step_threads"] * 4
+    assert calls == ["steps_one" if threads == 1 else "step_region"] * 4
     # the masks came from the book's stream in the book's order: the two streams stand at the same draw
     assert np.array_equal(net._mask_rng.get_state()[1], twin_rng.get_state()[1])
     assert net._mask_rng.get_state()[2] == twin_rng.get_state()[2]
@@ -184,8 +185,10 @@ def test_a_changed_activation_or_dropout_is_honoured(monkeypatch):
     _assert_like_twin(net, twin)
 
 
-def test_a_label_outside_the_softmax_is_refused_and_changes_no_weight(monkeypatch):
-    monkeypatch.setenv("NNFAST_THREADS", "1")
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_label_outside_the_softmax_is_refused_and_changes_no_weight(monkeypatch, threads):
+    monkeypatch.setenv("NNFAST_THREADS", str(threads))
+    calls = _calls(monkeypatch)
     np.random.seed(51)
     net = _net(10)
     before = [p.copy() for p in net.params]
@@ -195,6 +198,7 @@ def test_a_label_outside_the_softmax_is_refused_and_changes_no_weight(monkeypatc
             net._step(x, np.array([0, 1, 2, bad, 0, 1, 2, 3, 0, 1]), 0.2, 0.0, 11)
     for p, q in zip(net.params, before):
         assert np.array_equal(p, q)
+    assert calls == ["steps_one" if threads == 1 else "step_region"] * 2  # the compiled step refused them
 
 
 def test_ctrl_c_mid_epoch_leaves_whole_steps(monkeypatch):
@@ -417,7 +421,7 @@ def test_runs_on_several_threads_equal_the_per_step_path(monkeypatch, threads):
     data = (rng.random((230, 144)), rng.integers(0, 4, 230))
     runs = _runs(monkeypatch)
     net, lines, _ = _trained(Network, np.float64, data)
-    assert max(count for _, count in runs) > 1 and calls == ["step_threads"] * 23
+    assert max(count for _, count in runs) > 1 and calls == ["step_region"] * 23
     per_step, step_lines, _ = _trained(_PerStep, np.float64, data)
     assert lines == step_lines
     _assert_same(net, per_step)

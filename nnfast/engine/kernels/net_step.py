@@ -14,11 +14,10 @@ hold dummies) so that the kernels' types depend on the number of convolutional l
 between the layers' kernels (the filters' transposes, the dense layers' numpy, the cost, the updates).
 
 ``steps_one`` runs a run of consecutive steps (one or more mini-batches: the Python and dispatch around a
-call, ~44 us of a ~900 us two-conv step, paid once a run) on the calling thread; ``step_threads`` one step on
-numba's threads: it calls the parallel kernels of ``conv_stack`` and ``dense_step`` (parts of whole samples for
-the convolutions, runs of rows for the dense backward pass) and returns ``(cost, sum of every w^2 before the step
-when want_l2 else 0, -1)``, or ``(0, 0, s)`` without changing anything when sample ``s``'s label is not a class of
-the softmax.
+call, ~44 us of a ~900 us two-conv step, paid once a run) on the calling thread; ``step_region.step_region``
+one step on numba's threads, in two parallel regions, with this module's helpers and these arguments (``threaded``
+in ``signature``). Both stop before a step whose sample ``s``'s label is not a class of the softmax, changing
+nothing of it.
 """
 
 import numpy as np
@@ -265,66 +264,8 @@ def steps_one(xs, ys, count, geometry, Ws, cbs, Ks, cols, Z, out, arg, dX, dKs, 
     return np.int64(count), np.int64(-1)
 
 
-@kernel
-def step_threads(x, y, starts, threads, geometry, Ws, cbs, Ks, cols, Z, out, arg, dX, dKs, dbs, win_g, win_rows,
-                 dws, dbd, table, ws, masks, step, keep, want_l2):
-    """One step of ``steps_one`` on numba's threads: the convolutions on the parts ``starts`` (one per thread, whole samples:
-    ``conv_stack.forward``/``backward``), each dense product on ``threads`` runs of samples where its inputs are
-    mostly zero, each dense backward pass on runs of at least 64 rows (``fc_layers``' choices)."""
-    m = x.shape[0]
-    nd = table.shape[0]
-    bad = _bad_label(y, table[nd - 1, N_OUT])
-    if bad >= 0:
-        return 0.0, 0.0, bad
-    nc = len(Ws)
-    count = np.int64(len(starts) - 1)
-    for k in range(nc):
-        _flip_filters(Ws[k], Ks[k])
-    conv_stack.forward(x, starts, geometry, Ks, cbs, cols, Z, out, arg)
-    HW, F = _last_maps(geometry)
-    a0 = _view(ws, table[0, IN], m, table[0, N_IN])
-    for p in range(count):
-        _to_book_order(out[nc - 1][p, :starts[p + 1] - starts[p]], HW, F, a0[starts[p]:starts[p + 1]])
-    for j in range(nd):
-        n_in, n_out, code, has_mask = table[j, N_IN], table[j, N_OUT], table[j, CODE], table[j, HAS_MASK] != 0
-        a, xd, z = _view(ws, table[j, IN], m, n_in), _view(ws, table[j, XD], m, n_in), _view(ws, table[j, OUT], m, n_out)
-        mask = _view(masks, table[j, MASK], m, n_in) if has_mask else a
-        nonzero = _dropped(a, mask, has_mask, xd)
-        parts = min(threads, m)
-        if parts > 1 and 2 * nonzero <= m * n_in:
-            dense_step.forward(xd, dws[j], dbd[j], z, parts)
-        elif parts <= 1 and 5 * nonzero <= 2 * m * n_in:
-            dense_step.forward_inputs(xd, dws[j], dbd[j], z)
-        else:
-            _blas_product(xd, dws[j], dbd[j], z)
-        _activate(z, code)
-    cost = _cost(_view(ws, table[nd - 1, OUT], m, table[nd - 1, N_OUT]), y)
-    l2 = 0.0
-    want_dx = nc > 0  # True, typed as a plain boolean (a literal True would compile dense_step anew)
-    d = _view(ws, table[nd - 1, OUT], m, table[nd - 1, N_OUT])  # not read: the softmax's gradient needs y only
-    for j in range(nd - 1, -1, -1):
-        n_in, n_out, code, has_mask = table[j, N_IN], table[j, N_OUT], table[j, CODE], table[j, HAS_MASK] != 0
-        xd, dx, dz = _view(ws, table[j, XD], m, n_in), _view(ws, table[j, DX], m, n_in), _view(ws, table[j, DZ], m, n_out)
-        mask = _view(masks, table[j, MASK], m, n_in) if has_mask else xd
-        _gradient_at_z(code, d, _view(ws, table[j, OUT], m, n_out), y, dz)
-        parts = min(threads, n_in // 64)
-        if parts > 1:
-            l2 += dense_step.backward_step(dws[j], xd, mask, has_mask, dz, step, keep, want_dx, dx, want_l2, parts)
-        else:
-            l2 += dense_step.backward_rows(dws[j], xd, mask, has_mask, dz, step, keep, want_dx, dx, want_l2,
-                                           np.int64(0), n_in)
-        _step_bias(dbd[j], dz, step)
-        d = dx
-    dcl = _view(ws, ws.shape[0] - m * table[0, N_IN], m, table[0, N_IN])  # ws ends with it
-    _to_channels_last(d, HW, F, dcl)
-    conv_stack.backward(dcl, starts, geometry, Ks, cols, Z, out, arg, dX, dKs, dbs, win_g, win_rows)
-    for k in range(nc):
-        l2 += _step_filters(Ws[k], cbs[k], dKs[k], dbs[k], count, step, keep, want_l2)
-    return cost, l2, np.int64(-1)
-
-
 def signature(dtype, conv_layers, threaded):
-    """The argument types ``nnfast.engine.net_step`` calls ``steps_one`` (``threaded``: ``step_threads``) with."""
+    """The argument types ``nnfast.engine.net_step`` calls ``steps_one`` (``threaded``: ``step_region.step_region``) with."""
     from numba import types
     F = {np.dtype(np.float64): types.float64, np.dtype(np.float32): types.float32}[np.dtype(dtype)]
     A = {d: types.Array(F, d, "C") for d in (1, 2, 3, 4)}

@@ -25,7 +25,7 @@ def parallel_kernels(dtype, conv_layers):
     """``[(kernel, argument types)]`` of every parallel kernel a chapter 6 net of parameters in ``dtype``
     may call, whose first ``conv_layers`` layers run in ``kernels.conv_stack`` (0: none), in the order a
     helper compiles them (a prediction's first)."""
-    from . import conv_stack, dense_step, net_step
+    from . import conv_stack, dense_step, net_step, step_region
     F, A, I = _array_types(dtype)
     i, b = types.int64, types.boolean
     kernels = []
@@ -46,7 +46,7 @@ def parallel_kernels(dtype, conv_layers):
         (dense_step.forward, (A[2], A[2], A[1], A[2], i)),
     ]
     # engine.net_step's whole step on several threads (it calls the kernels above: compiled after them)
-    kernels += [(net_step.step_threads, net_step.signature(dtype, conv_layers, True))] if conv_layers else []
+    kernels += [(step_region.step_region, net_step.signature(dtype, conv_layers, True))] if conv_layers else []
     return kernels
 
 

@@ -1,0 +1,165 @@
+"""Chapter 6's mini-batch step on numba's threads in two parallel regions (``kernels.net_step.step_one``'s
+arithmetic, its arguments those of ``net_step.signature(..., threaded=True)``).
+
+Region 1, one ``prange`` over the parts ``starts`` (whole samples): each thread takes its part through every layer
+and back, with no launch between layers: the convolutions (``conv_stack.forward_part``), each dense layer's product
+on the part's rows with the shared weights, the softmax and its share of the cost, each dense layer's gradient at its
+input (``dz @ w.T``, the weights before the step: nothing writes them in this region), and the convolutions'
+backward pass with the part's own filter gradients (``conv_stack.backward_part``). numba has no barrier inside a
+``prange``, and the dense weight gradients ``xd.T @ dz`` sum over every sample, so region 2 steps the dense weights
+with their rows cut over the threads (``dense_step.backward_rows`` without ``dx``: each row read and written once, no
+gradient-sized partials; the dropout net's 1000 x 1000 partials would be 4-8 MB a thread). The filters (a few
+thousand weights, the parts' gradients summed) and the biases are stepped after it on the calling thread.
+
+The step before this one (``net_step.step_threads``, now gone) opened a region per layer and direction: five to
+eight a step. Measured on 2 cores (load 1-1.8, fresh processes alternated, 3,000 images, medians of 5, wall), 2 threads:
+two-conv 0.199 s against 0.202, dropout 0.330 against 0.354 (1.54x and 1.85x the one-thread step's time). Its cold
+compile is the cost: 15.3 s of CPU against step_threads' 3.9 (float32, two conv layers; in the helper process, not on
+the training thread); inlining ``_part`` into the prange body took it from 23.6 s.
+"""
+
+import numpy as np
+from numba import prange
+
+from . import conv_stack, dense_step
+from .conv import RELU, SIGMOID, TANH
+from .jit import kernel
+from .net_step import (CODE, DX, DZ, HAS_MASK, IN, MASK, N_IN, N_OUT, OUT, SOFTMAX, XD, _activate, _bad_label,
+                       _blas_product, _dropped, _flip_filters, _last_maps, _step_bias, _step_filters,
+                       _to_book_order, _to_channels_last, _view)
+
+
+@kernel
+def _gradient_at_z(code, d, out, y, dz, m):
+    """``net_step._gradient_at_z`` on a part's rows: the softmax's (out - one-hot) divided by the mini-batch's
+    ``m``, not the part's."""
+    rows, n = out.shape
+    one, zero = out.dtype.type(1), out.dtype.type(0)
+    for s in range(rows):
+        for j in range(n):
+            a = out[s, j]
+            if code == SOFTMAX:
+                dz[s, j] = a - one if j == y[s] else a
+                dz[s, j] = dz[s, j] / m
+            else:
+                g = d[s, j]
+                if code == SIGMOID:
+                    g = g * (a * (one - a))
+                elif code == TANH:
+                    g = g * (one - a * a)
+                elif code == RELU:
+                    g = g * (one if a > 0 else zero)
+                dz[s, j] = g
+
+
+@kernel
+def _input_gradient(w, dz, mask, has_mask, dx):
+    """``dx = (dz @ w.T) * mask`` for a part's rows (``dense_step.backward_rows``'s ``dx``, the same sums in the
+    same order): each row of ``w`` read once for the part's samples."""
+    rows = dz.shape[0]
+    n_in, n_out = w.shape
+    zero = w.dtype.type(0)
+    for i in range(n_in):
+        wr = w[i]
+        for b in range(rows):
+            if has_mask and mask[b, i] == 0:
+                dx[b, i] = zero
+                continue
+            db = dz[b]
+            acc = zero
+            for j in range(n_out):
+                acc += db[j] * wr[j]
+            dx[b, i] = acc
+
+
+@kernel
+def _log_loss(out, y):
+    """The sum (not the mean) of -log of the softmax outputs ``out`` at labels ``y``."""
+    total = 0.0
+    for s in range(out.shape[0]):
+        total -= np.log(out[s, y[s]])
+    return total
+
+
+@kernel(inline="always")  # in the prange body: one level less of linked code for LLVM to optimise again
+def _part(x, y, lo, hi, m, q, geometry, Ks, cbs, cols, Z, out, arg, dX, dKs, dbs, win_g, win_rows, dws, dbd, table,
+          ws, masks):
+    """Region 1's work for part ``q``, samples ``lo:hi`` of the mini-batch of ``m``: forward, cost, every gradient
+    but the dense weights' (see the module); returns the part's sum of -log(output at the label)."""
+    nd = table.shape[0]
+    nc = len(Ks)
+    rows = hi - lo
+    conv_stack.forward_part(x[lo:hi], geometry, Ks, cbs, cols, Z, out, arg, q)
+    HW, F = _last_maps(geometry)
+    _to_book_order(out[nc - 1][q, :rows], HW, F, _view(ws, table[0, IN], m, table[0, N_IN])[lo:hi])
+    for j in range(nd):
+        n_in, n_out, code, has_mask = table[j, N_IN], table[j, N_OUT], table[j, CODE], table[j, HAS_MASK] != 0
+        a = _view(ws, table[j, IN], m, n_in)[lo:hi]
+        xd = _view(ws, table[j, XD], m, n_in)[lo:hi]
+        z = _view(ws, table[j, OUT], m, n_out)[lo:hi]
+        mask = _view(masks, table[j, MASK], m, n_in)[lo:hi] if has_mask else a
+        if 5 * _dropped(a, mask, has_mask, xd) <= 2 * rows * n_in:  # few non-zero: step_one's choice
+            dense_step.forward_inputs(xd, dws[j], dbd[j], z)
+        else:
+            _blas_product(xd, dws[j], dbd[j], z)
+        _activate(z, code)
+    loss = _log_loss(_view(ws, table[nd - 1, OUT], m, table[nd - 1, N_OUT])[lo:hi], y[lo:hi])
+    d = _view(ws, table[nd - 1, OUT], m, table[nd - 1, N_OUT])[lo:hi]  # not read: the softmax's needs y only
+    for j in range(nd - 1, -1, -1):
+        n_in, n_out, code, has_mask = table[j, N_IN], table[j, N_OUT], table[j, CODE], table[j, HAS_MASK] != 0
+        dx = _view(ws, table[j, DX], m, n_in)[lo:hi]
+        dz = _view(ws, table[j, DZ], m, n_out)[lo:hi]
+        mask = _view(masks, table[j, MASK], m, n_in)[lo:hi] if has_mask else dx
+        _gradient_at_z(code, d, _view(ws, table[j, OUT], m, n_out)[lo:hi], y[lo:hi], dz, m)
+        _input_gradient(dws[j], dz, mask, has_mask, dx)
+        d = dx
+    dcl = _view(ws, ws.shape[0] - m * table[0, N_IN], m, table[0, N_IN])[lo:hi]  # ws ends with it
+    _to_channels_last(d, HW, F, dcl)
+    conv_stack.backward_part(dcl, geometry, Ks, cols, Z, out, arg, dX, dKs, dbs, win_g, win_rows, q)
+    return loss
+
+
+@kernel(inline="always")
+def _dense_rows(dws, table, ws, masks, m, step, keep, want_l2, p, threads):
+    """Region 2's work for thread ``p`` of ``threads``: its run of rows of every dense layer's weights, stepped
+    (``dense_step.backward_rows`` without ``dx``); returns their sum(w^2) before the step when ``want_l2``."""
+    no_dx = threads < 0  # False, typed as a plain boolean (a literal would compile dense_step anew)
+    l2 = 0.0
+    for j in range(table.shape[0]):
+        n_in, n_out, has_mask = table[j, N_IN], table[j, N_OUT], table[j, HAS_MASK] != 0
+        xd = _view(ws, table[j, XD], m, n_in)
+        dz = _view(ws, table[j, DZ], m, n_out)
+        mask = _view(masks, table[j, MASK], m, n_in) if has_mask else xd
+        l2 += dense_step.backward_rows(dws[j], xd, mask, has_mask, dz, step, keep, no_dx, xd, want_l2,
+                                       p * n_in // threads, (p + 1) * n_in // threads)
+    return l2
+
+
+@kernel(parallel=True)
+def step_region(x, y, starts, threads, geometry, Ws, cbs, Ks, cols, Z, out, arg, dX, dKs, dbs, win_g, win_rows,
+                dws, dbd, table, ws, masks, step, keep, want_l2):
+    """One mini-batch step, the parts ``starts`` on numba's threads (see the module); returns what ``step_one``
+    does."""
+    m = x.shape[0]
+    nd = table.shape[0]
+    bad = _bad_label(y, table[nd - 1, N_OUT])
+    if bad >= 0:
+        return 0.0, 0.0, bad
+    nc = len(Ws)
+    count = len(starts) - 1
+    for k in range(nc):
+        _flip_filters(Ws[k], Ks[k])
+    loss = 0.0
+    for p in prange(count):
+        q = np.int64(p)  # p is unsigned in a prange: as int64 the kernels compiled for one part serve here too
+        loss += _part(x, y, starts[q], starts[q + 1], m, q, geometry, Ks, cbs, cols, Z, out, arg, dX, dKs, dbs,
+                      win_g, win_rows, dws, dbd, table, ws, masks)
+    l2 = 0.0
+    for p in prange(threads):
+        l2 += _dense_rows(dws, table, ws, masks, m, step, keep, want_l2, np.int64(p), np.int64(threads))
+    for j in range(nd):
+        _step_bias(dbd[j], _view(ws, table[j, DZ], m, table[j, N_OUT]), step)
+    parts = np.int64(count)
+    for k in range(nc):
+        l2 += _step_filters(Ws[k], cbs[k], dKs[k], dbs[k], parts, step, keep, want_l2)
+    return loss / m, l2, np.int64(-1)
