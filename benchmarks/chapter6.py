@@ -143,7 +143,8 @@ def _time(engine, name, X, y, threads, cache=None):
         step = lambda i: step_t(Xt[i:i + 10], yt[i:i + 10])  # noqa: E731
     step(0)  # compile / warm
     if steps is not None:
-        steps(0, 40)  # the run's first step, timed alone, then a run
+        steps(0, min(40, len(y)))  # the run's first step, timed alone, then a run (never past the images: an empty
+        # mini-batch's cost is NaN, and the loop stops as diverged)
     start, cpu = time.perf_counter(), time.process_time()
     if steps is not None:
         steps(0, len(y))
