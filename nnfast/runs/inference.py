@@ -34,7 +34,9 @@ def load_network(path):
         return network2.load(path)
     if is_network3_file(path):
         return network3.load(path)
-    return network.load(path)  # it names what is wrong with anything else
+    net = network.load(path)  # it names what is wrong with anything else
+    # a chapter 3 network's .npz names its cost (network2.save): loaded as network2's, it is named chapter 3's
+    return network2.load(path) if "cost" in net.metadata else net
 
 
 def predict_classes(net, X):

@@ -137,18 +137,21 @@ def test_every_kind_of_model_file_is_offered_and_predicts(tmp_path):
     np.random.seed(1)
     network.Network([784, 12, 10]).save(tmp_path / "c1.npz")
     network2.Network([784, 12, 10]).save(tmp_path / "c3.json")
+    network2.Network([784, 12, 10]).save(tmp_path / "c3.npz")  # as nnfast train --chapter 3 and draw's default
     network3.Network([network3.FullyConnectedLayer(784, 12), network3.SoftmaxLayer(12, 10)], 10).save(tmp_path / "c6.npz")
-    offered = entries([tmp_path / "c1.npz", tmp_path / "c3.json", tmp_path / "c6.npz"])
+    files = ["c1.npz", "c3.json", "c3.npz", "c6.npz"]
+    offered = entries([tmp_path / f for f in files])
     assert [e.name for e in offered] == ["784-12-10, chapter 1 (c1.npz)", "784-12-10, chapter 3 (c3.json)",
+                                         "784-12-10, chapter 3 (c3.npz)",
                                          "chapter 6: fc12 (c6.npz)"]  # what each is, not only its file name
-    for entry, path in zip(offered, ["c1.npz", "c3.json", "c6.npz"]):
+    for entry, path in zip(offered, files):
         answer = predict_image(entry, _digit_png())
         from nnfast.imaging import digit_column
         column = digit_column(io.BytesIO(_digit_png()))
         net = load_network(tmp_path / path)
         want = int(np.argmax(net.feedforward(column) if hasattr(net, "sizes") else net.feedforward(column.T)[0]))
         assert answer["index"] == want and len(answer["outputs"]) == 10
-    assert abs(sum(predict_image(offered[2], _digit_png())["outputs"]) - 1) < 1e-3  # softmax: probabilities
+    assert abs(sum(predict_image(offered[3], _digit_png())["outputs"]) - 1) < 1e-3  # softmax: probabilities
 
 
 def test_a_model_is_named_by_what_it_is():
