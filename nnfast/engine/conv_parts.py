@@ -132,7 +132,7 @@ class CompiledConvs:
             conv_stack.forward_part(x, *args, 0)
         else:
             numba_threads(len(parts))
-            conv_stack.forward(x, starts, *args)
+            conv_stack.forward(x, starts, *args, conv_stack.addresses(self.dtype, len(self.layers))[0])
         self._state = (Ks, ws, starts)
         last = ws["out"][-1]
         a = np.concatenate([last[p, :hi - lo] for p, (lo, hi) in enumerate(parts)]) if len(parts) > 1 \
@@ -155,7 +155,7 @@ class CompiledConvs:
             conv_stack.backward_part(d, *args, 0)
         else:
             numba_threads(count)
-            conv_stack.backward(d, starts, *args)
+            conv_stack.backward(d, starts, *args, conv_stack.addresses(self.dtype, len(self.layers))[1])
         grads = []
         for k, layer in enumerate(self.layers):
             dK = ws["dKs"][k][:count].sum(axis=0) if count > 1 else ws["dKs"][k][0]

@@ -157,7 +157,7 @@ class NetStep:
         ends the run early (shorter arrays; the stream left as after that step's draws), as the book's loop
         stops there. A label outside the softmax raises, naming its sample and mini-batch (``first``: the
         run's first mini-batch number, for the message), with the steps before it done."""
-        from .kernels import net_step as kernels
+        from .kernels import conv_stack, net_step as kernels
         m = len(y) // count
         parts = split_threads.parts(m, threads)
         tuples = self._tuples()
@@ -174,9 +174,10 @@ class NetStep:
         conv = (convs.geometry, Ws, cbs, Ks, *(cw[name] for name in ("cols", "Z", "out", "arg", "dX", "dKs", "dbs",
                                                                        "win_g", "win_rows")))
         costs, l2s = np.zeros(count), np.zeros(count)
+        parts_at = conv_stack.addresses(self.dtype, len(convs.layers))  # the conv parts' kernels, by address
         if len(parts) == 1:
             done, bad = kernels.steps_one(x.reshape(-1), y, count, *conv, dws, dbd, table, ws, masks, stride, step,
-                                          keep, bool(want_l2), costs, l2s)
+                                          keep, bool(want_l2), costs, l2s, *parts_at)
         else:  # one compiled call a step: two parallel regions each (kernels.step_region)
             from .kernels.step_region import step_region
             starts = np.array([lo for lo, _ in parts] + [m], dtype=np.int64)
@@ -185,7 +186,7 @@ class NetStep:
             for i in range(count):
                 costs[i], l2s[i], bad = step_region(
                     x[i * m:(i + 1) * m], y[i * m:(i + 1) * m], starts, len(parts), *conv, dws, dbd, table, ws,
-                    masks[i * stride:(i + 1) * stride] if stride else masks, step, keep, bool(want_l2))
+                    masks[i * stride:(i + 1) * stride] if stride else masks, step, keep, bool(want_l2), *parts_at)
                 if bad >= 0 or math.isnan(costs[i]) or math.isnan(l2s[i]):
                     done = i + int(bad < 0)
                     break

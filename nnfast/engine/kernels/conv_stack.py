@@ -18,9 +18,9 @@ the largest part: patch rows ``cols`` ``(P, rows, fh*fw*C)``, maps ``Z (P, rows,
 """
 
 import numpy as np
-from numba import prange
+from numba import prange, types
 
-from . import conv_grad_tile
+from . import by_address, conv_grad_tile
 from .activation import _sigmoid_inplace, _tanh_inplace
 from .conv import SIGMOID, TANH, im2col, pool_backward_filters, pool_forward, pool_input_gradient
 from .conv_first import backward_first, forward_first, fused_first
@@ -98,18 +98,45 @@ def backward_part(d, geometry, Ks, cols, Z, out, arg, dX, dKs, dbs, win_g, win_r
             g = dx
 
 
+def _part_types(which):
+    def expected(args):  # (x or d, geometry, Ks, ...): the dtype of the first, the layers of Ks
+        from .parallel_kernels import part_signatures
+        return part_signatures(args[0].dtype, args[2].count)[which]
+    return expected
+
+
+# forward_part and backward_part by address (kernels.by_address): their code compiled once, not again in each caller
+forward_part_at = by_address.caller(types.none, _part_types(0), "forward_part")
+backward_part_at = by_address.caller(types.none, _part_types(1), "backward_part")
+
+
+def addresses(dtype, layers):
+    """``(forward_part, backward_part)``'s addresses for ``layers`` conv layers in ``dtype``, compiled here or
+    loaded from numba's cache at the first ask: the last argument of the kernels that call them."""
+    key = (np.dtype(dtype).name, int(layers))
+    if key not in _ADDRESSES:
+        from .parallel_kernels import part_signatures
+        forward_sig, backward_sig = part_signatures(key[0], layers)
+        _ADDRESSES[key] = (by_address.address(forward_part, forward_sig), by_address.address(backward_part, backward_sig))
+    return _ADDRESSES[key]
+
+
+_ADDRESSES = {}
+
+
 @kernel(parallel=True)
-def forward(x, starts, geometry, Ks, bs, cols, Z, out, arg):
-    """Every part's forward pass, the parts on numba's threads."""
+def forward(x, starts, geometry, Ks, bs, cols, Z, out, arg, part_at):
+    """Every part's forward pass, the parts on numba's threads: ``forward_part``, at ``part_at``."""
     for p in prange(len(starts) - 1):
         # p is unsigned in a prange: as int64 the part kernel compiled for one part serves here too
         q = np.int64(p)
-        forward_part(x[starts[q]:starts[q + 1]], geometry, Ks, bs, cols, Z, out, arg, q)
+        forward_part_at(part_at, x[starts[q]:starts[q + 1]], geometry, Ks, bs, cols, Z, out, arg, q)
 
 
 @kernel(parallel=True)
-def backward(d, starts, geometry, Ks, cols, Z, out, arg, dX, dKs, dbs, win_g, win_rows):
-    """Every part's backward pass, the parts on numba's threads."""
+def backward(d, starts, geometry, Ks, cols, Z, out, arg, dX, dKs, dbs, win_g, win_rows, part_at):
+    """Every part's backward pass, the parts on numba's threads: ``backward_part``, at ``part_at``."""
     for p in prange(len(starts) - 1):
         q = np.int64(p)  # as in forward
-        backward_part(d[starts[q]:starts[q + 1]], geometry, Ks, cols, Z, out, arg, dX, dKs, dbs, win_g, win_rows, q)
+        backward_part_at(part_at, d[starts[q]:starts[q + 1]], geometry, Ks, cols, Z, out, arg, dX, dKs, dbs, win_g,
+                         win_rows, q)

@@ -202,7 +202,7 @@ def _last_maps(geometry):
 
 @kernel
 def steps_one(xs, ys, count, geometry, Ws, cbs, Ks, cols, Z, out, arg, dX, dKs, dbs, win_g, win_rows, dws, dbd,
-              table, ws, masks, mask_stride, step, keep, want_l2, costs, l2s):
+              table, ws, masks, mask_stride, step, keep, want_l2, costs, l2s, forward_at, backward_at):
     """A run of ``count`` consecutive mini-batch steps on this thread (one step: ``count`` 1): ``xs`` the run's
     inputs, mini-batch after mini-batch, each ``(m, H*W*C)`` channels-last, flattened; ``ys`` their labels
     ``(count * m,)``; ``masks`` each step's dropout masks, ``mask_stride`` apart (the book's order). Step ``i``'s
@@ -210,7 +210,9 @@ def steps_one(xs, ys, count, geometry, Ws, cbs, Ks, cols, Z, out, arg, dX, dKs, 
     the steps done, ``bad`` -1, or stopped early: after a step whose cost or sum is NaN (the caller raises
     "diverged" there, as the book's loop would, and no later step runs), or before step ``done``, changing nothing
     of it, whose sample ``bad`` has a label outside the softmax. One loop around the step's body, not a call of a
-    one-step kernel: numba would optimise that kernel's linked code again in this one (seconds of compile)."""
+    one-step kernel: numba would optimise that kernel's linked code again in this one (seconds of compile).
+    ``conv_stack.forward_part`` and ``backward_part`` are called at ``forward_at`` and ``backward_at``
+    (``conv_stack.addresses``): compiled once, not again in here."""
     m = ys.shape[0] // count
     width = xs.shape[0] // ys.shape[0]
     nd = table.shape[0]
@@ -227,7 +229,7 @@ def steps_one(xs, ys, count, geometry, Ws, cbs, Ks, cols, Z, out, arg, dX, dKs, 
         step_masks = masks[i * mask_stride:(i + 1) * mask_stride]
         for k in range(nc):
             _flip_filters(Ws[k], Ks[k])
-        conv_stack.forward_part(x, geometry, Ks, cbs, cols, Z, out, arg, part)
+        conv_stack.forward_part_at(forward_at, x, geometry, Ks, cbs, cols, Z, out, arg, part)
         _to_book_order(out[nc - 1][0, :m], HW, F, _view(ws, table[0, IN], m, table[0, N_IN]))
         for j in range(nd):
             n_in, n_out, code, has_mask = table[j, N_IN], table[j, N_OUT], table[j, CODE], table[j, HAS_MASK] != 0
@@ -254,7 +256,8 @@ def steps_one(xs, ys, count, geometry, Ws, cbs, Ks, cols, Z, out, arg, dX, dKs, 
             d = dx
         dcl = _view(ws, ws.shape[0] - m * table[0, N_IN], m, table[0, N_IN])  # ws ends with it
         _to_channels_last(d, HW, F, dcl)
-        conv_stack.backward_part(dcl, geometry, Ks, cols, Z, out, arg, dX, dKs, dbs, win_g, win_rows, part)
+        conv_stack.backward_part_at(backward_at, dcl, geometry, Ks, cols, Z, out, arg, dX, dKs, dbs, win_g, win_rows,
+                                    part)
         one = np.int64(1)
         for k in range(nc):
             l2 += _step_filters(Ws[k], cbs[k], dKs[k], dbs[k], one, step, keep, want_l2)
@@ -277,7 +280,8 @@ def signature(dtype, conv_layers, threaded):
             per_layer(A[3]), per_layer(I[3]), per_layer(A[3]), per_layer(A[3]), per_layer(A[2]), per_layer(A[3]),
             per_layer(I[3]))
     dense = (types.UniTuple(A[2], SLOTS), types.UniTuple(A[1], SLOTS), I[2], A[1], A[1], F, F, types.boolean)
+    addresses = (types.int64, types.int64)  # conv_stack.forward_part's and backward_part's (kernels.by_address)
     if threaded:
-        return (A[2], I[1], I[1], types.int64) + conv + dense
+        return (A[2], I[1], I[1], types.int64) + conv + dense + addresses
     run = types.Array(types.float64, 1, "C")  # each step's cost and sum of w^2
-    return (A[1], I[1], types.int64) + conv + dense[:5] + (types.int64,) + dense[5:] + (run, run)
+    return (A[1], I[1], types.int64) + conv + dense[:5] + (types.int64,) + dense[5:] + (run, run) + addresses

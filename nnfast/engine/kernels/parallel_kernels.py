@@ -21,6 +21,19 @@ def _array_types(dtype):
     return F, {d: types.Array(F, d, "C") for d in (1, 2, 3)}, {d: types.Array(types.int64, d, "C") for d in (1, 2, 3)}
 
 
+def part_signatures(dtype, conv_layers):
+    """The argument types of ``conv_stack.forward_part`` and ``backward_part`` (``dtype``: numpy's or numba's):
+    the kernels that call them by address (``kernels.by_address``) check their calls against these."""
+    F, A, I = _array_types(str(dtype) if isinstance(dtype, types.Type) else dtype)
+
+    def per_layer(t):
+        return types.UniTuple(t, conv_layers)
+    return ((A[2], I[2], per_layer(A[2]), per_layer(A[1]), per_layer(A[3]), per_layer(A[3]), per_layer(A[3]),
+             per_layer(I[3]), types.int64),
+            (A[2], I[2], per_layer(A[2]), per_layer(A[3]), per_layer(A[3]), per_layer(A[3]), per_layer(I[3]),
+             per_layer(A[3]), per_layer(A[3]), per_layer(A[2]), per_layer(A[3]), per_layer(I[3]), types.int64))
+
+
 def parallel_kernels(dtype, conv_layers):
     """``[(kernel, argument types)]`` of every parallel kernel a chapter 6 net of parameters in ``dtype``
     may call, whose first ``conv_layers`` layers run in ``kernels.conv_stack`` (0: none), in the order a
@@ -30,22 +43,17 @@ def parallel_kernels(dtype, conv_layers):
     i, b = types.int64, types.boolean
     kernels = []
     if conv_layers:
-        def per_layer(t):
-            return types.UniTuple(t, conv_layers)
-        # conv_parts.CompiledConvs.forward / backward: tuples of one array per layer
-        kernels += [
-            (conv_stack.forward, (A[2], I[1], I[2], per_layer(A[2]), per_layer(A[1]), per_layer(A[3]),
-                                  per_layer(A[3]), per_layer(A[3]), per_layer(I[3]))),
-            (conv_stack.backward, (A[2], I[1], I[2], per_layer(A[2]), per_layer(A[3]), per_layer(A[3]),
-                                   per_layer(A[3]), per_layer(I[3]), per_layer(A[3]), per_layer(A[3]),
-                                   per_layer(A[2]), per_layer(A[3]), per_layer(I[3]))),
-        ]
+        # conv_parts.CompiledConvs.forward / backward: the parts' arguments after the starts, and the part kernel's
+        # address last (kernels.by_address)
+        forward_part, backward_part = part_signatures(dtype, conv_layers)
+        kernels += [(conv_stack.forward, (forward_part[0], I[1]) + forward_part[1:-1] + (i,)),
+                    (conv_stack.backward, (backward_part[0], I[1]) + backward_part[1:-1] + (i,))]
     # fc_layers.fused_step and SparseProduct
     kernels += [
         (dense_step.backward_step, (A[2], A[2], A[2], b, A[2], F, F, b, A[2], b, i)),
         (dense_step.forward, (A[2], A[2], A[1], A[2], i)),
     ]
-    # engine.net_step's whole step on several threads (it calls the kernels above: compiled after them)
+    # engine.net_step's whole step on several threads (it calls dense_step's serial kernels: compiled after them)
     kernels += [(step_region.step_region, net_step.signature(dtype, conv_layers, True))] if conv_layers else []
     return kernels
 
@@ -59,19 +67,11 @@ def serial_kernels(dtype, conv_layers):
     i, b = types.int64, types.boolean
     kernels = []
     if conv_layers:
-        def per_layer(t):
-            return types.UniTuple(t, conv_layers)
-        kernels += [
-            (conv_stack.forward_part, (A[2], I[2], per_layer(A[2]), per_layer(A[1]), per_layer(A[3]),
-                                       per_layer(A[3]), per_layer(A[3]), per_layer(I[3]), i)),
-            (conv_stack.backward_part, (A[2], I[2], per_layer(A[2]), per_layer(A[3]), per_layer(A[3]),
-                                        per_layer(A[3]), per_layer(I[3]), per_layer(A[3]), per_layer(A[3]),
-                                        per_layer(A[2]), per_layer(A[3]), per_layer(I[3]), i)),
-        ]
+        kernels += list(zip((conv_stack.forward_part, conv_stack.backward_part), part_signatures(dtype, conv_layers)))
     # fc_layers.SparseProduct on one thread (the dropout net's inputs after ReLU and dropout)
     kernels += [(dense_step.backward_rows, (A[2], A[2], A[2], b, A[2], F, F, b, A[2], b, i, i)),
                 (dense_step.forward_inputs, (A[2], A[2], A[1], A[2]))]
-    # engine.net_step's whole step on one thread (it calls the kernels above: compiled after them)
+    # engine.net_step's whole step on one thread (it calls dense_step's kernels above: compiled after them)
     return kernels + ([(net_step.steps_one, net_step.signature(dtype, conv_layers, False))] if conv_layers else [])
 
 

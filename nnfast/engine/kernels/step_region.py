@@ -83,13 +83,13 @@ def _log_loss(out, y):
 
 @kernel(inline="always")  # in the prange body: one level less of linked code for LLVM to optimise again
 def _part(x, y, lo, hi, m, q, geometry, Ks, cbs, cols, Z, out, arg, dX, dKs, dbs, win_g, win_rows, dws, dbd, table,
-          ws, masks):
+          ws, masks, forward_at, backward_at):
     """Region 1's work for part ``q``, samples ``lo:hi`` of the mini-batch of ``m``: forward, cost, every gradient
     but the dense weights' (see the module); returns the part's sum of -log(output at the label)."""
     nd = table.shape[0]
     nc = len(Ks)
     rows = hi - lo
-    conv_stack.forward_part(x[lo:hi], geometry, Ks, cbs, cols, Z, out, arg, q)
+    conv_stack.forward_part_at(forward_at, x[lo:hi], geometry, Ks, cbs, cols, Z, out, arg, q)
     HW, F = _last_maps(geometry)
     _to_book_order(out[nc - 1][q, :rows], HW, F, _view(ws, table[0, IN], m, table[0, N_IN])[lo:hi])
     for j in range(nd):
@@ -115,7 +115,7 @@ def _part(x, y, lo, hi, m, q, geometry, Ks, cbs, cols, Z, out, arg, dX, dKs, dbs
         d = dx
     dcl = _view(ws, ws.shape[0] - m * table[0, N_IN], m, table[0, N_IN])[lo:hi]  # ws ends with it
     _to_channels_last(d, HW, F, dcl)
-    conv_stack.backward_part(dcl, geometry, Ks, cols, Z, out, arg, dX, dKs, dbs, win_g, win_rows, q)
+    conv_stack.backward_part_at(backward_at, dcl, geometry, Ks, cols, Z, out, arg, dX, dKs, dbs, win_g, win_rows, q)
     return loss
 
 
@@ -137,7 +137,7 @@ def _dense_rows(dws, table, ws, masks, m, step, keep, want_l2, p, threads):
 
 @kernel(parallel=True)
 def step_region(x, y, starts, threads, geometry, Ws, cbs, Ks, cols, Z, out, arg, dX, dKs, dbs, win_g, win_rows,
-                dws, dbd, table, ws, masks, step, keep, want_l2):
+                dws, dbd, table, ws, masks, step, keep, want_l2, forward_at, backward_at):
     """One mini-batch step, the parts ``starts`` on numba's threads (see the module); returns what ``step_one``
     does."""
     m = x.shape[0]
@@ -153,7 +153,7 @@ def step_region(x, y, starts, threads, geometry, Ws, cbs, Ks, cols, Z, out, arg,
     for p in prange(count):
         q = np.int64(p)  # p is unsigned in a prange: as int64 the kernels compiled for one part serve here too
         loss += _part(x, y, starts[q], starts[q + 1], m, q, geometry, Ks, cbs, cols, Z, out, arg, dX, dKs, dbs,
-                      win_g, win_rows, dws, dbd, table, ws, masks)
+                      win_g, win_rows, dws, dbd, table, ws, masks, forward_at, backward_at)
     l2 = 0.0
     for p in prange(threads):
         l2 += _dense_rows(dws, table, ws, masks, m, step, keep, want_l2, np.int64(p), np.int64(threads))
