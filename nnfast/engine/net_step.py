@@ -179,14 +179,15 @@ class NetStep:
             done, bad = kernels.steps_one(x.reshape(-1), y, count, *conv, dws, dbd, table, ws, masks, stride, step,
                                           keep, bool(want_l2), costs, l2s, *parts_at)
         else:  # one compiled call a step: two parallel regions each (kernels.step_region)
-            from .kernels.step_region import step_region
+            from .kernels.step_region import addresses, step_region
+            region_at = addresses(self.dtype, len(convs.layers))
             starts = np.array([lo for lo, _ in parts] + [m], dtype=np.int64)
             conv_parts.numba_threads(len(parts))
             done, bad = count, -1
             for i in range(count):
                 costs[i], l2s[i], bad = step_region(
                     x[i * m:(i + 1) * m], y[i * m:(i + 1) * m], starts, len(parts), *conv, dws, dbd, table, ws,
-                    masks[i * stride:(i + 1) * stride] if stride else masks, step, keep, bool(want_l2), *parts_at)
+                    masks[i * stride:(i + 1) * stride] if stride else masks, step, keep, bool(want_l2), *region_at)
                 if bad >= 0 or math.isnan(costs[i]) or math.isnan(l2s[i]):
                     done = i + int(bad < 0)
                     break

@@ -281,7 +281,7 @@ def signature(dtype, conv_layers, threaded):
             per_layer(I[3]))
     dense = (types.UniTuple(A[2], SLOTS), types.UniTuple(A[1], SLOTS), I[2], A[1], A[1], F, F, types.boolean)
     addresses = (types.int64, types.int64)  # conv_stack.forward_part's and backward_part's (kernels.by_address)
-    if threaded:
-        return (A[2], I[1], I[1], types.int64) + conv + dense + addresses
+    if threaded:  # and step_region.part's
+        return (A[2], I[1], I[1], types.int64) + conv + dense + addresses + (types.int64,)
     run = types.Array(types.float64, 1, "C")  # each step's cost and sum of w^2
     return (A[1], I[1], types.int64) + conv + dense[:5] + (types.int64,) + dense[5:] + (run, run) + addresses

@@ -54,7 +54,9 @@ def parallel_kernels(dtype, conv_layers):
         (dense_step.forward, (A[2], A[2], A[1], A[2], i)),
     ]
     # engine.net_step's whole step on several threads (it calls dense_step's serial kernels: compiled after them)
-    kernels += [(step_region.step_region, net_step.signature(dtype, conv_layers, True))] if conv_layers else []
+    if conv_layers:  # its parts' kernel (by address) first
+        kernels += [(step_region.part, step_region.part_signature(dtype, conv_layers)),
+                    (step_region.step_region, net_step.signature(dtype, conv_layers, True))]
     return kernels
 
 

@@ -14,14 +14,17 @@ thousand weights, the parts' gradients summed) and the biases are stepped after 
 The step before this one (``net_step.step_threads``, now gone) opened a region per layer and direction: five to
 eight a step. Measured on 2 cores (load 1-1.8, fresh processes alternated, 3,000 images, medians of 5, wall), 2 threads:
 two-conv 0.199 s against 0.202, dropout 0.330 against 0.354 (1.54x and 1.85x the one-thread step's time). Its cold
-compile is the cost: 15.3 s of CPU against step_threads' 3.9 (float32, two conv layers; in the helper process, not on
-the training thread); inlining ``_part`` into the prange body took it from 23.6 s.
+compile was the cost: numba optimised the linked code of everything it reaches again in the region's loop body and
+again in the kernel. Region 1's body is therefore ``part``, a serial kernel called by address
+(``kernels.by_address``), which calls ``conv_stack``'s part kernels by address too: float32, two conv layers,
+process CPU (load 1-4, one run each), 21.8 s (``_part`` inlined in the loop body, the conv kernels linked) -> 12.7
+(conv kernels by address) -> 6.9 (``part`` 2.6 + ``step_region`` 4.3).
 """
 
 import numpy as np
-from numba import prange
+from numba import prange, types
 
-from . import conv_stack, dense_step
+from . import by_address, conv_stack, dense_step
 from .conv import RELU, SIGMOID, TANH
 from .jit import kernel
 from .net_step import (CODE, DX, DZ, HAS_MASK, IN, MASK, N_IN, N_OUT, OUT, SOFTMAX, XD, _activate, _bad_label,
@@ -81,11 +84,13 @@ def _log_loss(out, y):
     return total
 
 
-@kernel(inline="always")  # in the prange body: one level less of linked code for LLVM to optimise again
-def _part(x, y, lo, hi, m, q, geometry, Ks, cbs, cols, Z, out, arg, dX, dKs, dbs, win_g, win_rows, dws, dbd, table,
-          ws, masks, forward_at, backward_at):
+@kernel
+def part(x, y, lo, hi, m, q, geometry, Ks, cbs, cols, Z, out, arg, dX, dKs, dbs, win_g, win_rows, dws, dbd, table,
+         ws, masks, forward_at, backward_at):
     """Region 1's work for part ``q``, samples ``lo:hi`` of the mini-batch of ``m``: forward, cost, every gradient
-    but the dense weights' (see the module); returns the part's sum of -log(output at the label)."""
+    but the dense weights' (see the module); returns the part's sum of -log(output at the label). ``step_region``
+    calls it by address (``kernels.by_address``): compiled once, not again in the region's loop body and in
+    ``step_region`` (inlined there, it took 12.7 s to compile; linked, 23.6 s)."""
     nd = table.shape[0]
     nc = len(Ks)
     rows = hi - lo
@@ -135,11 +140,27 @@ def _dense_rows(dws, table, ws, masks, m, step, keep, want_l2, p, threads):
     return l2
 
 
+def part_signature(dtype, conv_layers):
+    """``part``'s argument types: those of ``step_region`` (``net_step.signature(..., threaded=True)``) it takes."""
+    from .net_step import signature
+    sig = signature(dtype, conv_layers, True)
+    i = types.int64
+    return sig[:2] + (i, i, i, i) + (sig[4], sig[7], sig[6]) + sig[8:22] + sig[25:27]
+
+
+_part_at = by_address.caller(types.float64, lambda args: part_signature(str(args[0].dtype), args[7].count), "part")
+
+
+def addresses(dtype, conv_layers):
+    """``step_region``'s last three arguments: the addresses of ``conv_stack``'s part kernels and of ``part``."""
+    return conv_stack.addresses(dtype, conv_layers) + (by_address.address(part, part_signature(dtype, conv_layers)),)
+
+
 @kernel(parallel=True)
 def step_region(x, y, starts, threads, geometry, Ws, cbs, Ks, cols, Z, out, arg, dX, dKs, dbs, win_g, win_rows,
-                dws, dbd, table, ws, masks, step, keep, want_l2, forward_at, backward_at):
+                dws, dbd, table, ws, masks, step, keep, want_l2, forward_at, backward_at, part_at):
     """One mini-batch step, the parts ``starts`` on numba's threads (see the module); returns what ``step_one``
-    does."""
+    does. ``forward_at``, ``backward_at``, ``part_at``: ``addresses``."""
     m = x.shape[0]
     nd = table.shape[0]
     bad = _bad_label(y, table[nd - 1, N_OUT])
@@ -152,8 +173,8 @@ def step_region(x, y, starts, threads, geometry, Ws, cbs, Ks, cols, Z, out, arg,
     loss = 0.0
     for p in prange(count):
         q = np.int64(p)  # p is unsigned in a prange: as int64 the kernels compiled for one part serve here too
-        loss += _part(x, y, starts[q], starts[q + 1], m, q, geometry, Ks, cbs, cols, Z, out, arg, dX, dKs, dbs,
-                      win_g, win_rows, dws, dbd, table, ws, masks, forward_at, backward_at)
+        loss += _part_at(part_at, x, y, starts[q], starts[q + 1], m, q, geometry, Ks, cbs, cols, Z, out, arg, dX, dKs,
+                         dbs, win_g, win_rows, dws, dbd, table, ws, masks, forward_at, backward_at)
     l2 = 0.0
     for p in prange(threads):
         l2 += _dense_rows(dws, table, ws, masks, m, step, keep, want_l2, np.int64(p), np.int64(threads))
