@@ -471,7 +471,8 @@ class Network:
             raise ValueError(f"inputs have shape {X.shape}; expected (n, {self.layers[0].n_in})")
         wanted, convs = compute_threads(), self._conv_engine()
         threads = parallel_start.threads(wanted, self.dtype, convs, training=False)
-        convs = convs.plain() if threads < wanted and convs is not None else convs  # as in _step
+        cold = threads < wanted or threads == 1 and not parallel_start.one_thread_ready(self.dtype, convs)
+        convs = convs.plain() if cold and convs is not None else convs  # as in _step, on one thread too
         first = len(convs.layers) if convs is not None else 0
         outs = []
         # with convolutional layers, one BLAS thread throughout: numba's threads, which take the parts,

@@ -279,6 +279,59 @@ def test_a_cold_one_thread_run_trains_on_the_layers_code_while_a_helper_compiles
     _assert_like_twin(net, twin)
 
 
+def _twin_outputs(net, x):
+    """The book's forward pass on ``x`` (no dropout in the net), from the twin's convolution and pooling."""
+    from nnfast.twins.network3 import _ACT, convolve, max_pool
+    a = x
+    for L in reference3.layers_of(net):
+        if L["type"] == "conv":
+            P, _ = max_pool(convolve(a.reshape(len(x), L["w"].shape[1], *L["image"]), L["w"]), *L["pool"])
+            a = _ACT[L["act"]][0](P + L["b"][None, :, None, None]).reshape(len(x), -1)
+        elif L["type"] == "fc":
+            a = _ACT[L["act"]][0](a @ L["w"] + L["b"])
+        else:
+            z = a @ L["w"] + L["b"]
+            a = np.exp(z - z.max(axis=1, keepdims=True))
+            a /= a.sum(axis=1, keepdims=True)
+    return a
+
+
+def test_a_cold_one_thread_prediction_runs_on_the_layers_code_while_a_helper_compiles_the_step(monkeypatch):
+    """On one thread, where the compiled step (and the conv kernel a prediction calls, conv_stack.forward_part) is
+    neither compiled nor cached, a prediction runs on the layers' own code (compiling forward_part here took 6-7 s
+    of CPU): the second ask starts the helper, and once it has ended the prediction takes forward_part; the book's
+    outputs throughout."""
+    import threading
+
+    from nnfast.engine import net_step
+    from nnfast.engine.kernels import background, conv_stack, parallel_helper
+    monkeypatch.setenv("NNFAST_THREADS", "1")
+    monkeypatch.delenv(background.HELPER_VARIABLE, raising=False)
+    monkeypatch.setattr(net_step, "_COMPILE", {"helpers": {}, "lock": threading.Lock(), "ready": set(),
+                                               "asked": set()})
+    monkeypatch.setattr(background, "compiled_or_cached", lambda kernel, signature, unknown=True: False)
+    ended, started, calls = [], [], []
+
+    class Process:
+        def poll(self):
+            return 0 if ended else None
+
+    def start(dtype, conv_layers, family):
+        started.append((dtype, conv_layers, family))
+        return background.Helper(Process())
+    monkeypatch.setattr(parallel_helper, "start", start)
+    monkeypatch.setattr(conv_stack, "forward_part", _Spy(conv_stack.forward_part, calls, "forward_part"))
+    np.random.seed(57)
+    net = _net(10, drops=(0.0, 0.0, 0.0))
+    x = np.random.default_rng(58).random((30, 144))
+    for k in range(3):
+        if k == 2:
+            ended.append(True)
+        assert np.allclose(net.feedforward(x), _twin_outputs(net, x), rtol=0, atol=1e-12)
+        assert calls == (["forward_part"] if k == 2 else [])
+        assert started == ([("float64", 2, parallel_helper.STEP)] if k else [])  # none at the first ask
+
+
 def test_the_step_helper_compiles_the_one_thread_step_and_its_kernels():
     from nnfast.engine.kernels import net_step as step_kernels
     from nnfast.engine.kernels import parallel_helper, parallel_kernels

@@ -117,7 +117,7 @@ def addresses(dtype, layers):
     if key not in _ADDRESSES:
         from .parallel_kernels import part_signatures
         forward_sig, backward_sig = part_signatures(key[0], layers)
-        _ADDRESSES[key] = (by_address.address(forward_part, forward_sig), by_address.address(backward_part, backward_sig))
+        _ADDRESSES[key] = by_address.address(forward_part, forward_sig), by_address.address(backward_part, backward_sig)
     return _ADDRESSES[key]
 
 
