@@ -12,7 +12,7 @@ import pytest
 
 from nnfast.engine import conv_parts, parallel_start
 from nnfast.engine.kernels import parallel_helper
-from nnfast.engine.kernels.parallel_kernels import parallel_kernels, serial_kernels
+from nnfast.engine.kernels.parallel_kernels import backward_kernel, parallel_kernels, serial_kernels
 from nnfast.network3 import ConvPoolLayer, FullyConnectedLayer, Network, ReLU, SoftmaxLayer, sigmoid, tanh
 from nnfast.twins import network3 as reference3
 
@@ -68,9 +68,10 @@ def test_the_registry_holds_the_signatures_a_step_and_a_prediction_call(monkeypa
     steps(2)
     for kernel, signature in serial_kernels(np.float64, 2):
         assert tuple(signature) in kernel.overloads, kernel.py_func.__name__
-    listed = parallel_kernels(np.float64, 2)
+    # the helper's list, and the kernels only the layers' own step calls on two threads (left out of that list)
+    listed = parallel_kernels(np.float64, 2) + [backward_kernel(np.float64, 2)] + parallel_kernels(np.float64, 0)
     known = {(k, tuple(sig)) for dtype in (np.float32, np.float64) for layers in range(5)
-             for k, sig in parallel_kernels(dtype, layers)}
+             for k, sig in parallel_kernels(dtype, layers) + ([backward_kernel(dtype, layers)] if layers else [])}
     for kernel, signature in listed:
         # called with the listed types (compiled or loaded for them), and never with others: else the helper
         # would compile kernels the run does not use, and the run would compile its own after all

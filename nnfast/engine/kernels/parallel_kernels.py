@@ -9,7 +9,9 @@ below: a new kernel joins the mechanism by one line in ``parallel_kernels`` (or 
 Chapter 1 and 3's threaded kernel (``threaded_dense_kernels``) goes the same way: a helper compiles it while training
 goes on on one thread (``nnfast.engine.dense_threads``).
 ``tests/engine/test_parallel_start.py`` checks that each signature is the one a training step and a
-prediction call with, so that the helper never compiles a useless one.
+prediction call with, so that the helper never compiles a useless one. The big serial kernels (``conv_stack``'s
+parts, ``step_region.part``) are called by address (``kernels.by_address``): each is compiled once, and the
+kernels that call them compile in about a second.
 """
 
 import numpy as np
@@ -35,29 +37,34 @@ def part_signatures(dtype, conv_layers):
 
 
 def parallel_kernels(dtype, conv_layers):
-    """``[(kernel, argument types)]`` of every parallel kernel a chapter 6 net of parameters in ``dtype``
-    may call, whose first ``conv_layers`` layers run in ``kernels.conv_stack`` (0: none), in the order a
-    helper compiles them (a prediction's first)."""
+    """``[(kernel, argument types)]`` of the parallel kernels a chapter 6 net of parameters in ``dtype`` calls,
+    whose first ``conv_layers`` layers run in ``kernels.conv_stack`` (0: none), in the order a helper compiles
+    them (a prediction's first). A conv net trains in the compiled step: the kernels only the layers' own code
+    calls on several threads (``conv_stack.backward``, ``dense_step``'s parallel pair: a net the compiled step
+    does not describe, or an array it cannot step in place) are left out of its list, 2.5-3 s of CPU a helper
+    spent for nothing in the book's nets; such a run compiles them at their first call."""
     from . import conv_stack, dense_step, net_step, step_region
     F, A, I = _array_types(dtype)
     i, b = types.int64, types.boolean
-    kernels = []
     if conv_layers:
-        # conv_parts.CompiledConvs.forward / backward: the parts' arguments after the starts, and the part kernel's
-        # address last (kernels.by_address)
-        forward_part, backward_part = part_signatures(dtype, conv_layers)
-        kernels += [(conv_stack.forward, (forward_part[0], I[1]) + forward_part[1:-1] + (i,)),
-                    (conv_stack.backward, (backward_part[0], I[1]) + backward_part[1:-1] + (i,))]
+        # conv_parts.CompiledConvs.forward (a prediction): the part's arguments after the starts, and the part
+        # kernel's address last (kernels.by_address); then engine.net_step's whole step on several threads, its
+        # parts' kernel (by address) first
+        forward_part = part_signatures(dtype, conv_layers)[0]
+        return [(conv_stack.forward, (forward_part[0], I[1]) + forward_part[1:-1] + (i,)),
+                (step_region.part, step_region.part_signature(dtype, conv_layers)),
+                (step_region.step_region, net_step.signature(dtype, conv_layers, True))]
     # fc_layers.fused_step and SparseProduct
-    kernels += [
-        (dense_step.backward_step, (A[2], A[2], A[2], b, A[2], F, F, b, A[2], b, i)),
-        (dense_step.forward, (A[2], A[2], A[1], A[2], i)),
-    ]
-    # engine.net_step's whole step on several threads (it calls dense_step's serial kernels: compiled after them)
-    if conv_layers:  # its parts' kernel (by address) first
-        kernels += [(step_region.part, step_region.part_signature(dtype, conv_layers)),
-                    (step_region.step_region, net_step.signature(dtype, conv_layers, True))]
-    return kernels
+    return [(dense_step.backward_step, (A[2], A[2], A[2], b, A[2], F, F, b, A[2], b, i)),
+            (dense_step.forward, (A[2], A[2], A[1], A[2], i))]
+
+
+def backward_kernel(dtype, conv_layers):
+    """``(conv_stack.backward, its argument types)``: ``conv_parts.CompiledConvs.backward`` on several threads
+    (the layers' own step; not in the helper's list, see ``parallel_kernels``)."""
+    from . import conv_stack
+    backward_part = part_signatures(dtype, conv_layers)[1]
+    return conv_stack.backward, (backward_part[0], _array_types(dtype)[2][1]) + backward_part[1:-1] + (types.int64,)
 
 
 def serial_kernels(dtype, conv_layers):
