@@ -7,6 +7,7 @@
 - ``costs``: the cost codes and ``cost_sum``; ``shuffle``: the book's ``random.shuffle`` replayed;
 - ``conv``: chapter 6's im2col, col2im and pooling;
 - ``jit``: the compiler flags and the cache (invalidated when any file here changes);
+- ``by_address``: one kernel calling another by its address, so that the callee is not compiled again in it;
 - ``background``: a first compile on two cores (a helper process compiles half of ``run_batches``'s callees);
 - ``parallel_kernels``: chapter 6's ``parallel=True`` kernels and their signatures, one list;
   ``parallel_helper``: the process that compiles them into the cache while a first run trains on one thread.

@@ -98,9 +98,25 @@ def backward_part(d, geometry, Ks, cols, Z, out, arg, dX, dKs, dbs, win_g, win_r
             g = dx
 
 
+def part_signatures(dtype, conv_layers):
+    """The argument types of ``forward_part`` and ``backward_part`` for ``conv_layers`` layers in ``dtype`` (numpy's
+    or numba's, or its name): the kernels that call them by address (``kernels.by_address``) are checked
+    against these, and the compile helper compiles them for these (``parallel_kernels``)."""
+    name = str(dtype) if isinstance(dtype, types.Type) else np.dtype(dtype).name
+    F = {"float32": types.float32, "float64": types.float64}[name]
+    A = {d: types.Array(F, d, "C") for d in (1, 2, 3)}
+    I = {d: types.Array(types.int64, d, "C") for d in (2, 3)}
+
+    def per_layer(t):
+        return types.UniTuple(t, conv_layers)
+    return ((A[2], I[2], per_layer(A[2]), per_layer(A[1]), per_layer(A[3]), per_layer(A[3]), per_layer(A[3]),
+             per_layer(I[3]), types.int64),
+            (A[2], I[2], per_layer(A[2]), per_layer(A[3]), per_layer(A[3]), per_layer(A[3]), per_layer(I[3]),
+             per_layer(A[3]), per_layer(A[3]), per_layer(A[2]), per_layer(A[3]), per_layer(I[3]), types.int64))
+
+
 def _part_types(which):
     def expected(args):  # (x or d, geometry, Ks, ...): the dtype of the first, the layers of Ks
-        from .parallel_kernels import part_signatures
         return part_signatures(args[0].dtype, args[2].count)[which]
     return expected
 
@@ -115,7 +131,6 @@ def addresses(dtype, layers):
     loaded from numba's cache at the first ask: the last argument of the kernels that call them."""
     key = (np.dtype(dtype).name, int(layers))
     if key not in _ADDRESSES:
-        from .parallel_kernels import part_signatures
         forward_sig, backward_sig = part_signatures(key[0], layers)
         _ADDRESSES[key] = by_address.address(forward_part, forward_sig), by_address.address(backward_part, backward_sig)
     return _ADDRESSES[key]

@@ -23,19 +23,6 @@ def _array_types(dtype):
     return F, {d: types.Array(F, d, "C") for d in (1, 2, 3)}, {d: types.Array(types.int64, d, "C") for d in (1, 2, 3)}
 
 
-def part_signatures(dtype, conv_layers):
-    """The argument types of ``conv_stack.forward_part`` and ``backward_part`` (``dtype``: numpy's or numba's):
-    the kernels that call them by address (``kernels.by_address``) check their calls against these."""
-    F, A, I = _array_types(str(dtype) if isinstance(dtype, types.Type) else dtype)
-
-    def per_layer(t):
-        return types.UniTuple(t, conv_layers)
-    return ((A[2], I[2], per_layer(A[2]), per_layer(A[1]), per_layer(A[3]), per_layer(A[3]), per_layer(A[3]),
-             per_layer(I[3]), types.int64),
-            (A[2], I[2], per_layer(A[2]), per_layer(A[3]), per_layer(A[3]), per_layer(A[3]), per_layer(I[3]),
-             per_layer(A[3]), per_layer(A[3]), per_layer(A[2]), per_layer(A[3]), per_layer(I[3]), types.int64))
-
-
 def parallel_kernels(dtype, conv_layers):
     """``[(kernel, argument types)]`` of the parallel kernels a chapter 6 net of parameters in ``dtype`` calls,
     whose first ``conv_layers`` layers run in ``kernels.conv_stack`` (0: none), in the order a helper compiles
@@ -50,7 +37,7 @@ def parallel_kernels(dtype, conv_layers):
         # conv_parts.CompiledConvs.forward (a prediction): the part's arguments after the starts, and the part
         # kernel's address last (kernels.by_address); then engine.net_step's whole step on several threads, its
         # parts' kernel (by address) first
-        forward_part = part_signatures(dtype, conv_layers)[0]
+        forward_part = conv_stack.part_signatures(dtype, conv_layers)[0]
         return [(conv_stack.forward, (forward_part[0], I[1]) + forward_part[1:-1] + (i,)),
                 (step_region.part, step_region.part_signature(dtype, conv_layers)),
                 (step_region.step_region, net_step.signature(dtype, conv_layers, True))]
@@ -63,7 +50,7 @@ def backward_kernel(dtype, conv_layers):
     """``(conv_stack.backward, its argument types)``: ``conv_parts.CompiledConvs.backward`` on several threads
     (the layers' own step; not in the helper's list, see ``parallel_kernels``)."""
     from . import conv_stack
-    backward_part = part_signatures(dtype, conv_layers)[1]
+    backward_part = conv_stack.part_signatures(dtype, conv_layers)[1]
     return conv_stack.backward, (backward_part[0], _array_types(dtype)[2][1]) + backward_part[1:-1] + (types.int64,)
 
 
@@ -76,7 +63,8 @@ def serial_kernels(dtype, conv_layers):
     i, b = types.int64, types.boolean
     kernels = []
     if conv_layers:
-        kernels += list(zip((conv_stack.forward_part, conv_stack.backward_part), part_signatures(dtype, conv_layers)))
+        kernels += list(zip((conv_stack.forward_part, conv_stack.backward_part),
+                            conv_stack.part_signatures(dtype, conv_layers)))
     # fc_layers.SparseProduct on one thread (the dropout net's inputs after ReLU and dropout)
     kernels += [(dense_step.backward_rows, (A[2], A[2], A[2], b, A[2], F, F, b, A[2], b, i, i)),
                 (dense_step.forward_inputs, (A[2], A[2], A[1], A[2]))]
