@@ -55,3 +55,29 @@ def test_a_nan_gradient_reaches_only_its_samples_input_gradient():
     dx = np.empty((10, 13))
     dense_step.backward_rows(w, xd, mask, False, dz, 0.1, 1.0, True, dx, False, 0, 13)
     assert np.isnan(dx[6]).all() and not np.isnan(np.delete(dx, 6, axis=0)).any()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("m, n_in, n_out", [(10, 640, 100), (7, 23, 33), (1, 5, 40), (2, 3, 17), (9, 130, 1000)])
+def test_dense_product_is_numpys_product(dtype, m, n_in, n_out):
+    rng = np.random.default_rng(m + n_in + n_out)
+    x, w = rng.standard_normal((m, n_in)).astype(dtype), rng.standard_normal((n_in, n_out)).astype(dtype)
+    b = rng.standard_normal(n_out).astype(dtype)
+    z = np.full((m, n_out), np.nan, dtype)
+    dense_step.dense_product(x, w, b, z)
+    tol = 1e-12 if dtype == np.float64 else 2e-5
+    np.testing.assert_allclose(z, x.astype(np.float64) @ w + b, rtol=tol, atol=tol * np.sqrt(n_in))
+
+
+def test_dense_product_keeps_nan_and_inf_as_the_product_does():
+    rng = np.random.default_rng(8)
+    x, w, b = rng.standard_normal((5, 9)), rng.standard_normal((9, 40)), np.zeros(40)
+    x[3, 2], w[4, 7] = np.nan, np.inf
+    x[1, 4] = 0  # 0 * inf: NaN, as numpy's product gives it
+    z = np.empty((5, 40))
+    dense_step.dense_product(x, w, b, z)
+    with np.errstate(invalid="ignore"):
+        want = x @ w + b
+    assert np.isnan(want).any() and np.isinf(want).any()
+    np.testing.assert_array_equal(np.isnan(z), np.isnan(want))
+    np.testing.assert_array_equal(np.isinf(z), np.isinf(want))

@@ -169,3 +169,48 @@ def forward_inputs(x, w, b, z):
                 zr = z[s]
                 for j in range(n_out):
                     zr[j] += c * wr[j]
+
+
+@kernel
+def dense_product(x, w, b, z):
+    """``z = x @ w + b`` (``x (m, n_in)``, ``w (n_in, n_out)``) on one thread, for dense inputs and rows of at least
+    a few vectors: two samples' rows of ``z`` at a time, each pass along them adding four rows of weights (eight
+    multiply-adds per load and store of the pair), no array view made in the loops (each costs two atomic
+    reference counts) and unsigned indices (numba wraps no negative index, which would stop the vectoriser).
+    Measured on one thread, float32, the two-conv net's 640 x 100 at m = 10: BLAS (numba's ``np.dot``) 38-43 us,
+    this XX us."""
+    m, n_in = x.shape
+    n_out = np.uint64(w.shape[1])
+    for s in range(m):
+        for j in range(n_out):
+            z[s, j] = b[j]
+    for s in range(0, m - 1, 2):
+        t = s + 1
+        i = 0
+        while i + 4 <= n_in:
+            x0, x1, x2, x3 = x[s, i], x[s, i + 1], x[s, i + 2], x[s, i + 3]
+            y0, y1, y2, y3 = x[t, i], x[t, i + 1], x[t, i + 2], x[t, i + 3]
+            for j in range(n_out):
+                w0, w1, w2, w3 = w[i, j], w[i + 1, j], w[i + 2, j], w[i + 3, j]
+                z[s, j] += (x0 * w0 + x1 * w1) + (x2 * w2 + x3 * w3)
+                z[t, j] += (y0 * w0 + y1 * w1) + (y2 * w2 + y3 * w3)
+            i += 4
+        while i < n_in:
+            x0, y0 = x[s, i], x[t, i]
+            for j in range(n_out):
+                z[s, j] += x0 * w[i, j]
+                z[t, j] += y0 * w[i, j]
+            i += 1
+    if m % 2:  # the last of an odd count alone
+        s = m - 1
+        i = 0
+        while i + 4 <= n_in:
+            x0, x1, x2, x3 = x[s, i], x[s, i + 1], x[s, i + 2], x[s, i + 3]
+            for j in range(n_out):
+                z[s, j] += (x0 * w[i, j] + x1 * w[i + 1, j]) + (x2 * w[i + 2, j] + x3 * w[i + 3, j])
+            i += 4
+        while i < n_in:
+            x0 = x[s, i]
+            for j in range(n_out):
+                z[s, j] += x0 * w[i, j]
+            i += 1
