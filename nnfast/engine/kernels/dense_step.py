@@ -214,7 +214,7 @@ def dense_product(x, w, b, z):
     multiply-adds per load and store of the pair), no array view made in the loops (each costs two atomic
     reference counts) and unsigned indices (numba wraps no negative index, which would stop the vectoriser).
     Measured on one thread, float32, the two-conv net's 640 x 100 at m = 10: BLAS (numba's ``np.dot``) 38-43 us,
-    this XX us."""
+    this 21 us (1000 x 1000: 684 -> 261; the dropout net's sparse inputs stay on ``forward_inputs``)."""
     m, n_in = x.shape
     n_out = np.uint64(w.shape[1])
     for s in range(m):
