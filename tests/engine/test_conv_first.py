@@ -158,7 +158,7 @@ def test_conv_stack_takes_these_kernels_where_they_fit_and_the_patch_rows_elsewh
     for m in (3, 1):
         rows, n_out = m * Hz * Wz, (Hz // ph) * (Wz // pw) * F
         cols, Z = (np.empty((1, rows, fh * fw), dtype),), (np.empty((1, rows, F), dtype),)
-        fused.append(bool(cf.fused_first(0, 1, H, W, F, fh, fw, m, cols[0][0].size, Z[0][0].size)))
+        fused.append(bool(cf.fused_first(0, 1, H, W, F, fh, fw, ph, pw, m, cols[0][0].size, Z[0][0].size)))
         out, arg = (np.empty((1, m, n_out), dtype),), (np.empty((1, m, n_out), np.int64),)
         x = _images(rng, m, H, W, dtype)
         conv_stack.forward_part(x.reshape(m, -1), geometry, (K,), (b,), cols, Z, out, arg, 0)

@@ -45,7 +45,7 @@ def forward_part(x, geometry, Ks, bs, cols, Z, out, arg, p):
         rows = m * Hz * Wz
         c, z, o = cols[k][p, :rows], Z[k][p, :rows], out[k][p, :m]
         shape = (m, Hz // ph, Wz // pw, F)
-        if fused_first(k, C, H, W, F, fh, fw, m, cols[k][p].size, Z[k][p].size):  # no patches, no maps
+        if fused_first(k, C, H, W, F, fh, fw, ph, pw, m, cols[k][p].size, Z[k][p].size):  # no patches, no maps
             forward_first(a, H, W, fh, fw, ph, pw, Ks[k], bs[k], act, o.reshape(shape), arg[k][p, :m].reshape(shape),
                           cols[k][p].reshape(-1), Z[k][p].reshape(-1))
         else:
@@ -78,7 +78,7 @@ def backward_part(d, geometry, Ks, cols, Z, out, arg, dX, dKs, dbs, win_g, win_r
         rows = m * Hz * Wz
         c, z = cols[k][p, :rows], Z[k][p, :rows]
         shape = (m, Hz // ph, Wz // pw, F)
-        if fused_first(k, C, H, W, F, fh, fw, m, cols[k][p].size, Z[k][p].size):  # the image, kept by forward_part
+        if fused_first(k, C, H, W, F, fh, fw, ph, pw, m, cols[k][p].size, Z[k][p].size):  # the image, kept by forward_part
             backward_first(g.reshape(shape), out[k][p, :m].reshape(shape), act, arg[k][p, :m].reshape(shape),
                            cols[k][p].reshape(-1), H, W, fh, fw, ph, pw, dKs[k][p], dbs[k][p], Z[k][p].reshape(-1))
             continue
