@@ -67,6 +67,29 @@ def make_listener(folder, test_name, main):
     return Compiles()
 
 
+# chapter 6's big kernels that only Python calls (a kernel that compiled code calls too, as ``conv_stack.forward_part``,
+# must stay the dispatcher): with ``NNFAST_TEST_CALLS=1`` each is wrapped to note which tests call it, and with what
+WATCHED = [("nnfast.engine.kernels.step_region", "step_region"), ("nnfast.engine.kernels.net_step", "steps_one"),
+           ("nnfast.engine.kernels.conv_stack", "forward"), ("nnfast.engine.kernels.conv_stack", "backward")]
+
+
+class _Watch:
+    """A kernel that notes (kernel, dtype, conv layers) at each call, and answers for the dispatcher otherwise."""
+
+    def __init__(self, kernel, name, note):
+        self.kernel, self.name, self.note = kernel, name, note
+
+    def __call__(self, *args):
+        layers = next((len(a) for a in args if isinstance(a, tuple)), 0)
+        dtype = next((a.dtype.name for a in args if getattr(a, "dtype", None) is not None and a.dtype.kind == "f"),
+                     "?")
+        self.note((self.name, dtype, layers))
+        return self.kernel(*args)
+
+    def __getattr__(self, name):
+        return getattr(self.kernel, name)
+
+
 class Plugin:
     """pytest hooks: the listener in this process, the site folder for child processes, CPU per test."""
 
@@ -79,6 +102,12 @@ class Plugin:
         os.environ["NNFAST_TEST_COMPILES"] = folder
         from numba.core import event
         event.register("numba:compile", make_listener(folder, lambda: self.test, main=True))
+        self.called = collections.defaultdict(set)  # test -> {(kernel, dtype, layers)}
+        if os.environ.get("NNFAST_TEST_CALLS"):
+            import importlib
+            for module, name in WATCHED:
+                module = importlib.import_module(module)
+                setattr(module, name, _Watch(getattr(module, name), name, lambda key: self.called[self.test].add(key)))
 
     def pytest_runtest_protocol(self, item, nextitem):
         self.test = item.nodeid
@@ -91,7 +120,8 @@ class Plugin:
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         record = {"test": nodeid, "own_cpu": round(time.process_time() - own, 4),
                   "children_cpu": round(children.ru_utime + children.ru_stime - children_cpu, 4),
-                  "wall": round(time.perf_counter() - wall, 4)}
+                  "wall": round(time.perf_counter() - wall, 4),
+                  "called": sorted(self.called.pop(nodeid, ()))}
         with open(self.tests_path, "a") as out:
             out.write(json.dumps(record) + "\n")
         self.test = "(between tests)"
@@ -142,6 +172,14 @@ def report(folder, top=40, out=sys.stdout):
     for t in sorted(tests, key=lambda t: -(t["own_cpu"] + t["children_cpu"]))[:top]:
         print(f"{t['own_cpu'] + t['children_cpu']:7.2f} {by_test.get(t['test'], 0.0):7.2f} {t['wall']:7.2f}  "
               f"{t['test']}", file=out)
+    users = collections.defaultdict(list)
+    for t in tests:
+        for key in t.get("called", ()):
+            users[tuple(key)].append(t["test"])
+    if users:
+        print("\nwatched kernels (NNFAST_TEST_CALLS): (kernel, dtype, conv layers) -> the tests that call it", file=out)
+        for key, names in sorted(users.items()):
+            print(f"  {key}: {len(names)} tests\n          " + "\n          ".join(names), file=out)
     print("\nsignatures compiled for one or two tests only, by CPU (top):", file=out)
     few = [(k, v) for k, v in by_sig.items() if len(v[2]) <= 2]
     for (kernel, sig), (cpu, count, names, children) in sorted(few, key=lambda kv: -kv[1][0])[:top]:
