@@ -104,3 +104,13 @@ def parallel_now(monkeypatch):
     from nnfast.engine import parallel_start
     parallel_start.forget()
     monkeypatch.setenv("NNFAST_COMPILE_HELPER", "0")
+
+
+def pytest_configure(config):
+    """``NNFAST_TEST_COMPILES=FOLDER``: record every numba compile and each test's CPU there
+    (``tests/compile_listener.py`` says how, and prints the tables)."""
+    import os
+    folder = os.environ.get("NNFAST_TEST_COMPILES")
+    if folder and not hasattr(config, "workerinput"):
+        from tests import compile_listener
+        config.pluginmanager.register(compile_listener.Plugin(os.path.abspath(folder)), "nnfast-compile-listener")

@@ -90,10 +90,13 @@ def test_dropout_keeps_one_minus_p_and_inference_scales_the_weighted_input():
 
 
 def test_mini_batch_steps_with_dropout_and_l2_equal_the_plain_numpy_twin():
+    # two conv layers, as the engine's step tests (tests/engine/test_net_step.py): a float64 net of one conv layer
+    # would compile its own compiled step (step_region and steps_one, ~29 s of CPU on a fresh clone) for this test alone
     np.random.seed(6)
     m = 5
     net = Network([ConvPoolLayer((3, 1, 5, 5), (m, 1, 12, 12), (2, 2), activation_fn=ReLU),
-                   FullyConnectedLayer(3 * 4 * 4, 10, activation_fn=sigmoid, p_dropout=0.5),
+                   ConvPoolLayer((4, 3, 3, 3), (m, 3, 4, 4), (2, 2), activation_fn=tanh),
+                   FullyConnectedLayer(4 * 1 * 1, 10, activation_fn=sigmoid, p_dropout=0.5),
                    SoftmaxLayer(10, 4, p_dropout=0.5)], m, dtype=np.float64)
     twin = reference3.layers_of(net)
     twin_rng = np.random.RandomState(np.random.RandomState(0).randint(999999))  # network3's dropout stream

@@ -132,8 +132,11 @@ def test_a_subclassed_layer_takes_the_layers_own_code(monkeypatch, threads, kind
     calls = _calls(monkeypatch)
     np.random.seed(45)
     m = 6
+    # two conv layers, as _net: on two threads the layers' own code runs conv_stack's parallel kernels, whose
+    # float64 two-layer signature the suite compiles anyway (one conv layer: ~9 s of CPU for these tests alone)
     net = Network([ConvPoolLayer((4, 1, 3, 3), (m, 1, 12, 12), (2, 2), activation_fn=ReLU),
-                   kind(4 * 5 * 5, 30, activation_fn=tanh, p_dropout=0.3), SoftmaxLayer(30, 4)], m, dtype=np.float64)
+                   ConvPoolLayer((8, 4, 2, 2), (m, 4, 5, 5), (2, 2), activation_fn=tanh),
+                   kind(8 * 2 * 2, 30, activation_fn=tanh, p_dropout=0.3), SoftmaxLayer(30, 4)], m, dtype=np.float64)
     twin = reference3.layers_of(net)
     twin_rng = _book_stream()
     rng = np.random.default_rng(46)
@@ -141,7 +144,7 @@ def test_a_subclassed_layer_takes_the_layers_own_code(monkeypatch, threads, kind
         x, y = rng.random((m, 144)), rng.integers(0, 4, m)
         assert abs(net._step(x, y, 0.2, 0.1, 5) - reference3.sgd_step(twin, x, y, 0.2, 0.1, 5, twin_rng)) < 1e-12
     assert calls == [] and net._net_step() is None
-    assert getattr(net.layers[1], "seen", 2) == 2
+    assert getattr(net.layers[2], "seen", 2) == 2
     _assert_like_twin(net, twin)
 
 
