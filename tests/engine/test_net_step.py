@@ -243,6 +243,31 @@ def test_a_cold_one_thread_run_trains_on_the_layers_code_while_a_helper_compiles
     """Where steps_one is neither compiled nor cached, the first ask starts nothing (the layers' own kernels
     compile in that step), the second starts a helper process, and the steps go on on the layers' own code (numpy's
     dense products: nothing more compiles here) until it has ended; the run is the book's run across the switch."""
+    from nnfast.engine.kernels import parallel_helper
+    ended, started = _cold_one_thread(monkeypatch)
+    calls = _calls(monkeypatch)
+    np.random.seed(55)
+    net = _net(10)
+    twin = reference3.layers_of(net)
+    twin_rng = _book_stream()
+    rng = np.random.default_rng(56)
+    per_step = []
+    for k in range(6):
+        if k == 3:
+            ended.append(True)
+        x, y = rng.random((10, 144)), rng.integers(0, 4, 10)
+        before = len(calls)
+        assert abs(net._step(x, y, 0.2, 0.3, 11) - reference3.sgd_step(twin, x, y, 0.2, 0.3, 11, twin_rng)) < 1e-12
+        per_step.append(len(calls) - before)
+        if k == 0:
+            assert not started  # nothing started at the first ask
+    assert per_step == [0, 0, 0, 1, 1, 1] and started == [("float64", 2, parallel_helper.STEP)]
+    _assert_like_twin(net, twin)
+
+
+def _cold_one_thread(monkeypatch):
+    """One thread, nothing compiled or cached, and a fake compile helper: returns ``(ended, started)``; append to
+    ``ended`` to end the helper, ``started`` lists each start's ``(dtype, conv_layers, family)``."""
     import threading
 
     from nnfast.engine import net_step
@@ -262,24 +287,7 @@ def test_a_cold_one_thread_run_trains_on_the_layers_code_while_a_helper_compiles
         started.append((dtype, conv_layers, family))
         return background.Helper(Process())
     monkeypatch.setattr(parallel_helper, "start", start)
-    calls = _calls(monkeypatch)
-    np.random.seed(55)
-    net = _net(10)
-    twin = reference3.layers_of(net)
-    twin_rng = _book_stream()
-    rng = np.random.default_rng(56)
-    per_step = []
-    for k in range(6):
-        if k == 3:
-            ended.append(True)
-        x, y = rng.random((10, 144)), rng.integers(0, 4, 10)
-        before = len(calls)
-        assert abs(net._step(x, y, 0.2, 0.3, 11) - reference3.sgd_step(twin, x, y, 0.2, 0.3, 11, twin_rng)) < 1e-12
-        per_step.append(len(calls) - before)
-        if k == 0:
-            assert not started  # nothing started at the first ask
-    assert per_step == [0, 0, 0, 1, 1, 1] and started == [("float64", 2, parallel_helper.STEP)]
-    _assert_like_twin(net, twin)
+    return ended, started
 
 
 def _twin_outputs(net, x):
@@ -304,25 +312,9 @@ def test_a_cold_one_thread_prediction_runs_on_the_layers_code_while_a_helper_com
     neither compiled nor cached, a prediction runs on the layers' own code (compiling forward_part here took 6-7 s
     of CPU): the second ask starts the helper, and once it has ended the prediction takes forward_part; the book's
     outputs throughout."""
-    import threading
-
-    from nnfast.engine import net_step
-    from nnfast.engine.kernels import background, conv_stack, parallel_helper
-    monkeypatch.setenv("NNFAST_THREADS", "1")
-    monkeypatch.delenv(background.HELPER_VARIABLE, raising=False)
-    monkeypatch.setattr(net_step, "_COMPILE", {"helpers": {}, "lock": threading.Lock(), "ready": set(),
-                                               "asked": set()})
-    monkeypatch.setattr(background, "compiled_or_cached", lambda kernel, signature, unknown=True: False)
-    ended, started, calls = [], [], []
-
-    class Process:
-        def poll(self):
-            return 0 if ended else None
-
-    def start(dtype, conv_layers, family):
-        started.append((dtype, conv_layers, family))
-        return background.Helper(Process())
-    monkeypatch.setattr(parallel_helper, "start", start)
+    from nnfast.engine.kernels import conv_stack, parallel_helper
+    ended, started = _cold_one_thread(monkeypatch)
+    calls = []
     monkeypatch.setattr(conv_stack, "forward_part", _Spy(conv_stack.forward_part, calls, "forward_part"))
     np.random.seed(57)
     net = _net(10, drops=(0.0, 0.0, 0.0))
