@@ -81,6 +81,7 @@ class CompiledConvs:
                                    *layer.poolsize, codes[layer.activation_fn.__name__]]
                                   for layer in self.layers], dtype=np.int64)
         self._workspaces = {}
+        self._bound = {}  # (count, m) -> the bound geometry (``bound``)
         self._plain = None
 
     def plain(self):
@@ -115,6 +116,15 @@ class CompiledConvs:
             self._workspaces[key] = {name: tuple(bufs[name]) for name in names}
         return self._workspaces[key]
 
+    def bound(self, count, m):
+        """``geometry`` with the addresses of the ways its layers take in ``_workspace(count, m)``'s parts
+        (``kernels.conv_ways.bind``: compiled or loaded from numba's cache at the first ask), as
+        ``conv_stack.forward_layers`` and ``backward_layers`` take it."""
+        from .kernels import conv_ways
+        if (count, m) not in self._bound:
+            self._bound[count, m] = conv_ways.bind(self.geometry, self.dtype, m)
+        return self._bound[count, m]
+
     def forward(self, x, parts):
         """The last layer's outputs ``(m, F*Hp*Wp)`` (the book's order) for inputs ``x (m, C*H*W)``."""
         from .kernels import conv_stack
@@ -127,13 +137,14 @@ class CompiledConvs:
         x = np.ascontiguousarray(x.reshape(len(x), C, H, W).transpose(0, 2, 3, 1) if C > 1 else x).reshape(len(x), -1)
         starts = np.array([lo for lo, _ in parts] + [parts[-1][1]], dtype=np.int64)
         ws = self._workspace(len(parts), max(hi - lo for lo, hi in parts))
-        args = (self.geometry, Ks, bs, ws["cols"], ws["Z"], ws["out"], ws["arg"])
+        args = (self.bound(len(parts), max(hi - lo for lo, hi in parts)), Ks, bs, ws["cols"], ws["Z"], ws["out"],
+                ws["arg"])
         if len(parts) == 1:
-            conv_stack.forward_part(x, *args, 0)
+            conv_stack.forward_layers(x, *args, 0)
         else:
             numba_threads(len(parts))
             conv_stack.forward(x, starts, *args, conv_stack.addresses(self.dtype, len(self.layers))[0])
-        self._state = (Ks, ws, starts)
+        self._state = (Ks, ws, starts, args[0])
         last = ws["out"][-1]
         a = np.concatenate([last[p, :hi - lo] for p, (lo, hi) in enumerate(parts)]) if len(parts) > 1 \
             else last[0, :len(x)]
@@ -144,15 +155,14 @@ class CompiledConvs:
         """Each layer's ``(dw, db)``, summed over the mini-batch, from ``d (m, F*Hp*Wp)``, the gradient at the
         last layer's output (the book's order), for the inputs of the last ``forward``."""
         from .kernels import conv_stack
-        Ks, ws, starts = self._state
+        Ks, ws, starts, bound = self._state
         F, Hp, Wp = self.layers[-1].out_shape
         d = np.ascontiguousarray(np.asarray(d, dtype=self.dtype).reshape(len(d), F, Hp, Wp).transpose(0, 2, 3, 1))
         d = d.reshape(len(d), -1)
-        args = (self.geometry, Ks, *(ws[name] for name in ("cols", "Z", "out", "arg", "dX", "dKs", "dbs", "win_g",
-                                                             "win_rows")))
+        args = (bound, Ks, *(ws[name] for name in ("cols", "Z", "out", "arg", "dX", "dKs", "dbs", "win_g", "win_rows")))
         count = len(starts) - 1
         if count == 1:
-            conv_stack.backward_part(d, *args, 0)
+            conv_stack.backward_layers(d, *args, 0)
         else:
             numba_threads(count)
             conv_stack.backward(d, starts, *args, conv_stack.addresses(self.dtype, len(self.layers))[1])

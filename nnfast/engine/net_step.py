@@ -102,8 +102,9 @@ class NetStep:
         _COMPILE["ready"].add((self.dtype.name, len(self.convs.layers)))
 
     def _workspace(self, m):
-        """``(table with offsets for m samples, ws, masks)``: ``ws`` ends with the conv output's gradient."""
-        from .kernels import net_step as k
+        """``(table with offsets for m samples and the dense kernels' addresses, ws, masks)``: ``ws`` ends with the
+        conv output's gradient."""
+        from .kernels import dense_calls, net_step as k
         if m not in self._workspaces:
             table, at, masked = self.table.copy(), 0, 0
             for j, row in enumerate(table):
@@ -113,6 +114,7 @@ class NetStep:
                 for column, width in ((k.XD, n_in), (k.OUT, n_out), (k.DZ, n_out), (k.DX, n_in)):
                     row[column], at = at, at + m * width
                 row[k.MASK], masked = masked, masked + (m * n_in if row[k.HAS_MASK] else 0)
+            table[:, k.BACKWARD_ROWS_AT:k.PRODUCT_AT + 1] = dense_calls.addresses(self.dtype)  # compiled or loaded
             ws = np.zeros(at + m * table[0, k.N_IN], dtype=self.dtype)
             self._workspaces[m] = (table, ws, np.zeros(max(masked, 1), dtype=self.dtype))
         return self._workspaces[m]
@@ -170,8 +172,9 @@ class NetStep:
         convs = self.convs
         C, H, W = convs.layers[0].image_shape[1:]
         x = np.ascontiguousarray(x.reshape(len(y), C, H, W).transpose(0, 2, 3, 1).reshape(len(y), -1) if C > 1 else x)
-        cw = convs._workspace(len(parts), max(hi - lo for lo, hi in parts))
-        conv = (convs.geometry, Ws, cbs, Ks, *(cw[name] for name in ("cols", "Z", "out", "arg", "dX", "dKs", "dbs",
+        most = max(hi - lo for lo, hi in parts)
+        cw = convs._workspace(len(parts), most)
+        conv = (convs.bound(len(parts), most), Ws, cbs, Ks, *(cw[name] for name in ("cols", "Z", "out", "arg", "dX", "dKs", "dbs",
                                                                        "win_g", "win_rows")))
         costs, l2s = np.zeros(count), np.zeros(count)
         parts_at = conv_stack.addresses(self.dtype, len(convs.layers))  # the conv parts' kernels, by address

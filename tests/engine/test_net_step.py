@@ -308,14 +308,14 @@ def _twin_outputs(net, x):
 
 
 def test_a_cold_one_thread_prediction_runs_on_the_layers_code_while_a_helper_compiles_the_step(monkeypatch):
-    """On one thread, where the compiled step (and the conv kernel a prediction calls, conv_stack.forward_part) is
-    neither compiled nor cached, a prediction runs on the layers' own code (compiling forward_part here took 6-7 s
-    of CPU): the second ask starts the helper, and once it has ended the prediction takes forward_part; the book's
-    outputs throughout."""
+    """On one thread, where the compiled step (and the conv kernels a prediction calls, conv_stack.forward_layers and
+    the ways it calls) is neither compiled nor cached, a prediction runs on the layers' own code (compiling
+    forward_part, before the ways, took 6-7 s of CPU here): the second ask starts the helper, and once it has ended
+    the prediction takes forward_layers; the book's outputs throughout."""
     from nnfast.engine.kernels import conv_stack, parallel_helper
     ended, started = _cold_one_thread(monkeypatch)
     calls = []
-    monkeypatch.setattr(conv_stack, "forward_part", _Spy(conv_stack.forward_part, calls, "forward_part"))
+    monkeypatch.setattr(conv_stack, "forward_layers", _Spy(conv_stack.forward_layers, calls, "forward_layers"))
     np.random.seed(57)
     net = _net(10, drops=(0.0, 0.0, 0.0))
     x = np.random.default_rng(58).random((30, 144))
@@ -323,7 +323,7 @@ def test_a_cold_one_thread_prediction_runs_on_the_layers_code_while_a_helper_com
         if k == 2:
             ended.append(True)
         assert np.allclose(net.feedforward(x), _twin_outputs(net, x), rtol=0, atol=1e-12)
-        assert calls == (["forward_part"] if k == 2 else [])
+        assert calls == (["forward_layers"] if k == 2 else [])
         assert started == ([("float64", 2, parallel_helper.STEP)] if k else [])  # none at the first ask
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from nnfast.engine import conv_parts, parallel_start
-from nnfast.engine.kernels import parallel_helper
+from nnfast.engine.kernels import conv_ways, parallel_helper
 from nnfast.engine.kernels.parallel_kernels import backward_kernel, parallel_kernels, serial_kernels
 from nnfast.network3 import ConvPoolLayer, FullyConnectedLayer, Network, ReLU, SoftmaxLayer, sigmoid, tanh
 from nnfast.twins import network3 as reference3
@@ -66,8 +66,20 @@ def test_the_registry_holds_the_signatures_a_step_and_a_prediction_call(monkeypa
     steps(3)
     monkeypatch.setenv("NNFAST_THREADS", "2")
     steps(2)
+    # the ways its conv layers take (kernels.conv_ways: the first layer's own, then patch rows, not the tiles of the
+    # helper's list), on one thread (parts of up to 10 samples) and two (5), and every other serial kernel, with the
+    # listed types
+    taken = set()
+    for most in (10, 5):
+        forward, backward = conv_ways.ways(net._whole.convs.geometry, np.float64, most)
+        taken |= {conv_ways.FORWARD[w] for ws in forward for w in ws} | {conv_ways.BACKWARD[w] for ws in backward for w in ws}
+    assert taken == {conv_ways.forward_first_way, conv_ways.backward_first_way, conv_ways.forward_generic_way,
+                     conv_ways.backward_generic_way}
+    for kernel in taken:
+        assert tuple(conv_ways.signatures(np.float64)[kernel in conv_ways.BACKWARD]) in kernel.overloads
     for kernel, signature in serial_kernels(np.float64, 2):
-        assert tuple(signature) in kernel.overloads, kernel.py_func.__name__
+        if kernel not in conv_ways.FORWARD + conv_ways.BACKWARD:
+            assert tuple(signature) in kernel.overloads, kernel.py_func.__name__
     # the helper's list, and the kernels only the layers' own step calls on two threads (left out of that list)
     listed = parallel_kernels(np.float64, 2) + [backward_kernel(np.float64, 2)] + parallel_kernels(np.float64, 0)
     known = {(k, tuple(sig)) for dtype in (np.float32, np.float64) for layers in range(5)

@@ -20,7 +20,7 @@ the largest part: patch rows ``cols`` ``(P, rows, fh*fw*C)``, maps ``Z (P, rows,
 import numpy as np
 from numba import prange, types
 
-from . import by_address, conv_grad_tile
+from . import by_address, conv_grad_tile, conv_ways
 from .activation import _sigmoid_inplace, _tanh_inplace
 from .conv import SIGMOID, TANH, im2col, pool_backward_filters, pool_forward, pool_input_gradient
 from .conv_first import backward_first, forward_first, fused_first
@@ -98,6 +98,43 @@ def backward_part(d, geometry, Ks, cols, Z, out, arg, dX, dKs, dbs, win_g, win_r
             g = dx
 
 
+@kernel
+def forward_layers(x, geometry, Ks, bs, cols, Z, out, arg, p):
+    """``forward_part`` on a bound geometry (``conv_ways.bind``): each layer's way, chosen by the same tests, runs
+    at the address its row holds (each way compiled once, and only those a net takes)."""
+    m = x.shape[0]
+    if geometry.shape[1] < conv_ways.BOUND:
+        raise ValueError("forward_layers needs a bound geometry (conv_ways.bind)")
+    a = x
+    for k in range(len(Ks)):
+        C, H, W, F, fh, fw, ph, pw, act = _unpack(geometry, k)
+        way = conv_ways.forward_way(k, C, H, W, F, fh, fw, ph, pw, m, cols[k][p].size, Z[k][p].size)
+        at = geometry[k, conv_ways.FORWARD_AT + way]
+        if at == 0:
+            raise ValueError("a conv layer's forward way was not bound (conv_ways.bind)")
+        conv_ways.forward_way_at(at, a, geometry, np.int64(k), Ks[k], bs[k], cols[k], Z[k], out[k], arg[k], p)
+        a = out[k][p, :m]
+
+
+@kernel
+def backward_layers(d, geometry, Ks, cols, Z, out, arg, dX, dKs, dbs, win_g, win_rows, p):
+    """``backward_part`` on a bound geometry, as ``forward_layers``."""
+    m = d.shape[0]
+    if geometry.shape[1] < conv_ways.BOUND:
+        raise ValueError("backward_layers needs a bound geometry (conv_ways.bind)")
+    g = d
+    for k in range(len(Ks) - 1, -1, -1):
+        C, H, W, F, fh, fw, ph, pw, act = _unpack(geometry, k)
+        way = conv_ways.backward_way(k, C, H, W, F, fh, fw, ph, pw, m, cols[k][p].size, Z[k][p].size, Z[k])
+        at = geometry[k, conv_ways.BACKWARD_AT + way]
+        if at == 0:
+            raise ValueError("a conv layer's backward way was not bound (conv_ways.bind)")
+        conv_ways.backward_way_at(at, g, geometry, np.int64(k), Ks[k], cols[k], Z[k], out[k], arg[k], dX[k], dKs[k],
+                                  dbs[k], win_g[k], win_rows[k], p)
+        if k > 0:
+            g = dX[k][p, :m]
+
+
 def part_signatures(dtype, conv_layers):
     """The argument types of ``forward_part`` and ``backward_part`` for ``conv_layers`` layers in ``dtype`` (numpy's
     or numba's, or its name): the kernels that call them by address (``kernels.by_address``) are checked
@@ -121,18 +158,21 @@ def _part_types(which):
     return expected
 
 
-# forward_part and backward_part by address (kernels.by_address): their code compiled once, not again in each caller
+# forward_layers and backward_layers (or forward_part and backward_part, same types) by address
+# (kernels.by_address): their code compiled once, not again in each caller
 forward_part_at = by_address.caller(types.none, _part_types(0), "forward_part")
 backward_part_at = by_address.caller(types.none, _part_types(1), "backward_part")
 
 
 def addresses(dtype, layers):
-    """``(forward_part, backward_part)``'s addresses for ``layers`` conv layers in ``dtype``, compiled here or
-    loaded from numba's cache at the first ask: the last argument of the kernels that call them."""
+    """``(forward_layers, backward_layers)``'s addresses for ``layers`` conv layers in ``dtype``, compiled here or
+    loaded from numba's cache at the first ask: the kernels that call them take it as their argument, and a bound
+    geometry (``conv_ways.bind``)."""
     key = (np.dtype(dtype).name, int(layers))
     if key not in _ADDRESSES:
         forward_sig, backward_sig = part_signatures(key[0], layers)
-        _ADDRESSES[key] = by_address.address(forward_part, forward_sig), by_address.address(backward_part, backward_sig)
+        _ADDRESSES[key] = (by_address.address(forward_layers, forward_sig),
+                           by_address.address(backward_layers, backward_sig))
     return _ADDRESSES[key]
 
 

@@ -22,7 +22,7 @@ nothing of it.
 
 import numpy as np
 
-from . import conv_stack, dense_step
+from . import conv_stack, dense_calls
 from .activation import _sigmoid_inplace, _tanh_inplace
 from .conv import RELU, SIGMOID, TANH
 from .jit import kernel
@@ -30,9 +30,11 @@ from .jit import kernel
 SOFTMAX = 4  # the last layer's code (the activation codes of kernels.conv otherwise)
 SLOTS = 6  # dense layers a net may have on this path (more: the layers' own code)
 # the dense table's columns: sizes, activation, whether masked, offsets into ws (input before dropout, input as
-# used, output, gradient at the weighted input, gradient at the input) and into masks
+# used, output, gradient at the weighted input, gradient at the input) and into masks; the addresses of the dense
+# kernels the step calls (kernels.dense_calls: compiled once, not again in each caller; the same in every row)
 N_IN, N_OUT, CODE, HAS_MASK, IN, XD, OUT, DZ, DX, MASK = range(10)
-COLUMNS = 10
+BACKWARD_ROWS_AT, FORWARD_INPUTS_AT, PRODUCT_AT = range(10, 13)  # in dense_calls' order
+COLUMNS = 13
 
 
 @kernel(inline="always")
@@ -107,19 +109,6 @@ def _dropped(a, mask, has_mask, xd):
             if v != 0:
                 nonzero += 1
     return nonzero
-
-
-@kernel
-def _blas_product(xd, w, b, z):
-    """``z = xd @ w + b`` for dense inputs: rows of a few vectors by ``dense_step.dense_product`` (faster than
-    BLAS at the book's mini-batch), narrow ones (the softmax's 10) by BLAS."""
-    if w.shape[1] >= 32:
-        dense_step.dense_product(xd, w, b, z)
-        return
-    np.dot(xd, w, z)
-    for s in range(z.shape[0]):
-        for j in range(z.shape[1]):
-            z[s, j] += b[j]
 
 
 @kernel
@@ -217,7 +206,8 @@ def steps_one(xs, ys, count, geometry, Ws, cbs, Ks, cols, Z, out, arg, dX, dKs, 
     of it, whose sample ``bad`` has a label outside the softmax. One loop around the step's body, not a call of a
     one-step kernel: numba would optimise that kernel's linked code again in this one (seconds of compile).
     ``conv_stack.forward_part`` and ``backward_part`` are called at ``forward_at`` and ``backward_at``
-    (``conv_stack.addresses``): compiled once, not again in here."""
+    (``conv_stack.addresses``), the dense layers' kernels at the addresses the table's rows hold: compiled once, not
+    again in here."""
     m = ys.shape[0] // count
     width = xs.shape[0] // ys.shape[0]
     nd = table.shape[0]
@@ -242,9 +232,9 @@ def steps_one(xs, ys, count, geometry, Ws, cbs, Ks, cols, Z, out, arg, dX, dKs, 
             z = _view(ws, table[j, OUT], m, n_out)
             mask = _view(step_masks, table[j, MASK], m, n_in) if has_mask else a
             if 5 * _dropped(a, mask, has_mask, xd) <= 2 * m * n_in:  # few non-zero: fc_layers.SparseProduct's choice
-                dense_step.forward_inputs(xd, dws[j], dbd[j], z)
+                dense_calls.forward_inputs_at(table[j, FORWARD_INPUTS_AT], xd, dws[j], dbd[j], z)
             else:
-                _blas_product(xd, dws[j], dbd[j], z)
+                dense_calls.product_at(table[j, PRODUCT_AT], xd, dws[j], dbd[j], z)
             _activate(z, code)
         cost = _cost(_view(ws, table[nd - 1, OUT], m, table[nd - 1, N_OUT]), y)
         l2 = 0.0
@@ -255,8 +245,8 @@ def steps_one(xs, ys, count, geometry, Ws, cbs, Ks, cols, Z, out, arg, dX, dKs, 
             dz = _view(ws, table[j, DZ], m, n_out)
             mask = _view(step_masks, table[j, MASK], m, n_in) if has_mask else xd
             _gradient_at_z(code, d, _view(ws, table[j, OUT], m, n_out), y, dz)
-            l2 += dense_step.backward_rows(dws[j], xd, mask, has_mask, dz, step, keep, want_dx, dx, want_l2, part,
-                                           n_in)
+            l2 += dense_calls.backward_rows_at(table[j, BACKWARD_ROWS_AT], dws[j], xd, mask, has_mask, dz, step, keep,
+                                               want_dx, dx, want_l2, part, n_in)
             _step_bias(dbd[j], dz, step)
             d = dx
         dcl = _view(ws, ws.shape[0] - m * table[0, N_IN], m, table[0, N_IN])  # ws ends with it

@@ -58,17 +58,18 @@ def serial_kernels(dtype, conv_layers):
     """``[(kernel, argument types)]`` of the serial kernels the compiled step runs on one thread (what each of
     the parallel ones calls per thread): the helper compiles them too, for a first run trains on the layers'
     own code meanwhile (``nnfast.engine.parallel_start``)."""
-    from . import conv_stack, dense_step, net_step
-    F, A, I = _array_types(dtype)
-    i, b = types.int64, types.boolean
+    from . import conv_stack, conv_ways, dense_calls, net_step
     kernels = []
     if conv_layers:
-        kernels += list(zip((conv_stack.forward_part, conv_stack.backward_part),
+        # the ways the book's conv layers run (conv_ways: each compiled once, only those a net takes; another way
+        # compiles at its net's first compiled call), and the part kernels that call them by address
+        kernels += conv_ways.book_kernels(dtype)
+        kernels += list(zip((conv_stack.forward_layers, conv_stack.backward_layers),
                             conv_stack.part_signatures(dtype, conv_layers)))
-    # fc_layers.SparseProduct on one thread (the dropout net's inputs after ReLU and dropout)
-    kernels += [(dense_step.backward_rows, (A[2], A[2], A[2], b, A[2], F, F, b, A[2], b, i, i)),
-                (dense_step.forward_inputs, (A[2], A[2], A[1], A[2]))]
-    # engine.net_step's whole step on one thread (it calls dense_step's kernels above: compiled after them)
+    # the compiled step's dense kernels (fc_layers.SparseProduct's on one thread too: the dropout net's inputs after
+    # ReLU and dropout); steps_one calls them by address (dense_calls), the conv nets' only
+    kernels += list(zip(dense_calls.kernels(), dense_calls.signatures(dtype)))[:None if conv_layers else 2]
+    # engine.net_step's whole step on one thread
     return kernels + ([(net_step.steps_one, net_step.signature(dtype, conv_layers, False))] if conv_layers else [])
 
 

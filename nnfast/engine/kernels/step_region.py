@@ -24,12 +24,12 @@ process CPU (load 1-4, one run each), 21.8 s (``_part`` inlined in the loop body
 import numpy as np
 from numba import prange, types
 
-from . import by_address, conv_stack, dense_step
+from . import by_address, conv_stack, dense_calls
 from .conv import RELU, SIGMOID, TANH
 from .jit import kernel
-from .net_step import (CODE, DX, DZ, HAS_MASK, IN, MASK, N_IN, N_OUT, OUT, SOFTMAX, XD, _activate, _bad_label,
-                       _blas_product, _dropped, _flip_filters, _last_maps, _step_bias, _step_filters,
-                       _to_book_order, _to_channels_last, _view)
+from .net_step import (BACKWARD_ROWS_AT, CODE, DX, DZ, FORWARD_INPUTS_AT, HAS_MASK, IN, MASK, N_IN, N_OUT, OUT,
+                       PRODUCT_AT, SOFTMAX, XD, _activate, _bad_label, _dropped, _flip_filters, _last_maps, _step_bias,
+                       _step_filters, _to_book_order, _to_channels_last, _view)
 
 
 @kernel
@@ -104,9 +104,9 @@ def part(x, y, lo, hi, m, q, geometry, Ks, cbs, cols, Z, out, arg, dX, dKs, dbs,
         z = _view(ws, table[j, OUT], m, n_out)[lo:hi]
         mask = _view(masks, table[j, MASK], m, n_in)[lo:hi] if has_mask else a
         if 5 * _dropped(a, mask, has_mask, xd) <= 2 * rows * n_in:  # few non-zero: step_one's choice
-            dense_step.forward_inputs(xd, dws[j], dbd[j], z)
+            dense_calls.forward_inputs_at(table[j, FORWARD_INPUTS_AT], xd, dws[j], dbd[j], z)  # by address
         else:
-            _blas_product(xd, dws[j], dbd[j], z)
+            dense_calls.product_at(table[j, PRODUCT_AT], xd, dws[j], dbd[j], z)
         _activate(z, code)
     loss = _log_loss(_view(ws, table[nd - 1, OUT], m, table[nd - 1, N_OUT])[lo:hi], y[lo:hi])
     d = _view(ws, table[nd - 1, OUT], m, table[nd - 1, N_OUT])[lo:hi]  # not read: the softmax's needs y only
@@ -135,8 +135,8 @@ def _dense_rows(dws, table, ws, masks, m, step, keep, want_l2, p, threads):
         xd = _view(ws, table[j, XD], m, n_in)
         dz = _view(ws, table[j, DZ], m, n_out)
         mask = _view(masks, table[j, MASK], m, n_in) if has_mask else xd
-        l2 += dense_step.backward_rows(dws[j], xd, mask, has_mask, dz, step, keep, no_dx, xd, want_l2,
-                                       p * n_in // threads, (p + 1) * n_in // threads)
+        l2 += dense_calls.backward_rows_at(table[j, BACKWARD_ROWS_AT], dws[j], xd, mask, has_mask, dz, step, keep, no_dx,
+                                           xd, want_l2, p * n_in // threads, (p + 1) * n_in // threads)  # by address
     return l2
 
 
