@@ -10,11 +10,11 @@ the kernel can step in place (a learner assigned one of another dtype or layout)
 and the layers' own code runs that step. ``run`` steps a run of consecutive mini-batches in one call
 (``net_runs``, ``network3``'s training loop): the run's masks drawn first, in the same order.
 
-Compiling ``kernels.net_step.steps_one`` takes 5-6 s of CPU beyond the layers' own compiled code (measured on
-2 cores, two-conv net, empty cache: a first one-thread step 4.3 s on the layers' code, 9.1 s through the one-step
-kernel it replaced, whose compile took ~1 s less: 4.5-4.9 s against 5.4-6.2 s, float32, busy machine): the linked
-conv kernels are optimised again in it. So where it is neither compiled nor in numba's
-cache, a one-thread run trains on the layers' own code (``network3`` asks ``one_thread_ready`` before each step)
+The one-thread step and what it calls (``kernels.parallel_kernels.serial_kernels``: the conv layers' ways, the part
+kernels, the dense kernels, ``kernels.net_step.steps_one``) take about 14.5 s of CPU to compile beyond the layers' own
+code, ``steps_one`` 3.8 of them (two-conv net, float32, empty cache after the layers' own code, 2026-12-05 at load
+2.4-2.9; main's list 17.6, ``steps_one`` 5.7, before the dense kernels were called by address). So where it is
+neither compiled nor in numba's cache, a one-thread run trains on the layers' own code (``network3`` asks ``one_thread_ready`` before each step)
 while a helper process compiles it into numba's cache (``kernels.parallel_helper``, family ``step``; runs on
 several threads get it from ``parallel_start``'s helper with the parallel kernels), and loads it from there once
 the helper has ended. No compile runs on a thread of this process: numba's compiler lock stays free for the

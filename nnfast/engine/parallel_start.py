@@ -1,9 +1,11 @@
 """When chapter 6 may use its compiled step and parallel kernels: at once where they are compiled or cached,
 else once a helper process has compiled them; meanwhile one thread, on the layers' own code.
 
-numba compiles a ``parallel=True`` kernel with everything it calls a second time: 7-9 s of CPU on 2 cores
-for the two-conv net; the compiled step's serial kernels take 4-5 s more, the layers' own code (a few
-small kernels: im2col, pooling; numpy's BLAS) about 2 s. So a first run on several threads asks
+The helper's list (``kernels.parallel_kernels.helper_kernels``: the compiled step's serial kernels, then the parallel
+ones) takes about 21 s of CPU for the two-conv net in float32 from an empty cache (measured 2026-12-05 10:41-10:43,
+shared 2-core machine at load 2.4-2.9, after the layers' own code had filled the cache as a first run's does; main
+before the conv layers' ways and the dense kernels by address: 25.5), the layers' own code (a few small kernels:
+im2col, pooling; numpy's BLAS) about 2 s. So a first run on several threads asks
 ``threads(wanted, dtype, convs)`` before each mini-batch: where those kernels are neither compiled nor in
 numba's cache, the answer is 1 (``network3`` then runs the layers' own code: ``conv_parts.LayerConvs``,
 the unfused dense step), the second ask starts ``kernels.parallel_helper`` (a process that compiles them

@@ -15,6 +15,10 @@ layer's output ``(m, Hp, Wp, F)``; the caller transposes at the ends. Filters ``
 flipped (a true convolution), columns ``(u, v, c)``. Workspaces have a leading part axis and room for
 the largest part: patch rows ``cols`` ``(P, rows, fh*fw*C)``, maps ``Z (P, rows, F)``, pooled outputs
 ``out`` and the winners ``arg`` ``(P, m, Hp*Wp*F)``; the caller keeps them from forward to backward.
+
+``forward_part``/``backward_part`` hold every way a layer may run, so numba compiles them all; the engine calls
+``forward_layers``/``backward_layers`` instead: the same tests choose the way, which runs as a kernel of its own at
+the address a bound geometry holds (``conv_ways``), only the ways a net takes compiled.
 """
 
 import numpy as np

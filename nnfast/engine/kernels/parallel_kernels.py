@@ -1,8 +1,10 @@
 """Chapter 6's ``parallel=True`` kernels and the argument types the engine calls them with, in one list.
 
 numba compiles a ``parallel=True`` kernel, with every kernel it calls, a second time (its loop body
-becomes a separate function): on 2 cores that is 7-9 s of a cold chapter 6 run's 11 s. A first run
-therefore trains on one thread on the layers' own code while a helper process compiles these, and the
+becomes a separate function), and links every callee into its caller, optimising it again there. The two-conv
+net's list (``helper_kernels(dtype, 2)``) takes about 21 s of CPU in float32 and 25 in float64 (2026-12-05, shared
+2-core machine at load 2.4-3.3, the layers' own code already in the cache; main before the conv layers' ways and the
+dense kernels by address 25.5 and 26.6; ``benchmarks/README.md``). A first run therefore trains on one thread on the layers' own code while a helper process compiles these, and the
 compiled step's serial kernels, into numba's on-disk cache (``parallel_helper``); the engine
 (``nnfast.engine.parallel_start``) loads them from there once it has finished. Both take the lists
 below: a new kernel joins the mechanism by one line in ``parallel_kernels`` (or ``serial_kernels``).
@@ -10,8 +12,8 @@ Chapter 1 and 3's threaded kernel (``threaded_dense_kernels``) goes the same way
 goes on on one thread (``nnfast.engine.dense_threads``).
 ``tests/engine/test_parallel_start.py`` checks that each signature is the one a training step and a
 prediction call with, so that the helper never compiles a useless one. The big serial kernels (``conv_stack``'s
-parts, ``step_region.part``) are called by address (``kernels.by_address``): each is compiled once, and the
-kernels that call them compile in about a second.
+parts, each conv layer's way (``conv_ways``), ``step_region.part``, the dense kernels of ``dense_calls``) are called
+by address (``kernels.by_address``): each is compiled once, not again in each kernel that calls it.
 """
 
 import numpy as np
