@@ -11,9 +11,9 @@ and the layers' own code runs that step. ``run`` steps a run of consecutive mini
 (``net_runs``, ``network3``'s training loop): the run's masks drawn first, in the same order.
 
 The one-thread step and what it calls (``kernels.parallel_kernels.serial_kernels``: the conv layers' ways, the part
-kernels, the dense kernels, ``kernels.net_step.steps_one``) take about 14.5 s of CPU to compile beyond the layers' own
-code, ``steps_one`` 3.8 of them (two-conv net, float32, empty cache after the layers' own code, 2026-12-05 at load
-2.4-2.9; main's list 17.6, ``steps_one`` 5.7, before the dense kernels were called by address). So where it is
+kernels, the dense kernels, ``kernels.net_step.steps_one``) take about 13 s of CPU to compile beyond the layers' own
+code, ``steps_one`` 3.6 of them (two-conv net, float32, empty cache after the layers' own code, 2026-12-05 at load
+1.8-3.3; main's list 17, ``steps_one`` 5.4, before the dense kernels were called by address). So where it is
 neither compiled nor in numba's cache, a one-thread run trains on the layers' own code (``network3`` asks ``one_thread_ready`` before each step)
 while a helper process compiles it into numba's cache (``kernels.parallel_helper``, family ``step``; runs on
 several threads get it from ``parallel_start``'s helper with the parallel kernels), and loads it from there once

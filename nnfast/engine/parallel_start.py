@@ -2,9 +2,9 @@
 else once a helper process has compiled them; meanwhile one thread, on the layers' own code.
 
 The helper's list (``kernels.parallel_kernels.helper_kernels``: the compiled step's serial kernels, then the parallel
-ones) takes about 21 s of CPU for the two-conv net in float32 from an empty cache (measured 2026-12-05 10:41-10:43,
-shared 2-core machine at load 2.4-2.9, after the layers' own code had filled the cache as a first run's does; main
-before the conv layers' ways and the dense kernels by address: 25.5), the layers' own code (a few small kernels:
+ones) takes about 20 s of CPU for the two-conv net in float32 from an empty cache (measured 2026-12-05 10:41-11:06,
+shared 2-core machine at load 1.8-3.3, after the layers' own code had filled the cache as a first run's does; main
+before the conv layers' ways and the dense kernels by address: 25), the layers' own code (a few small kernels:
 im2col, pooling; numpy's BLAS) about 2 s. So a first run on several threads asks
 ``threads(wanted, dtype, convs)`` before each mini-batch: where those kernels are neither compiled nor in
 numba's cache, the answer is 1 (``network3`` then runs the layers' own code: ``conv_parts.LayerConvs``,

@@ -2,9 +2,9 @@
 
 numba compiles a ``parallel=True`` kernel, with every kernel it calls, a second time (its loop body
 becomes a separate function), and links every callee into its caller, optimising it again there. The two-conv
-net's list (``helper_kernels(dtype, 2)``) takes about 21 s of CPU in float32 and 25 in float64 (2026-12-05, shared
-2-core machine at load 2.4-3.3, the layers' own code already in the cache; main before the conv layers' ways and the
-dense kernels by address 25.5 and 26.6; ``benchmarks/README.md``). A first run therefore trains on one thread on the layers' own code while a helper process compiles these, and the
+net's list (``helper_kernels(dtype, 2)``) takes about 20 s of CPU in float32 and 19-26 in float64 (2026-12-05, shared
+2-core machine at load 1.8-3.3, the layers' own code already in the cache; main before the conv layers' ways and the
+dense kernels by address 24-26 and 22-30; ``benchmarks/README.md``). A first run therefore trains on one thread on the layers' own code while a helper process compiles these, and the
 compiled step's serial kernels, into numba's on-disk cache (``parallel_helper``); the engine
 (``nnfast.engine.parallel_start``) loads them from there once it has finished. Both take the lists
 below: a new kernel joins the mechanism by one line in ``parallel_kernels`` (or ``serial_kernels``).
