@@ -28,7 +28,7 @@ from . import by_address, conv_stack, dense_step
 from .conv import RELU, SIGMOID, TANH
 from .jit import kernel
 from .net_step import (CODE, DX, DZ, HAS_MASK, IN, MASK, N_IN, N_OUT, OUT, SOFTMAX, XD, _activate, _bad_label,
-                       _blas_product, _dropped, _flip_filters, _last_maps, _step_bias, _step_filters,
+                       _blas_product, _dropped, _flip_filters, _last_maps, _step_bias_range, _step_filter_range,
                        _to_book_order, _to_channels_last, _view)
 
 
@@ -125,9 +125,10 @@ def part(x, y, lo, hi, m, q, geometry, Ks, cbs, cols, Z, out, arg, dX, dKs, dbs,
 
 
 @kernel(inline="always")
-def _dense_rows(dws, table, ws, masks, m, step, keep, want_l2, p, threads):
+def _dense_rows(dws, dbd, table, ws, masks, m, step, keep, want_l2, p, threads):
     """Region 2's work for thread ``p`` of ``threads``: its run of rows of every dense layer's weights, stepped
-    (``dense_step.backward_rows`` without ``dx``); returns their sum(w^2) before the step when ``want_l2``."""
+    (``dense_step.backward_rows`` without ``dx``), and its run of every dense layer's biases; returns the rows'
+    sum(w^2) before the step when ``want_l2``."""
     no_dx = threads < 0  # False, typed as a plain boolean (a literal would compile dense_step anew)
     l2 = 0.0
     for j in range(table.shape[0]):
@@ -137,6 +138,19 @@ def _dense_rows(dws, table, ws, masks, m, step, keep, want_l2, p, threads):
         mask = _view(masks, table[j, MASK], m, n_in) if has_mask else xd
         l2 += dense_step.backward_rows(dws[j], xd, mask, has_mask, dz, step, keep, no_dx, xd, want_l2,
                                        p * n_in // threads, (p + 1) * n_in // threads)
+        _step_bias_range(dbd[j], dz, step, p * n_out // threads, (p + 1) * n_out // threads)
+    return l2
+
+
+@kernel
+def _filters_share(Ws, cbs, dKs, dbs, parts, step, keep, want_l2, p, threads):
+    """Region 2's filters for thread ``p`` of ``threads``: its run of each conv layer's filters stepped, their parts'
+    gradients summed; returns their sum(w^2) before the step when ``want_l2``."""
+    l2 = 0.0
+    for k in range(len(Ws)):
+        F = Ws[k].shape[0]
+        l2 += _step_filter_range(Ws[k], cbs[k], dKs[k], dbs[k], parts, step, keep, want_l2, p * F // threads,
+                                 (p + 1) * F // threads)
     return l2
 
 
@@ -176,11 +190,9 @@ def step_region(x, y, starts, threads, geometry, Ws, cbs, Ks, cols, Z, out, arg,
         loss += _part_at(part_at, x, y, starts[q], starts[q + 1], m, q, geometry, Ks, cbs, cols, Z, out, arg, dX, dKs,
                          dbs, win_g, win_rows, dws, dbd, table, ws, masks, forward_at, backward_at)
     l2 = 0.0
-    for p in prange(threads):
-        l2 += _dense_rows(dws, table, ws, masks, m, step, keep, want_l2, np.int64(p), np.int64(threads))
-    for j in range(nd):
-        _step_bias(dbd[j], _view(ws, table[j, DZ], m, table[j, N_OUT]), step)
     parts = np.int64(count)
-    for k in range(nc):
-        l2 += _step_filters(Ws[k], cbs[k], dKs[k], dbs[k], parts, step, keep, want_l2)
+    for p in prange(threads):
+        q, t = np.int64(p), np.int64(threads)
+        l2 += (_dense_rows(dws, dbd, table, ws, masks, m, step, keep, want_l2, q, t)
+               + _filters_share(Ws, cbs, dKs, dbs, parts, step, keep, want_l2, q, t))
     return loss / m, l2, np.int64(-1)
