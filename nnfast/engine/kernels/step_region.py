@@ -8,8 +8,26 @@ input (``dz @ w.T``, the weights before the step: nothing writes them in this re
 backward pass with the part's own filter gradients (``conv_stack.backward_part``). numba has no barrier inside a
 ``prange``, and the dense weight gradients ``xd.T @ dz`` sum over every sample, so region 2 steps the dense weights
 with their rows cut over the threads (``dense_step.backward_rows`` without ``dx``: each row read and written once, no
-gradient-sized partials; the dropout net's 1000 x 1000 partials would be 4-8 MB a thread). The filters (a few
-thousand weights, the parts' gradients summed) and the biases are stepped after it on the calling thread.
+gradient-sized partials; the dropout net's 1000 x 1000 partials would be 4-8 MB a thread), and each thread's run
+of the conv filters (the parts' gradients summed, ``_filters_share``) and of the dense biases. Left on the calling
+thread: the filters' flip before region 1 (``net_step._flip_filters``, 4.4 us for the book's two conv layers; every
+part needs all of it before its forward pass) and the call's dispatch (~4 us) and the Python around it (~20 us a
+step outside the call: ``NetStep.run``, ``net_runs``).
+
+Why two regions and not one (measured on this 2-core AMD EPYC VM, numba 0.68's ``omp`` layer, libgomp, float32):
+- A ``prange`` region's launch, an empty region in a compiled loop of 20,000: 0.9-2.5 us wall (1.9-4.6 us CPU)
+  with the other core free, 0.7-1.0 us on one thread. Merging the regions would save one launch: under 0.5% of the
+  two-thread step (460-580 us two-conv, load 0-1.8). The same empty region beside other busy processes (load
+  2.4-4): 9-44 us, and the whole two-thread step took 5-24 ms instead of ~0.5: a waiting thread there waits for
+  the OS to run the other one. A barrier inside one region (threads spinning on
+  atomics) would wait the same way, only burning its core's time slice meanwhile, so it would make the busy case
+  worse for a gain of ~1-2 us when quiet; not built.
+- A region 2 that needs no barrier: the dense weights' gradients ``xd.T @ dz`` need every sample's ``dz``, so
+  region 1 would have to leave per-thread gradient-sized partials (above), summed after: more work and memory than
+  the launch it saves.
+- Serial parts of the two-thread step before this version (two-conv, load 1.5-1.8, wall): the filters stepped
+  24 us, flipped 8 us, biases 0.4, dispatch 4, Python between calls 20: ~57 of 578 us (10%); now flip 4.4, dispatch
+  and Python as before: ~28 us (5%), the filters' 11 us of work cut over the threads.
 
 The step before this one (``net_step.step_threads``, now gone) opened a region per layer and direction: five to
 eight a step. Measured on 2 cores (load 1-1.8, fresh processes alternated, 3,000 images, medians of 5, wall), 2 threads:
