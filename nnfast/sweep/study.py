@@ -527,9 +527,9 @@ class _Sweep:
             weights, biases = self.best_weights[2]
         else:
             self._installed()
-            _sweep_trial.limit_threads()
-            result = _sweep_trial.run({"params": best.params, "seed": seed0, "validation": self.validation,
-                                       "keep_weights": True})
+            with _sweep_trial.one_thread():
+                result = _sweep_trial.run({"params": best.params, "seed": seed0, "validation": self.validation,
+                                           "keep_weights": True})
             weights, biases = result["weights"]
         if best.params.get("layers"):
             net = _sweep_trial.network3_of(best.params)

@@ -24,13 +24,37 @@ _ONE_AT_A_TIME = threading.Lock()  # Python's random is per process: runs in one
 
 
 def limit_threads():
-    """One compute thread in this process: a sweep's parallelism is its workers, one core each."""
+    """One compute thread in this process: a sweep's parallelism is its workers, one core each. Returns
+    ``restore``, which puts back the thread count and BLAS limits found here: the sweep's own process calls it
+    when the sweep ends (``one_thread``, the executors' ``close``), so a script or test that ran a sweep in its
+    own process is not left on one thread; a worker process keeps the limit until it ends."""
+    before = os.environ.get("NNFAST_THREADS")
     os.environ["NNFAST_THREADS"] = "1"  # nnfast's own evaluation threads (nnfast.engine.dense.compute_threads)
+    limiter = None
     try:
         from threadpoolctl import threadpool_limits
-        threadpool_limits(1)  # BLAS (network3's GEMMs, numpy); numba's dense kernels are single-threaded
+        limiter = threadpool_limits(1)  # BLAS (network3's GEMMs, numpy); numba's dense kernels are single-threaded
     except ImportError:  # pragma: no cover - threadpoolctl is a dependency
         pass
+
+    def restore():
+        if before is None:
+            os.environ.pop("NNFAST_THREADS", None)
+        else:
+            os.environ["NNFAST_THREADS"] = before
+        if limiter is not None:
+            limiter.restore_original_limits()
+    return restore
+
+
+@contextlib.contextmanager
+def one_thread():
+    """``limit_threads`` for the ``with`` block only."""
+    restore = limit_threads()
+    try:
+        yield
+    finally:
+        restore()
 
 
 def install(dataset, validation=None, token=None):

@@ -23,7 +23,7 @@ class InProcess:
     """One worker: the sweep's own process (no start-up cost, no copies of the data)."""
 
     def __init__(self, dataset, validation):
-        _sweep_trial.limit_threads()
+        self._restore = _sweep_trial.limit_threads()  # until close: the trials run in this process
         _sweep_trial.install(dataset, validation)
 
     def capacity(self):
@@ -41,7 +41,7 @@ class InProcess:
         return {f for f in futures if f.done()}
 
     def close(self):
-        pass
+        self._restore()
 
 
 class LocalProcesses:
@@ -57,7 +57,7 @@ class LocalProcesses:
     def __init__(self, workers, dataset, validation):
         self.workers = workers
         self.dataset, self.validation = dataset, validation
-        _sweep_trial.limit_threads()
+        self._restore = _sweep_trial.limit_threads()  # until close (the workers set their own)
         _sweep_trial.install(dataset, validation)  # before the fork: the workers inherit it
         self.context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
         self.pool = None
@@ -114,6 +114,7 @@ class LocalProcesses:
 
     def close(self):
         self._kill()
+        self._restore()
 
 
 def _start_worker(dataset, validation):

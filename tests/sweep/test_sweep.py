@@ -135,6 +135,33 @@ def test_a_trial_is_the_run_nnfast_train_makes_with_its_seed(dataset):
         np.testing.assert_array_equal(ours, theirs)
 
 
+@pytest.mark.parametrize("workers,before", [(1, None), (1, "2"), (2, None)])
+def test_a_sweep_gives_this_process_its_threads_back(dataset, monkeypatch, workers, before):
+    """The trials run on one thread (NNFAST_THREADS=1, BLAS limited to 1; with 2 workers, in the workers); after
+    the sweep, this process has the thread count and BLAS limits it had before: a script or test that ran a sweep
+    here is not left on one thread."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+    if before is None:
+        monkeypatch.delenv("NNFAST_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("NNFAST_THREADS", before)
+    seen, real = [], _sweep_trial.run
+
+    def run(task):
+        seen.append((os.environ.get("NNFAST_THREADS"), [i["num_threads"] for i in threadpool_info()]))
+        return real(task)
+    monkeypatch.setattr(_sweep_trial, "run", run)
+    with threadpool_limits(2):  # BLAS on 2 threads before (where it can be), so that 1 shows
+        blas = {i["filepath"]: i["num_threads"] for i in threadpool_info()}
+        result = sweep.run(space(eta=2, hidden=10, epochs=1), workers=workers, data=dataset)
+        after = {i["filepath"]: i["num_threads"] for i in threadpool_info()}  # and libraries the sweep loaded
+    assert [r.state for r in result.trials] == ["complete"]
+    if workers == 1:  # the spy saw the trial run here
+        assert seen and all(threads == "1" and set(limits) <= {1} for threads, limits in seen)
+    assert os.environ.get("NNFAST_THREADS") == before
+    assert {path: after[path] for path in blas} == blas
+
+
 def test_one_and_two_workers_give_identical_trials(dataset):
     s = space(eta="1,3", hidden="10,20", epochs=2)
     one = sweep.run(s, workers=1, seeds=2, data=dataset)

@@ -44,14 +44,19 @@ def _view(buf, at, rows, cols):
 
 @kernel
 def _flip_filters(w, K):
-    """K[f, (u*fw + v)*C + c] = w[f, c, fh-1-u, fw-1-v]: the book's filters as conv_stack's flipped rows."""
+    """K[f, (u*fw + v)*C + c] = w[f, c, fh-1-u, fw-1-v]: the book's filters as conv_stack's flipped rows. Unsigned
+    indices (numba checks a signed one for wrap-around at every access), each filter's row of ``K`` written in
+    order from row views made here: the book's two conv layers 8.0 -> 4.4 us (float32, process CPU)."""
     F, C, fh, fw = w.shape
-    for f in range(F):
-        for u in range(fh):
-            for v in range(fw):
-                k0 = (u * fw + v) * C
-                for c in range(C):
-                    K[f, k0 + c] = w[f, c, fh - 1 - u, fw - 1 - v]
+    n, taps = np.uint64(C), np.uint64(fh * fw)
+    flat = w.reshape((F, C * fh * fw))
+    last = taps - np.uint64(1)
+    for f in range(np.uint64(F)):
+        src, dst = flat[f], K[f]
+        for t in range(taps):
+            at, back = t * n, last - t
+            for c in range(n):
+                dst[at + c] = src[c * taps + back]
 
 
 @kernel
@@ -59,24 +64,45 @@ def _step_filters(w, b, dKs, dbs, count, step, keep, want_l2):
     """``w = keep * w - step * dK`` and ``b -= step * db``, in place, the gradients summed over the first ``count``
     parts of ``dKs (P, F, fh*fw*C)`` (flipped, as ``Ks``) and ``dbs (P, F)``; returns sum(w^2) before the step
     when ``want_l2``."""
+    return _step_filter_range(w, b, dKs, dbs, count, step, keep, want_l2, np.int64(0), np.int64(w.shape[0]))
+
+
+@kernel
+def _step_filter_range(w, b, dKs, dbs, count, step, keep, want_l2, first, stop):
+    """``_step_filters`` for filters ``first`` to ``stop - 1`` only (``step_region`` cuts them over its threads).
+    Each filter's gradient is summed over the parts first, part after part (each value's sum in the same order as
+    one value at a time, but vectorised), into ``g``; then the filter is stepped in the book's order (sum(w^2)
+    too), reading ``g`` flipped. The book's two conv layers, float32, process CPU: 2 parts 29-33 -> 11.0-11.5 us,
+    1 part 16-17 -> 9.6-10.6 (the flipped read is most of what is left: a transpose, as in ``_flip_filters``).
+    Weights bit for bit as before; sum(w^2) in float64 within 1e-14 (its vectorised order)."""
     F, C, fh, fw = w.shape
+    n, taps = np.uint64(C), np.uint64(fh * fw)
+    size = n * taps
+    flat = w.reshape((F, C * fh * fw))
+    last = taps - np.uint64(1)
+    g = np.empty(C * fh * fw, dtype=w.dtype)
+    parts = np.uint64(count)
     l2 = 0.0
-    for f in range(F):
-        for c in range(C):
-            for u in range(fh):
-                for v in range(fw):
-                    at = ((fh - 1 - u) * fw + (fw - 1 - v)) * C + c
-                    g = dKs[0, f, at]
-                    for p in range(1, count):
-                        g += dKs[p, f, at]
-                    old = w[f, c, u, v]
-                    if want_l2:
-                        l2 += old * old
-                    w[f, c, u, v] = old * keep - step * g
-        g = dbs[0, f]
-        for p in range(1, count):
-            g += dbs[p, f]
-        b[f] -= step * g
+    for f in range(np.uint64(first), np.uint64(stop)):
+        part = dKs[0, f]
+        for i in range(size):
+            g[i] = part[i]
+        for p in range(np.uint64(1), parts):
+            part = dKs[p, f]
+            for i in range(size):
+                g[i] += part[i]
+        row = flat[f]
+        for c in range(n):
+            at = c * taps
+            for t in range(taps):
+                old = row[at + t]
+                if want_l2:
+                    l2 += old * old
+                row[at + t] = old * keep - step * g[(last - t) * n + c]
+        gb = dbs[0, f]
+        for p in range(np.uint64(1), parts):
+            gb += dbs[p, f]
+        b[f] -= step * gb
     return l2
 
 
@@ -164,11 +190,24 @@ def _gradient_at_z(code, d, out, y, dz):
 
 @kernel
 def _step_bias(b, dz, step):
-    for j in range(dz.shape[1]):
-        g = dz[0, j]
-        for s in range(1, dz.shape[0]):
-            g += dz[s, j]
-        b[j] -= step * g
+    """``b -= step * dz.sum(axis=0)``, each column summed in sample order."""
+    _step_bias_range(b, dz, step, np.int64(0), np.int64(dz.shape[1]))
+
+
+@kernel
+def _step_bias_range(b, dz, step, first, stop):
+    """``_step_bias`` for columns ``first`` to ``stop - 1`` (``step_region`` cuts them over its threads): the
+    columns summed a row at a time into ``g`` (vectorised; each column's sum in sample order, as before). The
+    dropout net's three layers: 4.6-5.0 -> 0.9-1.1 us."""
+    lo, hi = np.uint64(first), np.uint64(stop)
+    g = np.empty(stop - first, dtype=dz.dtype)
+    for j in range(lo, hi):
+        g[j - lo] = dz[0, j]
+    for s in range(np.uint64(1), np.uint64(dz.shape[0])):
+        for j in range(lo, hi):
+            g[j - lo] += dz[s, j]
+    for j in range(lo, hi):
+        b[j] -= step * g[j - lo]
 
 
 @kernel

@@ -8,8 +8,26 @@ input (``dz @ w.T``, the weights before the step: nothing writes them in this re
 backward pass with the part's own filter gradients (``conv_stack.backward_part``). numba has no barrier inside a
 ``prange``, and the dense weight gradients ``xd.T @ dz`` sum over every sample, so region 2 steps the dense weights
 with their rows cut over the threads (``dense_step.backward_rows`` without ``dx``: each row read and written once, no
-gradient-sized partials; the dropout net's 1000 x 1000 partials would be 4-8 MB a thread). The filters (a few
-thousand weights, the parts' gradients summed) and the biases are stepped after it on the calling thread.
+gradient-sized partials; the dropout net's 1000 x 1000 partials would be 4-8 MB a thread), and each thread's run
+of the conv filters (the parts' gradients summed, ``_filters_share``) and of the dense biases. Left on the calling
+thread: the filters' flip before region 1 (``net_step._flip_filters``, 4.4 us for the book's two conv layers; every
+part needs all of it before its forward pass) and the call's dispatch (~4 us) and the Python around it (~20 us a
+step outside the call: ``NetStep.run``, ``net_runs``).
+
+Why two regions and not one (measured on this 2-core AMD EPYC VM, numba 0.68's ``omp`` layer, libgomp, float32):
+- A ``prange`` region's launch, an empty region in a compiled loop of 20,000: 0.9-2.5 us wall (1.9-4.6 us CPU)
+  with the other core free, 0.7-1.0 us on one thread. Merging the regions would save one launch: under 0.5% of the
+  two-thread step (460-580 us two-conv, load 0-1.8). The same empty region beside other busy processes (load
+  2.4-4): 9-44 us, and the whole two-thread step took 5-24 ms instead of ~0.5: a waiting thread there waits for
+  the OS to run the other one. A barrier inside one region (threads spinning on
+  atomics) would wait the same way, only burning its core's time slice meanwhile, so it would make the busy case
+  worse for a gain of ~1-2 us when quiet; not built.
+- A region 2 that needs no barrier: the dense weights' gradients ``xd.T @ dz`` need every sample's ``dz``, so
+  region 1 would have to leave per-thread gradient-sized partials (above), summed after: more work and memory than
+  the launch it saves.
+- Serial parts of the two-thread step before this version (two-conv, load 1.5-1.8, wall): the filters stepped
+  24 us, flipped 8 us, biases 0.4, dispatch 4, Python between calls 20: ~57 of 578 us (10%); now flip 4.4, dispatch
+  and Python as before: ~28 us (5%), the filters' 11 us of work cut over the threads.
 
 The step before this one (``net_step.step_threads``, now gone) opened a region per layer and direction: five to
 eight a step. Measured on 2 cores (load 1-1.8, fresh processes alternated, 3,000 images, medians of 5, wall), 2 threads:
@@ -28,8 +46,8 @@ from . import by_address, conv_stack, dense_calls
 from .conv import RELU, SIGMOID, TANH
 from .jit import kernel
 from .net_step import (BACKWARD_ROWS_AT, CODE, DX, DZ, FORWARD_INPUTS_AT, HAS_MASK, IN, MASK, N_IN, N_OUT, OUT,
-                       PRODUCT_AT, SOFTMAX, XD, _activate, _bad_label, _dropped, _flip_filters, _last_maps, _step_bias,
-                       _step_filters, _to_book_order, _to_channels_last, _view)
+                       PRODUCT_AT, SOFTMAX, XD, _activate, _bad_label, _dropped, _flip_filters, _last_maps,
+                       _step_bias_range, _step_filter_range, _to_book_order, _to_channels_last, _view)
 
 
 @kernel
@@ -125,9 +143,10 @@ def part(x, y, lo, hi, m, q, geometry, Ks, cbs, cols, Z, out, arg, dX, dKs, dbs,
 
 
 @kernel(inline="always")
-def _dense_rows(dws, table, ws, masks, m, step, keep, want_l2, p, threads):
+def _dense_rows(dws, dbd, table, ws, masks, m, step, keep, want_l2, p, threads):
     """Region 2's work for thread ``p`` of ``threads``: its run of rows of every dense layer's weights, stepped
-    (``dense_step.backward_rows`` without ``dx``); returns their sum(w^2) before the step when ``want_l2``."""
+    (``dense_step.backward_rows`` without ``dx``), and its run of every dense layer's biases; returns the rows'
+    sum(w^2) before the step when ``want_l2``."""
     no_dx = threads < 0  # False, typed as a plain boolean (a literal would compile dense_step anew)
     l2 = 0.0
     for j in range(table.shape[0]):
@@ -137,6 +156,19 @@ def _dense_rows(dws, table, ws, masks, m, step, keep, want_l2, p, threads):
         mask = _view(masks, table[j, MASK], m, n_in) if has_mask else xd
         l2 += dense_calls.backward_rows_at(table[j, BACKWARD_ROWS_AT], dws[j], xd, mask, has_mask, dz, step, keep, no_dx,
                                            xd, want_l2, p * n_in // threads, (p + 1) * n_in // threads)  # by address
+        _step_bias_range(dbd[j], dz, step, p * n_out // threads, (p + 1) * n_out // threads)
+    return l2
+
+
+@kernel
+def _filters_share(Ws, cbs, dKs, dbs, parts, step, keep, want_l2, p, threads):
+    """Region 2's filters for thread ``p`` of ``threads``: its run of each conv layer's filters stepped, their parts'
+    gradients summed; returns their sum(w^2) before the step when ``want_l2``."""
+    l2 = 0.0
+    for k in range(len(Ws)):
+        F = Ws[k].shape[0]
+        l2 += _step_filter_range(Ws[k], cbs[k], dKs[k], dbs[k], parts, step, keep, want_l2, p * F // threads,
+                                 (p + 1) * F // threads)
     return l2
 
 
@@ -176,11 +208,9 @@ def step_region(x, y, starts, threads, geometry, Ws, cbs, Ks, cols, Z, out, arg,
         loss += _part_at(part_at, x, y, starts[q], starts[q + 1], m, q, geometry, Ks, cbs, cols, Z, out, arg, dX, dKs,
                          dbs, win_g, win_rows, dws, dbd, table, ws, masks, forward_at, backward_at)
     l2 = 0.0
-    for p in prange(threads):
-        l2 += _dense_rows(dws, table, ws, masks, m, step, keep, want_l2, np.int64(p), np.int64(threads))
-    for j in range(nd):
-        _step_bias(dbd[j], _view(ws, table[j, DZ], m, table[j, N_OUT]), step)
     parts = np.int64(count)
-    for k in range(nc):
-        l2 += _step_filters(Ws[k], cbs[k], dKs[k], dbs[k], parts, step, keep, want_l2)
+    for p in prange(threads):
+        q, t = np.int64(p), np.int64(threads)
+        l2 += (_dense_rows(dws, dbd, table, ws, masks, m, step, keep, want_l2, q, t)
+               + _filters_share(Ws, cbs, dKs, dbs, parts, step, keep, want_l2, q, t))
     return loss / m, l2, np.int64(-1)
