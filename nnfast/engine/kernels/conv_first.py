@@ -80,6 +80,23 @@ def _pool2x2(z, W, Hp, Wp, bf, act, pooled, won, at):
 
 
 @helper
+def _transpose2x2(pooled, won, Hp, Wp, F, Wz, Pf, af, n):
+    """Image ``n``'s pooled values and winners (``_pool2x2``'s, filter-major) into the channels-last outputs ``Pf``
+    and ``af`` (flat), the winners as flat map positions. Unsigned indices and no view: LLVM vectorises it."""
+    hw, f_ = np.uint64(Hp * Wp), np.uint64(F)
+    wz = np.int64(Wz)
+    for a in range(np.uint64(Hp)):
+        for bb in range(np.uint64(Wp)):
+            q = a * np.uint64(Wp) + bb
+            o = (np.uint64(n) * hw + q) * f_
+            at = np.int64(a + a) * wz + np.int64(bb + bb)
+            for ff in range(f_):
+                Pf[o + ff] = pooled[ff * hw + q]
+                c = np.int64(won[ff * hw + q])
+                af[o + ff] = at + (c & 1) + (c >> 1) * wz
+
+
+@helper
 def _pool_filter(z, W, Wz, ph, pw, b, act, P, arg, f, n):
     """Filter ``f``'s map ``z`` (flat, row pitch W) pooled into ``P[n, :, :, f]``, its winners (flat positions
     i*Wz + j) into ``arg``, as ``conv.pool_forward`` writes them (windows other than 2x2: ``_pool2x2``'s)."""
@@ -130,6 +147,7 @@ def forward_first(x, H, W, fh, fw, ph, pw, K, b, act, P, arg, keep, work):
     z1, z2 = work[:L], work[L:2 * L]
     e = 2 * L  # 2x2 pooling: every filter's pooled values and winners (0-3 in the window), filter-major
     pooled, won = work[e:e + F * Hp * Wp], work[e + F * Hp * Wp:e + 2 * F * Hp * Wp]
+    Pf, af = P.reshape(m * Hp * Wp * F), arg.reshape(m * Hp * Wp * F)
     for n in range(m):
         xf = x[n]
         for f in range(0, F, 2):
@@ -157,13 +175,7 @@ def forward_first(x, H, W, fh, fw, ph, pw, K, b, act, P, arg, keep, work):
             if g > f:
                 _pool_filter(z2, W, Wz, ph, pw, b, act, P, arg, g, n)
         if ph == 2 and pw == 2:  # the image's pooled maps, filter-major, into the channels-last outputs
-            for a in range(Hp):
-                for bb in range(Wp):
-                    q, at = a * Wp + bb, (2 * a) * Wz + 2 * bb
-                    for ff in range(F):
-                        P[n, a, bb, ff] = pooled[ff * Hp * Wp + q]
-                        c = np.int64(won[ff * Hp * Wp + q])
-                        arg[n, a, bb, ff] = at + (c & 1) + (c >> 1) * Wz
+            _transpose2x2(pooled, won, Hp, Wp, F, Wz, Pf, af, n)
 
 
 @helper(inline="always")
